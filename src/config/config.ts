@@ -1,0 +1,155 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The `streaming:` block of the design, validated. YAML keys are the design's
+ * snake_case names; unknown keys are rejected so a typo never silently does nothing.
+ */
+const profileSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, "_" or "-" (max 32)'),
+    width: z.number().int().min(16).max(7680),
+    height: z.number().int().min(16).max(4320),
+    /** Target (and VBV cap) video bitrate in kb/s. */
+    bitrate: z.number().int().min(50).max(100_000),
+    /** x264 CRF. */
+    quality: z.number().min(0).max(51),
+  })
+  .strict();
+
+const streamingSchema = z
+  .object({
+    segment_duration: z.number().min(2).max(6).default(4),
+    buffer_ahead: z.number().min(0).default(20),
+    enable_abr: z.boolean().default(true),
+    manifest_update_interval: z.union([z.string(), z.number()]).optional(),
+    profiles: z
+      .array(profileSchema)
+      .min(1)
+      .default([
+        { name: '1080p', width: 1920, height: 1080, bitrate: 4000, quality: 23 },
+        { name: '720p', width: 1280, height: 720, bitrate: 2500, quality: 23 },
+        { name: '480p', width: 854, height: 480, bitrate: 1200, quality: 23 },
+      ])
+      .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'profile names must be unique'),
+    audio: z
+      .object({
+        bitrate: z.number().int().min(32).max(512).default(128),
+      })
+      .strict()
+      .default({ bitrate: 128 }),
+    encoder: z
+      .object({
+        preset: z
+          .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'])
+          .default('veryfast'),
+        tune: z.enum(['film', 'animation', 'grain', 'stillimage', 'fastdecode', 'zerolatency']).optional(),
+        threads: z.number().int().min(0).max(256).default(0),
+      })
+      .strict()
+      .default({ preset: 'veryfast', threads: 0 }),
+    packager: z
+      .object({
+        chunk_duration: z.number().optional(),
+        segment_template: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]*\$Number\$[A-Za-z0-9_.-]*\.(m4s|mp4)$/, 'must contain $Number$ and end in .m4s or .mp4')
+          .default('segment_$Number$.m4s'),
+      })
+      .strict()
+      .default({ segment_template: 'segment_$Number$.m4s' }),
+    storage: z
+      .object({
+        retention_days: z.number().min(0).default(30),
+        dedup_enabled: z.boolean().default(true),
+        compression: z.boolean().optional(),
+        /** full: SHA-256 of every byte; sampled: SHA-256 of size + sampled regions (see README). */
+        hash_mode: z.enum(['sampled', 'full']).default('sampled'),
+      })
+      .strict()
+      .default({ retention_days: 30, dedup_enabled: true, hash_mode: 'sampled' }),
+  })
+  .strict();
+
+const fileSchema = z.object({ streaming: streamingSchema.default(streamingSchema.parse({})) }).strict();
+
+export type StreamingConfig = z.infer<typeof streamingSchema>;
+export type Profile = z.infer<typeof profileSchema>;
+
+export interface ServerConfig {
+  mediaDir: string;
+  cacheDir: string;
+  port: number;
+  host: string;
+  streaming: StreamingConfig;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const defaultStreamingConfig = (): StreamingConfig => streamingSchema.parse({});
+
+/** Parses a YAML document in the design's shape; the error names the offending key path. */
+export function parseStreamingYaml(text: string, source = 'config'): StreamingConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  const result = fileSchema.safeParse(doc);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = issue.path.join('.') || '(root)';
+    throw new ConfigError(`${source}: invalid value at "${key}": ${issue.message}`);
+  }
+  return result.data.streaming;
+}
+
+function parsePort(value: string, from: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${from}: port must be 0-65535, got "${value}"`);
+  return port;
+}
+
+/** CLI flags win over environment variables, which win over defaults. */
+export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ServerConfig> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: {
+        media: { type: 'string' },
+        cache: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        config: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const configPath = flags.config ?? env.JITSEG_CONFIG;
+  let streaming = defaultStreamingConfig();
+  if (configPath) {
+    let text: string;
+    try {
+      text = await readFile(configPath, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configPath}: ${(err as Error).message}`);
+    }
+    streaming = parseStreamingYaml(text, configPath);
+  }
+  return {
+    mediaDir: flags.media ?? env.JITSEG_MEDIA_DIR ?? './media',
+    cacheDir: flags.cache ?? env.JITSEG_CACHE_DIR ?? './cache',
+    port: flags.port ? parsePort(flags.port, '--port') : env.JITSEG_PORT ? parsePort(env.JITSEG_PORT, 'JITSEG_PORT') : 8080,
+    host: flags.host ?? env.JITSEG_HOST ?? '0.0.0.0',
+    streaming,
+  };
+}

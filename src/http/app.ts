@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { LRUCache } from 'lru-cache';
+import { InvalidRequestError, NotFoundError } from '../errors.js';
+import type { Content, MediaLibrary } from '../library/media-library.js';
+import { dashManifest } from '../manifest/dash.js';
+import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../manifest/hls.js';
+import { segmentNumberFromFileName } from '../plan/plan.js';
+import { findRendition, type Origin } from '../origin.js';
+import type { MediaKind } from '../store/content-store.js';
+import { errorResponse } from './errors.js';
+import { sendBytes } from './serve-bytes.js';
+
+/**
+ * The REST API (the design's endpoints) on Hono. Everything under
+ * /api/v1/content/{hash}/ is addressed by content, so segments are immutable
+ * and CDN-cacheable for a year; /vod/{path}/… resolves a path on the first
+ * request and points players at those hash-addressed URLs.
+ */
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Hash-addressed manifests change only with the server's config. */
+const CONTENT_MANIFEST_TTL = 'public, max-age=300';
+/** Path-addressed manifests follow the file behind the path, which may be replaced. */
+const PATH_MANIFEST_TTL = 'public, max-age=10';
+
+const HLS_TYPE = 'application/vnd.apple.mpegurl';
+const DASH_TYPE = 'application/dash+xml';
+
+export interface AppDeps {
+  library: MediaLibrary;
+  origin: Origin;
+  /** Bytes of recently served segments kept in memory (the warm path). */
+  memoryCacheBytes?: number;
+  isReady?: () => boolean;
+}
+
+interface CachedBody {
+  body: Uint8Array;
+  etag: string;
+}
+
+const etagOf = (body: Uint8Array | string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+
+function contentUrls(hash: string) {
+  const base = `/api/v1/content/${hash}`;
+  return { info: `${base}/info`, hls: `${base}/master.m3u8`, dash: `${base}/manifest.mpd` };
+}
+
+function corsHeaders(headers: Headers): void {
+  headers.set('Access-Control-Allow-Origin', '*');
+  headers.set('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag, Cache-Control, Date');
+  headers.append('Vary', 'Origin');
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { library, origin } = deps;
+  const hot = new LRUCache<string, CachedBody>({
+    maxSize: deps.memoryCacheBytes ?? 256 * 1024 * 1024,
+    sizeCalculation: (v) => Math.max(1, v.body.length),
+  });
+  const app = new Hono();
+
+  // CORS on every response, errors and 206s included (players need it everywhere).
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'OPTIONS') {
+      const res = new Response(null, { status: 204 });
+      corsHeaders(res.headers);
+      res.headers.set('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');
+      res.headers.set('Access-Control-Allow-Headers', c.req.header('Access-Control-Request-Headers') ?? 'Range, Content-Type');
+      res.headers.set('Access-Control-Max-Age', '86400');
+      return res;
+    }
+    await next();
+    corsHeaders(c.res.headers);
+  });
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.get('/healthz', (c) => (deps.isReady?.() === false ? c.json({ status: 'starting' }, 503) : c.json({ status: 'ok' })));
+
+  app.get('/api/v1/content', async (c) => {
+    const items = await library.list();
+    return c.json({ items: items.map((m) => ({ ...m, urls: contentUrls(m.hash) })) });
+  });
+
+  app.post('/api/v1/content', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new InvalidRequestError('body must be JSON: {"path": "relative/path"}');
+    }
+    const relative = (body as { path?: unknown } | null)?.path;
+    if (typeof relative !== 'string') throw new InvalidRequestError('body must be JSON: {"path": "relative/path"}');
+    const content = await library.register(relative);
+    return c.json({ ...content.metadata, urls: contentUrls(content.metadata.hash) }, 201);
+  });
+
+  const withContent = async (c: Context): Promise<Content> => library.get(c.req.param('hash') ?? '');
+
+  app.get('/api/v1/content/:hash', async (c) => {
+    const content = await withContent(c);
+    return c.json({ ...content.metadata, urls: contentUrls(content.metadata.hash) });
+  });
+
+  app.get('/api/v1/content/:hash/info', async (c) => {
+    const { metadata, plan } = await withContent(c);
+    return c.json({
+      ...metadata,
+      urls: contentUrls(metadata.hash),
+      segments: plan.videoSegments.length,
+      segmentDurations: plan.videoSegments.map((s) => s.duration / plan.timescale),
+      renditions: plan.renditions.map(({ id, name, width, height, bitrateKbps, codecs, peakBandwidth }) => ({ id, name, width, height, bitrateKbps, codecs, peakBandwidth })),
+      audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
+    });
+  });
+
+  const text = (c: Context, body: string, contentType: string, cacheControl: string) =>
+    sendBytes(c, { body: Buffer.from(body), contentType, etag: etagOf(body), cacheControl });
+
+  app.get('/api/v1/content/:hash/master.m3u8', async (c) => text(c, multivariantPlaylist((await withContent(c)).plan), HLS_TYPE, CONTENT_MANIFEST_TTL));
+  app.get('/api/v1/content/:hash/manifest.mpd', async (c) => text(c, dashManifest((await withContent(c)).plan), DASH_TYPE, CONTENT_MANIFEST_TTL));
+
+  const mediaKind = (c: Context): MediaKind => {
+    const kind = c.req.param('kind');
+    if (kind !== 'video' && kind !== 'audio') throw new NotFoundError(`no media kind "${kind}"`);
+    return kind;
+  };
+
+  app.get('/api/v1/content/:hash/:kind/:rendition/playlist.m3u8', async (c) => {
+    const { plan } = await withContent(c);
+    const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
+    const playlist = found.kind === 'video' ? videoMediaPlaylist(plan) : audioMediaPlaylist(plan, found.rendition);
+    return text(c, playlist, HLS_TYPE, CONTENT_MANIFEST_TTL);
+  });
+
+  app.get('/api/v1/content/:hash/:kind/:rendition/:file', async (c) => {
+    const content = await withContent(c);
+    const kind = mediaKind(c);
+    const renditionId = c.req.param('rendition');
+    const file = c.req.param('file');
+    const number = file === 'init.mp4' ? 'init' : segmentNumberFromFileName(content.plan.segmentTemplate, file);
+    if (number === undefined) throw new NotFoundError(`no segment "${file}"`);
+    const key = `${content.metadata.hash}/${kind}/${renditionId}/${file}`;
+    let cached = hot.get(key);
+    if (!cached) {
+      const body = await origin.get({ content, kind, renditionId, number });
+      cached = { body, etag: etagOf(body) };
+      hot.set(key, cached);
+    }
+    return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
+  });
+
+  // /vod/{relative path}/master.m3u8 and …/manifest.mpd: no registration step.
+  app.get('/vod/*', async (c) => {
+    const rawParts = c.req.path.slice('/vod/'.length).split('/');
+    const manifest = rawParts.pop();
+    if (manifest !== 'master.m3u8' && manifest !== 'manifest.mpd') throw new NotFoundError('use /vod/{path}/master.m3u8 or /vod/{path}/manifest.mpd');
+    let relative: string;
+    try {
+      relative = rawParts.map((p) => decodeURIComponent(p)).join('/');
+    } catch {
+      throw new InvalidRequestError('path is not valid percent-encoding');
+    }
+    const content = await library.register(relative);
+    const prefix = `/api/v1/content/${content.metadata.hash}/`;
+    return manifest === 'master.m3u8'
+      ? text(c, multivariantPlaylist(content.plan, prefix), HLS_TYPE, PATH_MANIFEST_TTL)
+      : text(c, dashManifest(content.plan, prefix), DASH_TYPE, PATH_MANIFEST_TTL);
+  });
+
+  return app;
+}

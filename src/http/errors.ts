@@ -1,0 +1,23 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ConfigError } from '../config/config.js';
+import { EncodeError, InvalidRequestError, NotFoundError } from '../errors.js';
+import { ProbeError } from '../probe/errors.js';
+
+/** The one mapping from pipeline errors to HTTP statuses; every error body is JSON with a reason. */
+export function errorStatus(err: unknown): { status: ContentfulStatusCode; code: string } {
+  if (err instanceof NotFoundError) return { status: 404, code: 'not_found' };
+  if (err instanceof InvalidRequestError) return { status: 400, code: 'bad_request' };
+  if (err instanceof ProbeError) return { status: 415, code: 'unsupported_media' };
+  if (err instanceof EncodeError) return { status: 502, code: 'encode_failed' };
+  if (err instanceof ConfigError) return { status: 500, code: 'config_error' };
+  return { status: 500, code: 'internal_error' };
+}
+
+export function errorResponse(c: Context, err: unknown): Response {
+  const { status, code } = errorStatus(err);
+  const message = err instanceof ProbeError ? err.reason : err instanceof Error ? err.message : String(err);
+  if (status >= 500) console.error(`[jitseg] ${c.req.method} ${c.req.path}: ${status} ${message}`);
+  c.header('Cache-Control', 'no-store');
+  return c.json({ error: code, message }, status);
+}

@@ -1,0 +1,96 @@
+import type { AudioRendition, Plan } from '../plan/plan.js';
+import { languageTag } from './language.js';
+
+/**
+ * A static DASH MPD (ISO/IEC 23009-1, DASH-IF live profile with
+ * SegmentTemplate + SegmentTimeline) from the plan. Durations are the exact
+ * tick counts the segments carry; presentationTimeOffset maps our constant
+ * timeline offset back to zero.
+ */
+
+const escapeXml = (value: string) =>
+  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** xs:duration with millisecond precision, e.g. PT30.030S. */
+export function isoDuration(seconds: number): string {
+  return `PT${(Math.round(seconds * 1000) / 1000).toFixed(3)}S`;
+}
+
+interface TimelineSegment {
+  start: number;
+  duration: number;
+}
+
+/** Run-length encodes a timeline: an explicit @t only where it does not follow on. */
+function segmentTimeline(segments: readonly TimelineSegment[]): string {
+  const entries: string[] = [];
+  let expected: number | undefined;
+  let run: { t?: number; d: number; r: number } | undefined;
+  const flush = () => {
+    if (!run) return;
+    entries.push(`<S${run.t !== undefined ? ` t="${run.t}"` : ''} d="${run.d}"${run.r > 0 ? ` r="${run.r}"` : ''}/>`);
+  };
+  for (const segment of segments) {
+    const continues = expected === segment.start;
+    if (run && continues && run.d === segment.duration) {
+      run.r += 1;
+    } else {
+      flush();
+      run = { d: segment.duration, r: 0, ...(continues ? {} : { t: segment.start }) };
+    }
+    expected = segment.start + segment.duration;
+  }
+  flush();
+  return `<SegmentTimeline>${entries.join('')}</SegmentTimeline>`;
+}
+
+function segmentTemplate(plan: Plan, kind: 'video' | 'audio', segments: readonly TimelineSegment[]): string {
+  const media = `${kind}/$RepresentationID$/${plan.segmentTemplate}`;
+  return (
+    `<SegmentTemplate timescale="${plan.timescale}" presentationTimeOffset="${plan.presentationTimeOffset}" ` +
+    `initialization="${kind}/$RepresentationID$/init.mp4" media="${escapeXml(media)}" startNumber="1">` +
+    segmentTimeline(segments) +
+    '</SegmentTemplate>'
+  );
+}
+
+function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number): string {
+  const lang = audio.language !== 'und' ? ` lang="${escapeXml(languageTag(audio.language))}"` : '';
+  return [
+    `<AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1"${lang}>`,
+    `<Label>${escapeXml(audio.name)}</Label>`,
+    `<Role schemeIdUri="urn:mpeg:dash:role:2011" value="${audio.isDefault ? 'main' : 'alternate'}"/>`,
+    segmentTemplate(plan, 'audio', audio.segments),
+    `<Representation id="${audio.id}" codecs="${audio.codecs}" bandwidth="${audio.bitrateKbps * 1000}" audioSamplingRate="${audio.sampleRate}">`,
+    `<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${audio.channels}"/>`,
+    '</Representation>',
+    '</AdaptationSet>',
+  ].join('\n');
+}
+
+export function dashManifest(plan: Plan, baseUrl = ''): string {
+  const frameRate = plan.frameRate.toFixed(3).replace(/\.?0+$/, '');
+  const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
+  const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
+  const video = [
+    `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
+    segmentTemplate(plan, 'video', plan.videoSegments),
+    ...[...plan.renditions]
+      .sort((a, b) => a.peakBandwidth - b.peakBandwidth)
+      .map((r) => `<Representation id="${r.id}" codecs="${r.codecs}" bandwidth="${r.peakBandwidth}" width="${r.width}" height="${r.height}" sar="1:1"/>`),
+    '</AdaptationSet>',
+  ].join('\n');
+  const maxSegment = Math.max(...plan.videoSegments.map((s) => s.duration)) / plan.timescale;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" ` +
+      `mediaPresentationDuration="${isoDuration(plan.durationSeconds)}" maxSegmentDuration="${isoDuration(maxSegment)}" minBufferTime="PT2S">`,
+    ...(baseUrl ? [`<BaseURL>${escapeXml(baseUrl)}</BaseURL>`] : []),
+    '<Period id="0" start="PT0S">',
+    video,
+    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1)),
+    '</Period>',
+    '</MPD>',
+    '',
+  ].join('\n');
+}

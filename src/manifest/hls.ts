@@ -1,0 +1,95 @@
+import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
+import { segmentFileName } from '../plan/plan.js';
+import { languageTag } from './language.js';
+
+/**
+ * HLS (RFC 8216) playlists from the plan, fMP4/CMAF segments with EXT-X-MAP.
+ * `uriPrefix` is prepended to rendition paths in the multivariant playlist:
+ * "" when it is served beside them, an absolute path when it is not (/vod/…).
+ */
+
+/** Version 7: fMP4 segments with EXT-X-MAP in media playlists (RFC 8216 §7). */
+const HLS_VERSION = 7;
+const AUDIO_GROUP = 'aac';
+
+const quote = (value: string) => `"${value.replace(/"/g, "'")}"`;
+
+export function videoPlaylistPath(rendition: VideoRendition): string {
+  return `video/${rendition.id}/playlist.m3u8`;
+}
+
+export function audioPlaylistPath(rendition: AudioRendition): string {
+  return `audio/${rendition.id}/playlist.m3u8`;
+}
+
+function audioBandwidth(audio: AudioRendition | undefined): number {
+  return audio ? Math.ceil(audio.bitrateKbps * 1000 * 1.03) : 0;
+}
+
+export function multivariantPlaylist(plan: Plan, uriPrefix = ''): string {
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  for (const audio of plan.audio) {
+    const attributes = [
+      'TYPE=AUDIO',
+      `GROUP-ID=${quote(AUDIO_GROUP)}`,
+      ...(audio.language !== 'und' ? [`LANGUAGE=${quote(languageTag(audio.language))}`] : []),
+      `NAME=${quote(audio.name)}`,
+      `DEFAULT=${audio.isDefault ? 'YES' : 'NO'}`,
+      'AUTOSELECT=YES',
+      `CHANNELS=${quote(String(audio.channels))}`,
+      `URI=${quote(uriPrefix + audioPlaylistPath(audio))}`,
+    ];
+    lines.push(`#EXT-X-MEDIA:${attributes.join(',')}`);
+  }
+  // The widest audio rendition bounds every variant's BANDWIDTH.
+  const audioPeak = Math.max(0, ...plan.audio.map((a) => audioBandwidth(a)));
+  const hasAudio = plan.audio.length > 0;
+  for (const rendition of [...plan.renditions].sort((a, b) => b.peakBandwidth - a.peakBandwidth)) {
+    const codecs = hasAudio ? `${rendition.codecs},${plan.audio[0]!.codecs}` : rendition.codecs;
+    const attributes = [
+      `BANDWIDTH=${rendition.peakBandwidth + audioPeak}`,
+      `AVERAGE-BANDWIDTH=${rendition.averageBandwidth + audioPeak}`,
+      `RESOLUTION=${rendition.width}x${rendition.height}`,
+      `CODECS=${quote(codecs)}`,
+      `FRAME-RATE=${plan.frameRate.toFixed(3)}`,
+      ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
+    ];
+    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition));
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface TimedSegment {
+  index: number;
+  duration: number;
+}
+
+/** EXTINF to the microsecond; the exact tick count is in the segment itself. */
+const extinf = (ticks: number, timescale: number) => (ticks / timescale).toFixed(6);
+
+function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[]): string {
+  // RFC 8216 §4.3.3.1: each EXTINF rounded to the nearest integer must not exceed the target duration.
+  const target = Math.max(1, ...segments.map((s) => Math.round(s.duration / plan.timescale)));
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${HLS_VERSION}`,
+    `#EXT-X-TARGETDURATION:${target}`,
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    '#EXT-X-MAP:URI="init.mp4"',
+  ];
+  for (const segment of segments) {
+    lines.push(`#EXTINF:${extinf(segment.duration, plan.timescale)},`, segmentFileName(plan.segmentTemplate, segment.index + 1));
+  }
+  lines.push('#EXT-X-ENDLIST');
+  return lines.join('\n') + '\n';
+}
+
+export function videoMediaPlaylist(plan: Plan): string {
+  return mediaPlaylist(plan, plan.videoSegments);
+}
+
+export function audioMediaPlaylist(plan: Plan, audio: AudioRendition): string {
+  return mediaPlaylist(plan, audio.segments);
+}

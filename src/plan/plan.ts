@@ -1,0 +1,338 @@
+import { createHash } from 'node:crypto';
+import type { Profile, StreamingConfig } from '../config/config.js';
+import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from '../probe/types.js';
+import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
+
+/**
+ * The plan: one deterministic cut list per source and everything derived from
+ * it (ladder, audio segmentation, exact output timestamps). A pure function of
+ * (probe, config): manifests are written from it before anything is encoded,
+ * and every encode follows it, so playlists and segments always agree.
+ */
+
+/** Bump when the encode/package pipeline changes its output; it is part of every rendition id. */
+export const PIPELINE_VERSION = 1;
+/** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
+export const OUTPUT_TIMESCALE = 90_000;
+/**
+ * Every output timestamp is the source timestamp plus this constant. x264's
+ * B-frames give the first frame a decode time before its presentation time;
+ * at source time 0 that would be negative (and MPEG-TS would wrap it), so the
+ * whole timeline moves by a constant that never changes between segments.
+ */
+export const TIMELINE_OFFSET_SECONDS = 10;
+export const AUDIO_SAMPLE_RATE = 48_000;
+export const AAC_FRAME_SAMPLES = 1024;
+/** 90 kHz ticks per 48 kHz sample is 15/8, so the audio grid origin is kept on a multiple of 8 samples. */
+const AUDIO_GRID_SAMPLES = 8;
+
+export interface VideoSegment {
+  /** 0-based; URLs and $Number$ use index + 1. */
+  index: number;
+  /** Source presentation time of the first frame (source track ticks). */
+  startPts: number;
+  /** Source presentation time where the next segment starts (exclusive). */
+  endPts: number;
+  frameCount: number;
+  /** Whether the cut falls on a source keyframe (else ffmpeg decodes from the previous one). */
+  onKeyframe: boolean;
+  /** Output timeline (90 kHz, offset included). */
+  start: number;
+  duration: number;
+}
+
+export interface AudioSegment {
+  index: number;
+  /** AAC frame index of the first frame, counted from the track's grid origin. */
+  firstFrame: number;
+  frameCount: number;
+  start: number;
+  duration: number;
+}
+
+export interface VideoRendition {
+  id: string;
+  name: string;
+  width: number;
+  height: number;
+  bitrateKbps: number;
+  maxrateKbps: number;
+  bufsizeKbps: number;
+  crf: number;
+  levelIdc: number;
+  codecs: string;
+  /** Peak bits/s of any segment, upper bound from the VBV (HLS BANDWIDTH). */
+  peakBandwidth: number;
+  averageBandwidth: number;
+}
+
+export interface AudioRendition {
+  id: string;
+  trackIndex: number;
+  language: string;
+  name: string;
+  isDefault: boolean;
+  channels: number;
+  sampleRate: number;
+  bitrateKbps: number;
+  codecs: string;
+  /** 48 kHz sample on the source timeline where AAC frame 0 starts. */
+  gridOriginSample: number;
+  segments: AudioSegment[];
+}
+
+export interface EncoderSettings {
+  preset: string;
+  tune?: string;
+  threads: number;
+}
+
+export interface Plan {
+  timescale: number;
+  /** Output timeline value that corresponds to presentation time zero for players (DASH presentationTimeOffset). */
+  presentationTimeOffset: number;
+  durationSeconds: number;
+  frameRate: number;
+  sourceTimescale: number;
+  /** What ffmpeg calls the file's start_time; -ss is relative to it. */
+  sourceStartSeconds: number;
+  videoTrackIndex: number;
+  videoSegments: VideoSegment[];
+  renditions: VideoRendition[];
+  audio: AudioRendition[];
+  encoder: EncoderSettings;
+  segmentTemplate: string;
+}
+
+/** Round half away from zero, like FFmpeg's av_rescale_q (AV_ROUND_NEAR_INF). */
+export function rescale(value: number, fromTimescale: number, toTimescale: number): number {
+  const scaled = (value * toTimescale) / fromTimescale;
+  return Math.sign(scaled) * Math.floor(Math.abs(scaled) + 0.5);
+}
+
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Value in `sorted` nearest to `target` within [min, max], or undefined. */
+function nearestWithin(sorted: readonly number[], target: number, min: number, max: number): number | undefined {
+  const at = lowerBound(sorted, target);
+  let best: number | undefined;
+  for (const i of [at - 1, at]) {
+    const candidate = sorted[i];
+    if (candidate === undefined || candidate < min || candidate > max) continue;
+    if (best === undefined || Math.abs(candidate - target) < Math.abs(best - target)) best = candidate;
+  }
+  if (best !== undefined) return best;
+  // Nothing near the target: take the closest point still inside the window.
+  const first = sorted[lowerBound(sorted, min)];
+  return first !== undefined && first <= max ? first : undefined;
+}
+
+/**
+ * Cut points (source ticks) on the video track. Cuts prefer IDR keyframes
+ * within [0.5, 1.5] × the target duration, nearest the target; a GOP too long
+ * for that window is split on the frame nearest the target (we re-encode, so
+ * any frame can start a segment). The first segment aims at half the target
+ * (at least 2 s) so playback starts sooner.
+ */
+export function planCuts(video: VideoTrackProbe, segmentDurationSeconds: number): number[] {
+  const frames = video.framePts;
+  if (frames.length === 0) return [];
+  const ts = video.timescale;
+  const target = segmentDurationSeconds * ts;
+  const cuts = [frames[0]!];
+  let current = frames[0]!;
+  let wanted = Math.max(2 * ts, target / 2);
+  for (;;) {
+    if (video.endPts - current <= wanted * 1.5) break;
+    const min = current + wanted * 0.5;
+    const max = current + wanted * 1.5;
+    const ideal = current + wanted;
+    const next = nearestWithin(video.keyframePts, ideal, min, max) ?? nearestWithin(frames, ideal, min, max);
+    if (next === undefined || next <= current) break;
+    cuts.push(next);
+    current = next;
+    wanted = target;
+  }
+  return cuts;
+}
+
+function videoSegments(video: VideoTrackProbe, cuts: number[], offsetTicks: number): VideoSegment[] {
+  const keyframes = new Set(video.keyframePts);
+  const toTimeline = (pts: number) => rescale(pts, video.timescale, OUTPUT_TIMESCALE) + offsetTicks;
+  return cuts.map((startPts, index) => {
+    const endPts = cuts[index + 1] ?? video.endPts;
+    const frameCount = lowerBound(video.framePts, endPts) - lowerBound(video.framePts, startPts);
+    const start = toTimeline(startPts);
+    return {
+      index,
+      startPts,
+      endPts,
+      frameCount,
+      onKeyframe: keyframes.has(startPts),
+      start,
+      duration: toTimeline(endPts) - start,
+    };
+  });
+}
+
+interface DisplaySize {
+  width: number;
+  height: number;
+}
+
+/** Size a viewer sees: sample aspect ratio applied, rotation applied. */
+export function displaySize(video: VideoTrackProbe): DisplaySize {
+  const [sarNum, sarDen] = video.sampleAspectRatio.split(':').map(Number);
+  const sar = sarNum && sarDen ? sarNum / sarDen : 1;
+  const width = video.width * Math.max(sar, 1);
+  const height = video.height / Math.min(sar, 1);
+  return video.rotation % 180 === 0 ? { width, height } : { width: height, height: width };
+}
+
+const even = (value: number) => Math.max(2, 2 * Math.round(value / 2));
+
+/** Fits the source into a profile's box (oriented like the source), never upscaling, even dimensions. */
+function fitInto(source: DisplaySize, boxWidth: number, boxHeight: number): DisplaySize {
+  const portrait = source.height > source.width;
+  const [w, h] = portrait ? [boxHeight, boxWidth] : [boxWidth, boxHeight];
+  const scale = Math.min(w / source.width, h / source.height, 1);
+  return { width: even(source.width * scale), height: even(source.height * scale) };
+}
+
+function shortHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 10);
+}
+
+/** Container overhead on top of the elementary stream (fMP4 boxes), measured at 1–3 %. */
+const CONTAINER_OVERHEAD = 1.03;
+
+function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegment[], cutsKey: string, encoder: EncoderSettings): VideoRendition[] {
+  const source = displaySize(video);
+  const shortSide = Math.min(source.width, source.height);
+  let chosen = profiles.filter((p) => Math.min(p.width, p.height) <= shortSide);
+  if (chosen.length === 0) {
+    // Below every profile: one rendition at the source's own size, with the smallest profile's settings scaled by area.
+    const smallest = [...profiles].sort((a, b) => a.width * a.height - b.width * b.height)[0]!;
+    const size = fitInto(source, source.width, source.height);
+    const areaRatio = Math.min(1, (size.width * size.height) / (smallest.width * smallest.height));
+    chosen = [
+      {
+        ...smallest,
+        name: `${Math.min(size.width, size.height)}p`,
+        width: size.width,
+        height: size.height,
+        bitrate: Math.max(100, Math.round(smallest.bitrate * areaRatio)),
+      },
+    ];
+  }
+  // Peak over one segment ≤ maxrate × d + bufsize (the VBV bound); the shortest segment is the worst case.
+  const shortest = Math.min(...segments.map((s) => s.duration / OUTPUT_TIMESCALE));
+  return chosen.map((profile) => {
+    const size = fitInto(source, profile.width, profile.height);
+    const maxrateKbps = profile.bitrate;
+    const bufsizeKbps = profile.bitrate;
+    const levelIdc = h264LevelIdc(size.width, size.height, video.frameRate, maxrateKbps);
+    const settings = { v: PIPELINE_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder, cutsKey };
+    return {
+      id: `${profile.name}-${shortHash(settings)}`,
+      name: profile.name,
+      width: size.width,
+      height: size.height,
+      bitrateKbps: profile.bitrate,
+      maxrateKbps,
+      bufsizeKbps,
+      crf: profile.quality,
+      levelIdc,
+      codecs: avcHighCodecString(levelIdc),
+      peakBandwidth: Math.ceil((maxrateKbps + bufsizeKbps / shortest) * 1000 * CONTAINER_OVERHEAD),
+      averageBandwidth: Math.ceil(maxrateKbps * 1000 * CONTAINER_OVERHEAD),
+    };
+  });
+}
+
+function audioRendition(track: AudioTrackProbe, cutsSeconds: number[], bitrateKbps: number, cutsKey: string, offsetTicks: number): AudioRendition {
+  const gridOriginSample = Math.round((track.startSeconds * AUDIO_SAMPLE_RATE) / AUDIO_GRID_SAMPLES) * AUDIO_GRID_SAMPLES;
+  const frameAt = (seconds: number) => (seconds * AUDIO_SAMPLE_RATE - gridOriginSample) / AAC_FRAME_SAMPLES;
+  // Whole AAC frames only: the last partial frame (< 21 ms) is dropped rather than padded with silence.
+  const lastFrame = Math.max(0, Math.floor(frameAt(track.endSeconds) + 1e-9));
+  const boundaries = [0, ...cutsSeconds.slice(1).map((s) => Math.min(lastFrame, Math.max(0, Math.round(frameAt(s))))), lastFrame];
+  const toTimeline = (frame: number) => ((gridOriginSample + frame * AAC_FRAME_SAMPLES) * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE + offsetTicks;
+  const segments: AudioSegment[] = [];
+  for (let i = 0; i + 1 < boundaries.length; i++) {
+    const firstFrame = boundaries[i]!;
+    const frameCount = boundaries[i + 1]! - firstFrame;
+    if (frameCount <= 0) continue;
+    segments.push({
+      index: segments.length,
+      firstFrame,
+      frameCount,
+      start: toTimeline(firstFrame),
+      duration: frameCount * ((AAC_FRAME_SAMPLES * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE),
+    });
+  }
+  const settings = { v: PIPELINE_VERSION, track: track.index, bitrateKbps, cutsKey, gridOriginSample };
+  return {
+    id: `audio${track.index}-${shortHash(settings)}`,
+    trackIndex: track.index,
+    language: track.language || 'und',
+    name: track.title ?? (track.language && track.language !== 'und' ? track.language : `Audio ${track.index + 1}`),
+    isDefault: track.isDefault,
+    channels: 2,
+    sampleRate: AUDIO_SAMPLE_RATE,
+    bitrateKbps,
+    codecs: 'mp4a.40.2',
+    gridOriginSample,
+    segments,
+  };
+}
+
+export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
+  const video = probe.video;
+  const offsetTicks = TIMELINE_OFFSET_SECONDS * OUTPUT_TIMESCALE;
+  const cuts = planCuts(video, config.segment_duration);
+  const segments = videoSegments(video, cuts, offsetTicks);
+  const cutsKey = shortHash({ ts: video.timescale, cuts, end: video.endPts });
+  const encoder: EncoderSettings = { preset: config.encoder.preset, threads: config.encoder.threads, ...(config.encoder.tune ? { tune: config.encoder.tune } : {}) };
+  const profiles = config.enable_abr ? config.profiles : config.profiles.slice(0, 1);
+  const renditions = ladder(video, profiles, segments, cutsKey, encoder);
+  const cutsSeconds = cuts.map((pts) => pts / video.timescale);
+  const audio = probe.audio.map((track) => audioRendition(track, cutsSeconds, config.audio.bitrate, cutsKey, offsetTicks));
+  if (audio.length > 0 && !audio.some((a) => a.isDefault)) audio[0]!.isDefault = true;
+  const firstStarts = [segments[0]?.start, ...audio.map((a) => a.segments[0]?.start)].filter((v): v is number => v !== undefined);
+  return {
+    timescale: OUTPUT_TIMESCALE,
+    presentationTimeOffset: Math.min(...firstStarts),
+    durationSeconds: probe.durationSeconds,
+    frameRate: video.frameRate,
+    sourceTimescale: video.timescale,
+    sourceStartSeconds: probe.startSeconds,
+    videoTrackIndex: video.index,
+    videoSegments: segments,
+    renditions,
+    audio: audio.filter((a) => a.segments.length > 0),
+    encoder,
+    segmentTemplate: config.packager.segment_template,
+  };
+}
+
+/** Segment file name from the configured template, e.g. "segment_$Number$.m4s" → "segment_3.m4s". */
+export function segmentFileName(template: string, number: number): string {
+  return template.replace('$Number$', String(number));
+}
+
+/** Inverse of segmentFileName; undefined for names that do not match the template. */
+export function segmentNumberFromFileName(template: string, fileName: string): number | undefined {
+  const [prefix, suffix] = template.split('$Number$') as [string, string];
+  if (!fileName.startsWith(prefix) || !fileName.endsWith(suffix)) return undefined;
+  const digits = fileName.slice(prefix.length, fileName.length - suffix.length);
+  return /^[1-9][0-9]{0,8}$/.test(digits) ? Number(digits) : undefined;
+}

@@ -1,0 +1,26 @@
+/**
+ * Why a source cannot be used as a video source.
+ *
+ * - `not-media`: the file is not a media file any demuxer understands
+ *   (text, random bytes, truncated/corrupt container, text-art "video").
+ * - `no-video`: it is media, but has no video stream with frames (audio-only, …).
+ * - `unreadable`: the file itself cannot be read (missing, permission, a directory, …).
+ */
+export type ProbeErrorKind = 'not-media' | 'no-video' | 'unreadable';
+
+export class ProbeError extends Error {
+  override readonly name = 'ProbeError';
+
+  constructor(
+    readonly kind: ProbeErrorKind,
+    /** Human-readable explanation, safe to show to an operator. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${kind}: ${reason}`, options);
+  }
+}
+
+export function isProbeError(err: unknown): err is ProbeError {
+  return err instanceof ProbeError;
+}

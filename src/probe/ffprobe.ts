@@ -1,0 +1,305 @@
+/**
+ * Generic probe through ffprobe, for every container the mp4 fast path does not
+ * handle (Matroska/WebM, MPEG-TS, AVI, FLV, fragmented MP4, …).
+ *
+ * Two ffprobe runs: one for streams/format (cheap, reads the header), one
+ * packet scan of the chosen video stream (reads the whole file: that is the
+ * only way to learn every frame's pts in containers without an index).
+ * Timestamps are reported exactly as ffprobe/ffmpeg's demuxer sees them.
+ */
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { execa } from 'execa';
+import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
+import { ProbeError } from './errors.js';
+import { normalizeRotation } from './mp4.js';
+
+export interface FfprobeOptions {
+  /** ffprobe binary, default "ffprobe" on PATH. */
+  ffprobePath?: string;
+}
+
+/**
+ * Demuxers that "succeed" on arbitrary bytes by rendering them as text art
+ * (tty for text files, bin/xbin/idf/adf by extension). They are not videos.
+ */
+const NOT_MEDIA_FORMATS = new Set(['tty', 'bin', 'xbin', 'idf', 'adf']);
+
+interface FfprobeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  sample_aspect_ratio?: string;
+  channels?: number;
+  sample_rate?: string;
+  time_base?: string;
+  start_time?: string;
+  duration?: string;
+  disposition?: Record<string, number>;
+  tags?: Record<string, string>;
+  side_data_list?: Array<Record<string, unknown>>;
+}
+
+interface FfprobeFormat {
+  format_name?: string;
+  start_time?: string;
+  duration?: string;
+  tags?: Record<string, string>;
+}
+
+interface FfprobeOutput {
+  streams?: FfprobeStream[];
+  format?: FfprobeFormat;
+}
+
+export async function probeWithFfprobe(path: string, options: FfprobeOptions = {}): Promise<ProbeResult> {
+  const ffprobe = options.ffprobePath ?? 'ffprobe';
+  await assertReadableFile(path);
+
+  const info = await runFfprobeJson(ffprobe, path);
+  const format = info.format ?? {};
+  const streams = info.streams ?? [];
+  const formatName = format.format_name ?? '';
+  if (NOT_MEDIA_FORMATS.has(formatName) || streams.length === 0) {
+    throw new ProbeError('not-media', `not a media file (ffprobe format '${formatName || 'none'}', ${streams.length} streams)`);
+  }
+
+  // `-map 0:v:N` counts every video stream, attached pictures (cover art) included.
+  const videoStreams = streams.filter((s) => s.codec_type === 'video');
+  const videoOrdinal = videoStreams.findIndex((s) => !s.disposition?.attached_pic);
+  const vs = videoStreams[videoOrdinal];
+  if (!vs) {
+    throw new ProbeError('no-video', `no video stream (streams: ${streams.map((s) => s.codec_type ?? '?').join(', ')})`);
+  }
+
+  const video = await scanVideo(ffprobe, path, vs, videoOrdinal);
+  const audio = streams
+    .filter((s) => s.codec_type === 'audio')
+    .map((s, i) => audioTrack(s, i, format));
+
+  let start = video.framePts[0]! / video.timescale;
+  let end = video.endPts / video.timescale;
+  for (const a of audio) {
+    start = Math.min(start, a.startSeconds);
+    end = Math.max(end, a.endSeconds);
+  }
+  return {
+    prober: 'ffprobe',
+    container: containerName(formatName, format, path),
+    startSeconds: start,
+    durationSeconds: end - start,
+    video,
+    audio,
+  };
+}
+
+async function assertReadableFile(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw new ProbeError('unreadable', `cannot stat ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!st.isFile()) throw new ProbeError('unreadable', `${path} is not a regular file`);
+  if (st.size === 0) throw new ProbeError('not-media', 'empty file');
+}
+
+async function runFfprobeJson(ffprobe: string, path: string): Promise<FfprobeOutput> {
+  const res = await execa(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', inputUrl(path)], {
+    reject: false,
+    stripFinalNewline: true,
+  });
+  if (res.failed && res.exitCode === undefined) {
+    // ffprobe itself could not run: an environment problem, not a media problem.
+    throw new Error(`cannot run ${ffprobe}: ${res.message}`);
+  }
+  if (res.exitCode !== 0) {
+    throw new ProbeError('not-media', `ffprobe cannot read the file: ${lastLine(res.stderr) || `exit ${res.exitCode}`}`);
+  }
+  try {
+    return JSON.parse(res.stdout) as FfprobeOutput;
+  } catch (err) {
+    throw new ProbeError('not-media', 'ffprobe produced unparsable output', { cause: err });
+  }
+}
+
+function lastLine(text: string | undefined): string {
+  const lines = (text ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines[lines.length - 1] ?? '';
+}
+
+/** time_base "num/den" -> integer timescale `den` and the tick multiplier `num`. */
+function parseTimeBase(tb: string | undefined): { num: number; den: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(tb ?? '');
+  const num = m ? Number(m[1]) : 0;
+  const den = m ? Number(m[2]) : 0;
+  if (!num || !den) throw new ProbeError('not-media', `video stream has no usable time_base ('${tb ?? ''}')`);
+  return { num, den };
+}
+
+async function scanVideo(ffprobe: string, path: string, s: FfprobeStream, ordinal: number): Promise<VideoTrackProbe> {
+  // With time_base = num/den we report timescale = den and ticks = value * num,
+  // so a time_base like 1001/24000 (AVI) stays exact.
+  const { num, den } = parseTimeBase(s.time_base);
+  const res = await execa(
+    ffprobe,
+    ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', '--', inputUrl(path)],
+    { reject: false, maxBuffer: 1024 * 1024 * 1024, stripFinalNewline: true },
+  );
+  if (res.exitCode !== 0) {
+    throw new ProbeError('not-media', `ffprobe packet scan failed: ${lastLine(res.stderr) || `exit ${res.exitCode}`}`);
+  }
+
+  const all: number[] = [];
+  const keys: number[] = [];
+  let lastPts = -Infinity;
+  let lastDuration: number | undefined;
+  for (const line of res.stdout.split('\n')) {
+    // Other sections (packet side data) are printed on their own lines.
+    if (!line.startsWith('packet|')) continue;
+    const f = parseCompactLine(line);
+    const flags = f.flags ?? '';
+    if (flags.includes('D')) continue; // discarded by the demuxer: never presented
+    // Packets without pts (AVI, some raw streams) are presented at their dts.
+    const raw = toInt(f.pts) ?? toInt(f.dts);
+    if (raw === undefined) continue;
+    const pts = raw * num;
+    all.push(pts);
+    if (flags.includes('K')) keys.push(pts);
+    if (pts >= lastPts) {
+      lastPts = pts;
+      const d = toInt(f.duration);
+      lastDuration = d !== undefined && d > 0 ? d * num : undefined;
+    }
+  }
+  if (all.length === 0) throw new ProbeError('no-video', 'the video stream has no frames');
+
+  const framePts = sortedUnique(all);
+  const keyframePts = sortedUnique(keys);
+  const endPts = lastPts + (lastDuration ?? typicalFrameDelta(framePts));
+  const durationTicks = endPts - framePts[0]!;
+  return {
+    index: ordinal,
+    codec: s.codec_name ?? 'unknown',
+    width: s.width ?? 0,
+    height: s.height ?? 0,
+    sampleAspectRatio: validRatio(s.sample_aspect_ratio) ?? '1:1',
+    rotation: streamRotation(s),
+    timescale: den,
+    frameRate: durationTicks > 0 ? framePts.length / (durationTicks / den) : 0,
+    framePts,
+    keyframePts,
+    endPts,
+  };
+}
+
+function parseCompactLine(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of line.split('|')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+function toInt(v: string | undefined): number | undefined {
+  if (v === undefined || v === 'N/A' || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function sortedUnique(values: number[]): number[] {
+  const sorted = Float64Array.from(values).sort();
+  const out: number[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]!);
+  }
+  return out;
+}
+
+/** Median spacing between frames, the best guess for a last frame without a duration. */
+function typicalFrameDelta(pts: number[]): number {
+  if (pts.length < 2) return 0;
+  const deltas: number[] = [];
+  for (let i = 1; i < pts.length; i++) deltas.push(pts[i]! - pts[i - 1]!);
+  deltas.sort((a, b) => a - b);
+  return deltas[deltas.length >> 1]!;
+}
+
+function validRatio(r: string | undefined): string | undefined {
+  const m = /^(\d+):(\d+)$/.exec(r ?? '');
+  if (!m || Number(m[1]) === 0 || Number(m[2]) === 0) return undefined;
+  return `${m[1]}:${m[2]}`;
+}
+
+/**
+ * Clockwise display rotation (0/90/180/270), same convention as the mp4 probe:
+ * ffprobe's display-matrix `rotation` is counter-clockwise (-90 means "turn 90°
+ * clockwise", which is what ffmpeg's autorotate does), so it is negated. The
+ * legacy `rotate` tag (older ffmpeg) is already clockwise.
+ */
+function streamRotation(s: FfprobeStream): number {
+  for (const sd of s.side_data_list ?? []) {
+    const r = sd['rotation'];
+    if (typeof r === 'number' || (typeof r === 'string' && r !== '')) return normalizeRotation(-Number(r));
+  }
+  const tag = s.tags?.['rotate'];
+  return tag ? normalizeRotation(Number(tag)) : 0;
+}
+
+function tag(s: { tags?: Record<string, string> }, name: string): string | undefined {
+  if (!s.tags) return undefined;
+  for (const [k, v] of Object.entries(s.tags)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/** Matroska stores per-stream durations as a "DURATION" tag "HH:MM:SS.nnnnnnnnn". */
+function parseClock(v: string | undefined): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(v ?? '');
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+}
+
+function toSeconds(v: string | undefined): number | undefined {
+  if (v === undefined || v === 'N/A') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function audioTrack(s: FfprobeStream, index: number, format: FfprobeFormat): AudioTrackProbe {
+  const formatStart = toSeconds(format.start_time) ?? 0;
+  const start = toSeconds(s.start_time) ?? formatStart;
+  const duration = toSeconds(s.duration) ?? parseClock(tag(s, 'duration'));
+  const end = duration !== undefined
+    ? start + duration
+    : formatStart + (toSeconds(format.duration) ?? 0);
+  const language = tag(s, 'language')?.trim().toLowerCase();
+  const title = tag(s, 'title');
+  const track: AudioTrackProbe = {
+    index,
+    codec: s.codec_name ?? 'unknown',
+    channels: s.channels ?? 0,
+    sampleRate: Number(s.sample_rate ?? 0) || 0,
+    language: language && language !== 'und' ? language : 'und',
+    isDefault: s.disposition?.default === 1,
+    startSeconds: start,
+    endSeconds: Math.max(start, end),
+  };
+  if (title) track.title = title;
+  return track;
+}
+
+function containerName(formatName: string, format: FfprobeFormat, path: string): string {
+  if (formatName.startsWith('mov,')) return tag(format, 'major_brand')?.trim() === 'qt' ? 'mov' : 'mp4';
+  if (formatName === 'matroska,webm') return extname(path).toLowerCase() === '.webm' ? 'webm' : 'matroska';
+  return formatName.split(',')[0] || 'unknown';
+}
+
+/**
+ * Force the local-file protocol so a path such as "clip:1.mp4" or one starting
+ * with "-" is never taken for a protocol or an option.
+ */
+function inputUrl(path: string): string {
+  return `file:${path}`;
+}

@@ -1,0 +1,84 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { execa } from 'execa';
+
+/**
+ * The one place that starts ffmpeg, ffprobe and Shaka Packager. Everything
+ * else describes a command line (pure, testable) and hands it here.
+ */
+
+export type Tool = 'ffmpeg' | 'ffprobe' | 'packager';
+
+export class ProcessError extends Error {
+  override name = 'ProcessError';
+  constructor(
+    readonly tool: Tool,
+    message: string,
+    /** The tail of the tool's stderr, kept for the logs endpoint and error bodies. */
+    readonly log: string,
+    readonly exitCode?: number,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
+
+const PACKAGER_BINARIES: Record<string, string> = {
+  'linux-x64': 'packager-linux-x64',
+  'linux-arm64': 'packager-linux-arm64',
+  'darwin-x64': 'packager-osx-x64',
+  'darwin-arm64': 'packager-osx-arm64',
+  'win32-x64': 'packager-win-x64.exe',
+};
+
+/** The packager binary shipped in the npm package `shaka-packager`. */
+export function packagerPath(): string {
+  const binary = PACKAGER_BINARIES[`${process.platform}-${process.arch}`];
+  if (!binary) throw new Error(`shaka-packager ships no binary for ${process.platform}-${process.arch}`);
+  const packageJson = createRequire(import.meta.url).resolve('shaka-packager/package.json');
+  return path.join(path.dirname(packageJson), 'bin', binary);
+}
+
+const commands: Record<Tool, () => string> = {
+  ffmpeg: () => process.env.JITSEG_FFMPEG ?? 'ffmpeg',
+  ffprobe: () => process.env.JITSEG_FFPROBE ?? 'ffprobe',
+  packager: () => process.env.JITSEG_PACKAGER ?? packagerPath(),
+};
+
+/** Keeps logs bounded: ffmpeg can print megabytes on a broken file. */
+const MAX_LOG_CHARS = 16_384;
+const tail = (text: string) => (text.length > MAX_LOG_CHARS ? '…' + text.slice(-MAX_LOG_CHARS) : text);
+
+export interface RunOptions {
+  /** Bytes written to the tool's stdin. */
+  input?: Uint8Array;
+  /** Kill the tool after this long (default 120 s). */
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export interface RunResult {
+  stdout: Uint8Array;
+  log: string;
+}
+
+export async function run(tool: Tool, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await execa(commands[tool](), args, {
+    encoding: 'buffer',
+    reject: false,
+    stdin: options.input ? 'pipe' : 'ignore',
+    ...(options.input ? { input: options.input } : {}),
+    timeout: options.timeoutMs ?? 120_000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 512 * 1024 * 1024,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  const log = tail(Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8'));
+  if (result.timedOut) throw new ProcessError(tool, `${tool} timed out after ${options.timeoutMs ?? 120_000} ms`, log, undefined, true);
+  if (result.failed) {
+    const lastLine = log.trim().split('\n').pop() ?? '';
+    const detail = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : (result.shortMessage ?? 'failed to start');
+    throw new ProcessError(tool, `${tool} ${detail}${lastLine ? `: ${lastLine}` : ''}`, log, result.exitCode);
+  }
+  return { stdout: result.stdout ?? new Uint8Array(), log };
+}

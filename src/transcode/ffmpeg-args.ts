@@ -1,0 +1,132 @@
+import {
+  AAC_FRAME_SAMPLES,
+  AUDIO_SAMPLE_RATE,
+  TIMELINE_OFFSET_SECONDS,
+  type AudioRendition,
+  type AudioSegment,
+  type Plan,
+  type VideoRendition,
+  type VideoSegment,
+} from '../plan/plan.js';
+
+/**
+ * FFmpeg command lines, as pure functions of the plan. Every encode writes
+ * MPEG-TS with `-copyts` plus the constant timeline offset, so Shaka Packager
+ * writes tfdt values on the source timeline (see FACTS.md).
+ */
+
+const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+/** No mux delay: TS timestamps must be the encoder's, untouched. */
+const TS_OUTPUT = ['-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts'];
+/** AAC frames of audio decoded before a segment's first kept frame, so the encoder's overlap window is primed with real audio. */
+export const AUDIO_PREROLL_FRAMES = 2;
+/** …and after its last, so the last kept frame is encoded with its true successor. */
+export const AUDIO_POSTROLL_FRAMES = 2;
+/** FFmpeg's native AAC encoder emits one frame of priming before the first input sample. */
+export const AAC_ENCODER_PRIMING_FRAMES = 1;
+
+const seconds = (value: number) => (Math.round(value * 1e6) / 1e6).toFixed(6);
+
+/**
+ * Where to seek, relative to ffmpeg's start_time. For video the demuxer seek
+ * lands on the keyframe at or before this point; a quarter frame past the cut
+ * makes that the cut's own keyframe instead of the GOP before it.
+ */
+export function videoSeekSeconds(plan: Plan, segment: VideoSegment): number | undefined {
+  if (segment.index === 0) return undefined;
+  const quarterFrame = 0.25 / Math.max(plan.frameRate, 1);
+  return Math.max(0, segment.startPts / plan.sourceTimescale - plan.sourceStartSeconds + quarterFrame);
+}
+
+export interface VideoEncodeOptions {
+  /** Seek this far before the cut (seconds), e.g. when a first try found frames missing. */
+  extraSeekBackSeconds?: number;
+}
+
+export function videoEncodeArgs(
+  sourcePath: string,
+  plan: Plan,
+  rendition: VideoRendition,
+  segment: VideoSegment,
+  outputPath: string,
+  options: VideoEncodeOptions = {},
+): string[] {
+  const seek = videoSeekSeconds(plan, segment);
+  const seekArgs = seek === undefined ? [] : ['-noaccurate_seek', '-ss', seconds(Math.max(0, seek - (options.extraSeekBackSeconds ?? 0)))];
+  const isLast = segment.index === plan.videoSegments.length - 1;
+  // trim on exact source ticks: the filter sees the stream's own time base under -copyts.
+  const trim = `trim=start_pts=${segment.startPts}${isLast ? '' : `:end_pts=${segment.endPts}`}`;
+  const filters = [trim, `scale=${rendition.width}:${rendition.height}:flags=bicubic`, 'setsar=1', 'format=yuv420p'].join(',');
+  const { encoder } = plan;
+  return [
+    ...COMMON,
+    ...seekArgs,
+    '-copyts',
+    '-i', sourcePath,
+    '-map', `0:v:${plan.videoTrackIndex}`,
+    '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
+    '-vf', filters,
+    // Every source frame once, on its own timestamp: no frame-rate conversion, VFR stays VFR.
+    '-fps_mode', 'passthrough',
+    '-enc_time_base', '-1',
+    '-c:v', 'libx264',
+    '-preset', encoder.preset,
+    ...(encoder.tune ? ['-tune', encoder.tune] : []),
+    '-profile:v', 'high',
+    '-level:v', String(rendition.levelIdc / 10),
+    '-crf', String(rendition.crf),
+    '-maxrate', `${rendition.maxrateKbps}k`,
+    '-bufsize', `${rendition.bufsizeKbps}k`,
+    '-bf', '3',
+    // Closed GOPs: nothing in a segment refers to another segment.
+    '-x264-params', 'open-gop=0',
+    ...(encoder.threads > 0 ? ['-threads', String(encoder.threads)] : []),
+    '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
+    ...TS_OUTPUT,
+    '-y', outputPath,
+  ];
+}
+
+/** Source seconds at which an AAC frame of an audio rendition starts. */
+export function audioFrameSeconds(audio: AudioRendition, frame: number): number {
+  return (audio.gridOriginSample + frame * AAC_FRAME_SAMPLES) / AUDIO_SAMPLE_RATE;
+}
+
+export interface AudioEncodeSpan {
+  /** Frames actually decoded before the first kept frame (fewer at the very start). */
+  prerollFrames: number;
+  args: string[];
+}
+
+/** Encodes [first − preroll, last + postroll) frames of the grid to ADTS on stdout. */
+export function audioEncodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, segment: AudioSegment): AudioEncodeSpan {
+  const prerollFrames = Math.min(AUDIO_PREROLL_FRAMES, segment.firstFrame);
+  const startSample = audio.gridOriginSample + (segment.firstFrame - prerollFrames) * AAC_FRAME_SAMPLES;
+  const endSample = audio.gridOriginSample + (segment.firstFrame + segment.frameCount + AUDIO_POSTROLL_FRAMES) * AAC_FRAME_SAMPLES;
+  // A coarse seek a second early; atrim then cuts on the exact sample.
+  const seek = Math.max(0, startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
+  const filters = [`aresample=${AUDIO_SAMPLE_RATE}`, `atrim=start_pts=${startSample}:end_pts=${endSample}`].join(',');
+  return {
+    prerollFrames,
+    args: [
+      ...COMMON,
+      ...(seek > 0 ? ['-ss', seconds(seek)] : []),
+      '-copyts',
+      '-i', sourcePath,
+      '-map', `0:a:${audio.trackIndex}`,
+      '-vn', '-sn', '-dn', '-map_metadata', '-1',
+      '-af', filters,
+      '-ac', String(audio.channels),
+      '-c:a', 'aac',
+      '-b:a', `${audio.bitrateKbps}k`,
+      '-f', 'adts',
+      'pipe:1',
+    ],
+  };
+}
+
+/** Wraps the kept ADTS frames in MPEG-TS at their place on the output timeline. */
+export function audioRemuxArgs(audio: AudioRendition, segment: AudioSegment, outputPath: string): string[] {
+  const offset = audioFrameSeconds(audio, segment.firstFrame) + TIMELINE_OFFSET_SECONDS;
+  return [...COMMON, '-f', 'aac', '-i', 'pipe:0', '-c:a', 'copy', '-output_ts_offset', seconds(offset), ...TS_OUTPUT, '-y', outputPath];
+}

@@ -1,0 +1,51 @@
+import path from 'node:path';
+import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment } from '../plan/plan.js';
+import { run } from '../process/runner.js';
+import { splitAdtsFrames } from './adts.js';
+import { AAC_ENCODER_PRIMING_FRAMES, audioEncodeArgs, audioRemuxArgs, videoEncodeArgs, type VideoEncodeOptions } from './ffmpeg-args.js';
+
+/**
+ * The transcode stage: one span of the plan in, one MPEG-TS file on the
+ * output timeline out, ready for the packager.
+ */
+
+export class SpanError extends Error {
+  override name = 'SpanError';
+}
+
+export interface EncodedSpan {
+  tsPath: string;
+  log: string;
+}
+
+export async function encodeVideoSpan(
+  sourcePath: string,
+  plan: Plan,
+  rendition: VideoRendition,
+  segment: VideoSegment,
+  workDir: string,
+  options: VideoEncodeOptions = {},
+): Promise<EncodedSpan> {
+  const tsPath = path.join(workDir, 'video.ts');
+  const { log } = await run('ffmpeg', videoEncodeArgs(sourcePath, plan, rendition, segment, tsPath, options));
+  return { tsPath, log };
+}
+
+/**
+ * Audio joins without a gap or a click: each span is encoded with real audio
+ * before and after it, then the encoder's priming frame and the pre/post-roll
+ * frames are dropped, so every kept frame sits on one global AAC frame grid.
+ */
+export async function encodeAudioSpan(sourcePath: string, plan: Plan, audio: AudioRendition, segment: AudioSegment, workDir: string): Promise<EncodedSpan> {
+  const { prerollFrames, args } = audioEncodeArgs(sourcePath, plan, audio, segment);
+  const encoded = await run('ffmpeg', args);
+  const frames = splitAdtsFrames(encoded.stdout);
+  const first = AAC_ENCODER_PRIMING_FRAMES + prerollFrames;
+  const kept = frames.slice(first, first + segment.frameCount);
+  if (kept.length !== segment.frameCount) {
+    throw new SpanError(`audio span produced ${kept.length} of ${segment.frameCount} AAC frames`);
+  }
+  const tsPath = path.join(workDir, 'audio.ts');
+  const remux = await run('ffmpeg', audioRemuxArgs(audio, segment, tsPath), { input: Buffer.concat(kept) });
+  return { tsPath, log: encoded.log + remux.log };
+}

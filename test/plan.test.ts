@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { defaultStreamingConfig } from '../src/config/config.js';
+import { makePlan, OUTPUT_TIMESCALE, planCuts, rescale, segmentFileName, segmentNumberFromFileName } from '../src/plan/plan.js';
+import { syntheticProbe } from './support/synthetic-probe.js';
+
+const config = defaultStreamingConfig();
+
+describe('planCuts', () => {
+  it('cuts on keyframes near the target and keeps the first segment short', () => {
+    const probe = syntheticProbe({ seconds: 30, keyframeSeconds: [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28] });
+    const cuts = planCuts(probe.video, 4).map((pts) => pts / probe.video.timescale);
+    expect(cuts[0]).toBe(0);
+    expect(cuts[1]).toBeCloseTo(2.002, 2);
+    for (let i = 2; i < cuts.length; i++) expect(cuts[i]! - cuts[i - 1]!).toBeCloseTo(4, 0);
+    const keys = new Set(probe.video.keyframePts);
+    for (const pts of planCuts(probe.video, 4)) expect(keys.has(pts)).toBe(true);
+  });
+
+  it('splits a long GOP between keyframes', () => {
+    const probe = syntheticProbe({ seconds: 30, keyframeSeconds: [0, 10, 20] });
+    const cuts = planCuts(probe.video, 4);
+    const gaps = cuts.slice(1).map((c, i) => (c - cuts[i]!) / probe.video.timescale);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(6.01);
+    expect(cuts.length).toBeGreaterThanOrEqual(7);
+    // Every cut is a real frame.
+    const frames = new Set(probe.video.framePts);
+    for (const c of cuts) expect(frames.has(c)).toBe(true);
+  });
+
+  it('is deterministic and covers every frame exactly once', () => {
+    const probe = syntheticProbe({ seconds: 61, keyframeSeconds: [0, 1.5, 4.2, 7, 11.3, 12, 17.9, 20, 24.5, 28, 40, 55] });
+    const a = makePlan(probe, config);
+    const b = makePlan(probe, config);
+    expect(a).toEqual(b);
+    const total = a.videoSegments.reduce((n, s) => n + s.frameCount, 0);
+    expect(total).toBe(probe.video.framePts.length);
+    for (let i = 1; i < a.videoSegments.length; i++) {
+      const prev = a.videoSegments[i - 1]!;
+      expect(a.videoSegments[i]!.start).toBe(prev.start + prev.duration);
+    }
+  });
+
+  it('honours the segment duration range 2–6 s', () => {
+    const probe = syntheticProbe({ seconds: 120, keyframeSeconds: Array.from({ length: 240 }, (_, i) => i * 0.5) });
+    for (const target of [2, 3, 4, 6]) {
+      const plan = makePlan(probe, { ...config, segment_duration: target });
+      const durations = plan.videoSegments.slice(1, -1).map((s) => s.duration / OUTPUT_TIMESCALE);
+      for (const d of durations) expect(Math.abs(d - target)).toBeLessThan(0.3);
+    }
+  });
+});
+
+describe('ladder', () => {
+  it('never upscales and keeps the aspect ratio with even sizes', () => {
+    const plan = makePlan(syntheticProbe({ seconds: 10, keyframeSeconds: [0], width: 1280, height: 720 }), config);
+    expect(plan.renditions.map((r) => [r.name, r.width, r.height])).toEqual([
+      ['720p', 1280, 720],
+      ['480p', 854, 480],
+    ]);
+  });
+
+  it('uses the source size when it is below every profile', () => {
+    const plan = makePlan(syntheticProbe({ seconds: 10, keyframeSeconds: [0], width: 320, height: 240 }), config);
+    expect(plan.renditions).toHaveLength(1);
+    expect(plan.renditions[0]).toMatchObject({ width: 320, height: 240 });
+  });
+
+  it('declares codec strings from the H.264 level that fits', () => {
+    const plan = makePlan(syntheticProbe({ seconds: 10, keyframeSeconds: [0] }), config);
+    expect(plan.renditions.map((r) => r.codecs)).toEqual(['avc1.640028', 'avc1.64001f', 'avc1.64001e']);
+  });
+
+  it('changes rendition ids when any output setting changes', () => {
+    const probe = syntheticProbe({ seconds: 10, keyframeSeconds: [0] });
+    const base = makePlan(probe, config).renditions.map((r) => r.id);
+    const preset = makePlan(probe, { ...config, encoder: { ...config.encoder, preset: 'fast' } }).renditions.map((r) => r.id);
+    const duration = makePlan(probe, { ...config, segment_duration: 6 }).renditions.map((r) => r.id);
+    for (const other of [preset, duration]) for (let i = 0; i < base.length; i++) expect(other[i]).not.toBe(base[i]);
+  });
+});
+
+describe('audio plan', () => {
+  it('puts audio segments on one AAC frame grid that covers the track without gaps', () => {
+    const probe = syntheticProbe({ seconds: 30, keyframeSeconds: [0, 4, 8, 12, 16, 20, 24, 28], audioTracks: 2 });
+    const plan = makePlan(probe, config);
+    expect(plan.audio).toHaveLength(2);
+    for (const audio of plan.audio) {
+      let expectedFrame = 0;
+      for (const s of audio.segments) {
+        expect(s.firstFrame).toBe(expectedFrame);
+        expect(s.duration).toBe(s.frameCount * 1920);
+        expectedFrame += s.frameCount;
+      }
+      const seconds = (expectedFrame * 1024) / 48000;
+      expect(Math.abs(seconds - probe.audio[0]!.endSeconds)).toBeLessThan(1024 / 48000);
+    }
+    expect(plan.audio[0]!.isDefault).toBe(true);
+  });
+});
+
+describe('helpers', () => {
+  it('rescales like av_rescale_q (round half away from zero)', () => {
+    expect(rescale(1001, 24000, 90000)).toBe(3754);
+    expect(rescale(2002, 24000, 90000)).toBe(7508);
+    expect(rescale(1, 2, 1)).toBe(1);
+  });
+
+  it('maps segment numbers to file names and back, rejecting anything else', () => {
+    expect(segmentFileName('segment_$Number$.m4s', 7)).toBe('segment_7.m4s');
+    expect(segmentNumberFromFileName('segment_$Number$.m4s', 'segment_7.m4s')).toBe(7);
+    for (const bad of ['segment_0.m4s', 'segment_07.m4s', 'segment_x.m4s', 'seg_7.m4s', 'segment_7.mp4']) {
+      expect(segmentNumberFromFileName('segment_$Number$.m4s', bad)).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,181 @@
+import { Parser as M3u8Parser } from 'm3u8-parser';
+import { parse as parseMpd } from 'mpd-parser';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TIMELINE_OFFSET_SECONDS } from '../src/plan/plan.js';
+import { exec, ffprobeJson, mediaFolder, testSource } from './support/media.js';
+import { testServer } from './support/server.js';
+
+/**
+ * The issue's "done when": a 30 s 1080p 23.976 fps source plays end to end
+ * through the HLS and the DASH entry points with ffmpeg as the client, for
+ * every rendition, frame-exact and gapless.
+ */
+
+interface DecodedFrame {
+  pts: number;
+  duration: number;
+}
+
+/** Decodes one stream of a URL with ffmpeg (framecrc: one line per decoded frame) and returns times in seconds. */
+async function decode(url: string, map: string): Promise<DecodedFrame[]> {
+  const { stdout } = await exec(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-i', url, '-map', map, '-f', 'framecrc', '-'],
+    { maxBuffer: 1 << 26 },
+  );
+  const tb = /#tb 0: (\d+)\/(\d+)/.exec(stdout);
+  if (!tb) throw new Error(`no time base in framecrc output:\n${stdout.slice(0, 500)}`);
+  const seconds = Number(tb[1]) / Number(tb[2]);
+  return stdout
+    .split('\n')
+    .filter((line) => /^\d+,/.test(line))
+    .map((line) => {
+      const [, , pts, duration] = line.split(',').map((v) => Number(v.trim()));
+      return { pts: pts! * seconds, duration: duration! * seconds };
+    });
+}
+
+function checkContinuity(frames: DecodedFrame[], maxGap: number): void {
+  for (let i = 1; i < frames.length; i++) {
+    const step = frames[i]!.pts - frames[i - 1]!.pts;
+    expect(step, `timestamps go backward at frame ${i}`).toBeGreaterThan(0);
+    expect(step, `gap before frame ${i}`).toBeLessThanOrEqual(maxGap);
+  }
+}
+
+function parseM3u8(text: string) {
+  const parser = new M3u8Parser();
+  parser.push(text);
+  parser.end();
+  return parser.manifest;
+}
+
+let server: Awaited<ReturnType<typeof testServer>>;
+let sourceFrames: number;
+let sourceAudioSeconds: number;
+let frameDuration: number;
+
+beforeAll(async () => {
+  const source = await testSource('main1080p');
+  const probe = await ffprobeJson(['-count_packets', '-show_streams', source]);
+  const video = probe.streams.find((s: any) => s.codec_type === 'video');
+  const audio = probe.streams.find((s: any) => s.codec_type === 'audio');
+  sourceFrames = Number(video.nb_read_packets);
+  sourceAudioSeconds = Number(audio.duration);
+  frameDuration = 1001 / 24000;
+  server = await testServer(await mediaFolder({ 'clips/movie.mp4': source }));
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('HLS entry point with ffmpeg as the player', () => {
+  it('plays every rendition frame-exact and gapless, with audio of the source length', async () => {
+    const masterUrl = `${server.url}/vod/clips/movie.mp4/master.m3u8`;
+    const master = parseM3u8(await (await fetch(masterUrl)).text());
+    expect(master.playlists.length).toBe(3);
+    for (let program = 0; program < master.playlists.length; program++) {
+      const frames = await decode(masterUrl, `0:p:${program}:v`);
+      expect(frames.length, `rendition ${program} frame count`).toBe(sourceFrames);
+      checkContinuity(frames, frameDuration * 1.01);
+    }
+    const audio = await decode(masterUrl, '0:p:0:a');
+    const audioSeconds = audio.reduce((sum, f) => sum + f.duration, 0);
+    expect(Math.abs(audioSeconds - sourceAudioSeconds)).toBeLessThan(0.05);
+    checkContinuity(audio, (1024 / 48000) * 1.01);
+    const span = audio.at(-1)!.pts + audio.at(-1)!.duration - audio[0]!.pts;
+    expect(Math.abs(span - audioSeconds)).toBeLessThan(0.001);
+  });
+});
+
+describe('DASH entry point with ffmpeg as the player', () => {
+  it('plays every representation frame-exact and gapless, with audio of the source length', async () => {
+    const mpdUrl = `${server.url}/vod/clips/movie.mp4/manifest.mpd`;
+    const manifest = parseMpd(await (await fetch(mpdUrl)).text(), { manifestUri: mpdUrl });
+    expect(manifest.playlists.length).toBe(3);
+    for (let i = 0; i < manifest.playlists.length; i++) {
+      const frames = await decode(mpdUrl, `0:v:${i}`);
+      expect(frames.length, `representation ${i} frame count`).toBe(sourceFrames);
+      checkContinuity(frames, frameDuration * 1.01);
+    }
+    const audio = await decode(mpdUrl, '0:a:0');
+    const audioSeconds = audio.reduce((sum, f) => sum + f.duration, 0);
+    expect(Math.abs(audioSeconds - sourceAudioSeconds)).toBeLessThan(0.05);
+    checkContinuity(audio, (1024 / 48000) * 1.01);
+  });
+});
+
+describe('manifests agree with the segments', () => {
+  it('every EXTINF equals the duration ffprobe measures in the segments, video and audio', async () => {
+    const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clips/movie.mp4' }) })).json();
+    const hash = registered.hash;
+    const master = parseM3u8(await (await fetch(`${server.url}/api/v1/content/${hash}/master.m3u8`)).text());
+    const audioUri = (Object.values(master.mediaGroups.AUDIO.aac)[0] as any).uri;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-segments-'));
+    const tracks = [
+      { uri: master.playlists.at(-1).uri, step: 1001 / 24000 },
+      { uri: audioUri, step: 1024 / 48000 },
+    ];
+    for (const { uri, step } of tracks) {
+      const playlistUrl = `${server.url}/api/v1/content/${hash}/${uri}`;
+      const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
+      const init = Buffer.from(await (await fetch(new URL(playlist.segments[0].map.uri, playlistUrl))).arrayBuffer());
+      const measured: { start: number; samples: number }[] = [];
+      for (const [i, segment] of playlist.segments.entries()) {
+        const body = Buffer.from(await (await fetch(new URL(segment.uri, playlistUrl))).arrayBuffer());
+        const file = path.join(dir, `s${i}.mp4`);
+        await writeFile(file, Buffer.concat([init, body]));
+        const { packets } = await ffprobeJson(['-show_entries', 'packet=pts_time', file]);
+        measured.push({ start: Math.min(...packets.map((p: any) => Number(p.pts_time))), samples: packets.length });
+      }
+      playlist.segments.forEach((segment: any, i: number) => {
+        const label = `${uri} segment ${i + 1}`;
+        // Constant frame/AAC-frame rate: the samples in a segment times the sample duration is its length.
+        expect(measured[i]!.samples * step, label).toBeCloseTo(segment.duration, 3);
+        // And the next segment starts exactly where this one's EXTINF says it ends.
+        if (i + 1 < measured.length) expect(measured[i + 1]!.start - measured[i]!.start, label).toBeCloseTo(segment.duration, 4);
+      });
+    }
+  });
+
+  it('the DASH timeline, parsed by mpd-parser, matches the HLS playlists', async () => {
+    const mpdUrl = `${server.url}/vod/clips/movie.mp4/manifest.mpd`;
+    const mpd = parseMpd(await (await fetch(mpdUrl)).text(), { manifestUri: mpdUrl });
+    const masterUrl = `${server.url}/vod/clips/movie.mp4/master.m3u8`;
+    const master = parseM3u8(await (await fetch(masterUrl)).text());
+    const hls = parseM3u8(await (await fetch(new URL(master.playlists[0].uri, masterUrl))).text());
+    const dash = mpd.playlists[0].segments;
+    expect(dash.length).toBe(hls.segments.length);
+    dash.forEach((s: any, i: number) => expect(s.duration).toBeCloseTo(hls.segments[i].duration, 6));
+  });
+});
+
+describe('cold segment from the middle', () => {
+  it('starts with a keyframe at the planned time', async () => {
+    const fresh = await testServer(await mediaFolder({ 'movie.mp4': await testSource('main1080p') }));
+    try {
+      const registered = await (await fetch(`${fresh.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'movie.mp4' }) })).json();
+      const info = await (await fetch(`${fresh.url}${registered.urls.info}`)).json();
+      const middle = Math.floor(info.segments / 2) + 1;
+      const rendition = info.renditions[1].id;
+      const base = `${fresh.url}/api/v1/content/${registered.hash}/video/${rendition}`;
+      const segmentResponse = await fetch(`${base}/segment_${middle}.m4s`);
+      expect(segmentResponse.status).toBe(200);
+      const segment = Buffer.from(await segmentResponse.arrayBuffer());
+      const init = Buffer.from(await (await fetch(`${base}/init.mp4`)).arrayBuffer());
+      const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'jitseg-cold-')), 'mid.mp4');
+      await writeFile(file, Buffer.concat([init, segment]));
+      const { frames } = await ffprobeJson(['-select_streams', 'v', '-show_entries', 'frame=pts_time,key_frame,pict_type', file]);
+      expect(frames[0].key_frame).toBe(1);
+      expect(frames[0].pict_type).toBe('I');
+      const plannedStart = TIMELINE_OFFSET_SECONDS + info.segmentDurations.slice(0, middle - 1).reduce((a: number, b: number) => a + b, 0);
+      expect(Number(frames[0].pts_time)).toBeCloseTo(plannedStart, 3);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
