@@ -75,9 +75,13 @@ export async function probeWithFfprobe(path: string, options: FfprobeOptions = {
   }
 
   const video = await scanVideo(ffprobe, path, vs, videoOrdinal);
-  const audio = streams
-    .filter((s) => s.codec_type === 'audio')
-    .map((s, i) => audioTrack(s, i, format));
+  const audioStreams = streams.filter((s) => s.codec_type === 'audio');
+  const audio = audioStreams.map((s, i) => audioTrack(s, i, format));
+  // Exactly one default track, like the mp4 probe: Matroska flags every track
+  // default unless told otherwise and MPEG-TS flags none, so take the first
+  // flagged one, or the first track when none is.
+  const flagged = audioStreams.findIndex((s) => s.disposition?.default === 1);
+  audio.forEach((a, i) => (a.isDefault = i === (flagged >= 0 ? flagged : 0)));
 
   let start = video.framePts[0]! / video.timescale;
   let end = video.endPts / video.timescale;
@@ -282,7 +286,7 @@ function audioTrack(s: FfprobeStream, index: number, format: FfprobeFormat): Aud
     channels: s.channels ?? 0,
     sampleRate: Number(s.sample_rate ?? 0) || 0,
     language: language && language !== 'und' ? language : 'und',
-    isDefault: s.disposition?.default === 1,
+    isDefault: false, // decided by the caller across all tracks
     startSeconds: start,
     endSeconds: Math.max(start, end),
   };

@@ -49,18 +49,27 @@ export async function probeMp4(path: string): Promise<ProbeResult> {
   } catch (err) {
     throw new ProbeError('unreadable', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
   }
+  let moovBuf: MP4BoxBuffer;
+  let majorBrand: string | undefined;
   try {
     const size = (await fh.stat()).size;
     const top = await scanTopLevelBoxes(fh, size);
     if (!top.moov) throw new Mp4ProbeUnsupportedError('no moov box');
     if (top.moov.size > MAX_MOOV_BYTES) throw new Mp4ProbeUnsupportedError(`moov too large (${top.moov.size} bytes)`);
-    const moovBuf = new MP4BoxBuffer(top.moov.size);
+    moovBuf = new MP4BoxBuffer(top.moov.size);
     moovBuf.fileStart = 0;
     await readFully(fh, new Uint8Array(moovBuf), top.moov.offset);
-    return analyzeMoov(moovBuf, top.majorBrand);
+    majorBrand = top.majorBrand;
+  } catch (err) {
+    // I/O failures (EISDIR, EIO, …) mean the file cannot be read at all.
+    if (err instanceof Error && 'code' in err) {
+      throw new ProbeError('unreadable', `cannot read ${path}: ${err.message}`, { cause: err });
+    }
+    throw err;
   } finally {
     await fh.close();
   }
+  return analyzeMoov(moovBuf, majorBrand);
 }
 
 // ---------------------------------------------------------------------------
@@ -189,7 +198,10 @@ interface MoovLike extends BoxLike {
 // moov analysis
 // ---------------------------------------------------------------------------
 
-/** Exported for tests/benchmarks: analyze an in-memory moov box (buffer starts at the box header). */
+/**
+ * Analyze an in-memory `moov` box (the buffer starts at its header). The
+ * buffer is modified: boxes we read ourselves are renamed so mp4box skips them.
+ */
 export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefined): ProbeResult {
   const tables = extractSampleTables(new DataView(moovBuf));
   const iso = parseQuietly(moovBuf);
@@ -269,22 +281,16 @@ interface BoxRange {
   size: number;
 }
 
-/** Raw sample tables of one trak (boxes located in the moov buffer). */
-interface SampleTables {
-  stts?: BoxRange;
-  ctts?: BoxRange;
-  stss?: BoxRange;
-  stps?: BoxRange;
-  stsz?: BoxRange;
-  stz2?: BoxRange;
-  stsc?: BoxRange;
-  stco?: BoxRange;
-  co64?: BoxRange;
-  sbgp: BoxRange[];
-}
+/** Sample tables we read ourselves (first occurrence wins). */
+const RECORDED_TABLES = ['stts', 'ctts', 'stss', 'stps', 'stsz', 'stz2', 'stsc', 'stco', 'co64'] as const;
+type TableName = (typeof RECORDED_TABLES)[number];
 
-/** Tables we read ourselves (first occurrence wins). */
-const RECORDED_TABLES = new Set(['stts', 'ctts', 'stss', 'stps', 'stsz', 'stz2', 'stsc', 'stco', 'co64']);
+/** Raw sample tables of one trak (boxes located in the moov buffer). */
+type SampleTables = { [K in TableName]?: BoxRange } & { sbgp: BoxRange[] };
+
+function isRecordedTable(type: string): type is TableName {
+  return (RECORDED_TABLES as readonly string[]).includes(type);
+}
 /** Per-sample tables we do not need: hidden from mp4box only, for speed. */
 const SKIPPED_TABLES = new Set(['sdtp', 'sgpd', 'subs', 'saiz', 'saio', 'cslg', 'padb', 'stdp', 'stsh']);
 
@@ -323,10 +329,10 @@ function extractSampleTables(view: DataView): Map<number, SampleTables> {
         walk(p + header, p + size, 'trak', t);
       } else if ((path === 'trak' && type === 'mdia') || (path === 'mdia' && type === 'minf') || (path === 'minf' && type === 'stbl')) {
         walk(p + header, p + size, type, tables);
-      } else if (path === 'stbl' && tables && (RECORDED_TABLES.has(type) || SKIPPED_TABLES.has(type) || type === 'sbgp')) {
+      } else if (path === 'stbl' && tables && (isRecordedTable(type) || SKIPPED_TABLES.has(type) || type === 'sbgp')) {
         const range = { start: p, size };
         if (type === 'sbgp') tables.sbgp.push(range);
-        else if (RECORDED_TABLES.has(type)) (tables as unknown as Record<string, BoxRange | undefined>)[type] ??= range;
+        else if (isRecordedTable(type)) tables[type] ??= range;
         view.setUint32(p + 4, HIDDEN);
       }
       p += size;
@@ -353,7 +359,7 @@ function analyzeVideoTrack(
   const entry = stbl?.stsd?.entries[0];
   if (!stbl || !timescale || !entry) return undefined;
 
-  const index = buildFfmpegIndex(tables, view, 'video');
+  const index = buildFfmpegIndex(tables, view);
   if (!index || index.n === 0) return undefined;
   const edits = readEdits(trak, timescale, movieTimescale);
   const out = edits ? applyEditListLikeFfmpeg(index, edits) : presentAll(index);
@@ -446,7 +452,7 @@ function analyzeAudioTrack(
 // ---------------------------------------------------------------------------
 
 /** ffmpeg's per-track packet index before edit-list processing. */
-export interface FfmpegIndex {
+interface FfmpegIndex {
   n: number;
   /** Index timestamps: decode times minus dts_shift (mov_build_index starts current_dts at -dts_shift). */
   ts: Float64Array;
@@ -463,7 +469,8 @@ export interface FfmpegIndex {
 /** ffmpeg option `max_stts_delta` default: larger deltas are read as negative int32 corrections. */
 const MAX_STTS_DELTA = 0xffffffff - 48000 * 10;
 
-function buildFfmpegIndex(tables: SampleTables, view: DataView, kind: 'video' | 'audio'): FfmpegIndex | undefined {
+/** mov_build_index for a video track (the uncompressed-audio chunk mode does not apply). */
+function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | undefined {
   const stts = readSttsLikeFfmpeg(tables.stts, view);
   if (!stts || stts.counts.length === 0) return undefined;
   const n = indexedSampleCount(tables, view);
@@ -521,7 +528,8 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView, kind: 'video' | 
         rapIdx++;
       }
     }
-    if (keyframeAbsent && stps.length === 0 && rap.length === 0 && (kind === 'audio' || i === 0)) k = true;
+    // Without any sync information only the first video sample counts as key.
+    if (keyframeAbsent && stps.length === 0 && rap.length === 0 && i === 0) k = true;
     key[i] = k ? 1 : 0;
   }
 
@@ -529,9 +537,10 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView, kind: 'video' | 
 }
 
 /**
- * Raw stts read with ffmpeg's correction of "negative" deltas (mov_read_stts):
- * mp4box clamps int32-negative deltas to 1 and loses the correction, so the
- * entries are read from the box bytes directly.
+ * stts with ffmpeg's correction of "negative" deltas (mov_read_stts): deltas
+ * above max_stts_delta are int32-negative DTS corrections, clipped to 1 and
+ * paid back by shortening the following deltas. (mp4box would clamp them to 1
+ * and lose the correction.)
  */
 function readSttsLikeFfmpeg(box: BoxRange | undefined, view: DataView): { counts: number[]; deltas: number[] } | undefined {
   const payload = box && fullBoxPayload(view, box);
@@ -680,8 +689,9 @@ function mediaExtent(tables: SampleTables, view: DataView): { firstCts: number; 
   let end = 0;
   let remaining = n;
   for (let i = 0; i < stts.counts.length && remaining > 0; i++) {
-    const last = i === stts.counts.length - 1;
-    const take = last ? remaining : Math.min(remaining, stts.counts[i]!);
+    // As in buildFfmpegIndex: the last entry, or one with count 0, never ends.
+    const sticky = i === stts.counts.length - 1 || stts.counts[i] === 0;
+    const take = sticky ? remaining : Math.min(remaining, stts.counts[i]!);
     end += take * stts.deltas[i]!;
     remaining -= take;
   }
@@ -698,7 +708,7 @@ function sampleDuration(index: FfmpegIndex, i: number): number {
 // Edit list (port of mov_fix_index, FFmpeg 5.1, video branch)
 // ---------------------------------------------------------------------------
 
-export interface Edit {
+interface Edit {
   /** Media time in track timescale, -1 for an empty edit. */
   mediaTime: number;
   /** Segment duration converted to track timescale (av_rescale, round to nearest). */
@@ -726,7 +736,7 @@ function rescaleRound(a: number, b: number, c: number): number {
 }
 
 /** The packets ffmpeg presents (not flagged discard), in demux order. */
-export interface PresentedPackets {
+interface PresentedPackets {
   count: number;
   /** pts as ffprobe reports it: index timestamp + dts_shift + ctts (or just the timestamp without ctts). */
   pts: Float64Array;
@@ -759,7 +769,7 @@ function presentAll(index: FfmpegIndex): PresentedPackets {
  * timestamps of the discarded packets before an edit's first kept one —
  * fix_index_entry_timestamps — which cannot change any presented pts.)
  */
-export function applyEditListLikeFfmpeg(index: FfmpegIndex, edits: Edit[]): PresentedPackets {
+function applyEditListLikeFfmpeg(index: FfmpegIndex, edits: Edit[]): PresentedPackets {
   const { n, ts: oldTs, key, ctts, cttsCount, dtsShift } = index;
   let cap = n;
   let pts = new Float64Array(cap);
