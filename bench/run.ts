@@ -249,7 +249,7 @@ interface SegmentResults {
   segmentCount: number;
   segmentNumbers: number[];
   cold: Record<string, ColdResult>;
-  warm: { renditionId: string; number: number; bytes: number; jitseg: WarmSide; static: WarmSide };
+  warm: { renditionId: string; renditionName: string; number: number; bytes: number; jitseg: WarmSide; static: WarmSide };
 }
 
 async function measureSegments(sourceName: string): Promise<SegmentResults> {
@@ -281,12 +281,15 @@ async function measureSegments(sourceName: string): Promise<SegmentResults> {
 
     // First-request costs of the process (JIT, first packager run) are not what "cold segment" means:
     // warm them up on a segment that is not measured.
-    const spare = info.renditions.find((r) => !(COLD_RENDITIONS as readonly string[]).includes(r.name));
+    const spare = info.renditions.find((r) => !(COLD_RENDITIONS as readonly string[]).includes(r.name) && r.name !== info.renditions[0]!.name);
     const warmup = spare ? `${base}/video/${spare.id}/segment_1.m4s` : `${base}/audio/${info.audio[0]!.id}/segment_1.m4s`;
     log(`  warm-up (not measured): ${formatMs((await timedRequest(client, warmup)).ms)}`);
 
+    // Renditions the source has among the measured ones (a small source has only its own size).
+    const coldNames: string[] = COLD_RENDITIONS.filter((name) => info.renditions.some((r) => r.name === name));
+    if (coldNames.length === 0) coldNames.push(info.renditions[0]!.name);
     const cold: Record<string, ColdResult> = {};
-    for (const name of COLD_RENDITIONS) {
+    for (const name of coldNames) {
       const rendition = byName(name);
       const samples: ColdSample[] = [];
       for (const [k, number] of numbers.entries()) {
@@ -327,8 +330,8 @@ async function measureSegments(sourceName: string): Promise<SegmentResults> {
       };
     }
 
-    // Warm: a 720p segment encoded above, now in the origin's memory cache and on disk.
-    const warmRendition = byName('720p');
+    // Warm: a segment encoded above, now in the origin's memory cache and on disk.
+    const warmRendition = byName(coldNames[0]!);
     const warmNumber = numbers[0]!;
     const fileName = segmentFileName(plan.segmentTemplate, warmNumber);
     const segmentUrlPath = `${base}/video/${warmRendition.id}/${fileName}`;
@@ -360,7 +363,7 @@ async function measureSegments(sourceName: string): Promise<SegmentResults> {
         segmentCount: info.segments,
         segmentNumbers: numbers,
         cold,
-        warm: { renditionId: warmRendition.id, number: warmNumber, bytes, jitseg, static: baseline },
+        warm: { renditionId: warmRendition.id, renditionName: warmRendition.name, number: warmNumber, bytes, jitseg, static: baseline },
       };
     } finally {
       await staticServer.stop();
@@ -401,7 +404,7 @@ async function machineInfo() {
 const ms = formatMs;
 const ratio = (value: number) => `×${value.toFixed(2)}`;
 
-function report(machine: Awaited<ReturnType<typeof machineInfo>>, manifests: ManifestResult[], segments: SegmentResults): string {
+function report(machine: Awaited<ReturnType<typeof machineInfo>>, manifests: ManifestResult[], segmentRuns: { label: string; results: SegmentResults }[]): string {
   const lines = [
     `## jitseg bench — ${machine.date}`,
     '',
@@ -417,12 +420,15 @@ function report(machine: Awaited<ReturnType<typeof machineInfo>>, manifests: Man
         `| ${m.label} | ${(m.sizeBytes / 1e6).toFixed(0)} MB | ${ms(m.coldMedianMs)} | ${ms(m.warmMedianMs)} | ` +
         `${ms(Math.min(...m.coldMs))} – ${ms(Math.max(...m.coldMs))} |`,
     ),
+  ];
+  for (const { label, results: segments } of segmentRuns) {
+  lines.push(
     '',
-    `### Segment latency (30 s 1080p source, ${segments.segmentCount} segments; cold: segments ${segments.segmentNumbers.join(', ')})`,
+    `### Segment latency (${label}, ${segments.segmentCount} segments; cold: segments ${segments.segmentNumbers.join(', ')})`,
     '',
     '| Measurement | jitseg | Baseline | jitseg / baseline |',
     '|---|---:|---:|---:|',
-  ];
+  );
   for (const [name, c] of Object.entries(segments.cold)) {
     lines.push(
       `| Cold ${name} segment, p50 (n=${c.samples.length}) | ${ms(c.jitsegP50Ms)} | ${ms(c.bareP50Ms)} bare ffmpeg | ${ratio(c.medianRatio)} (median of per-segment ratios) |`,
@@ -432,7 +438,7 @@ function report(machine: Awaited<ReturnType<typeof machineInfo>>, manifests: Man
   const { jitseg, static: baseline, bytes } = segments.warm;
   const size = `${(bytes / 1e6).toFixed(2)} MB`;
   lines.push(
-    `| Warm 720p segment (${size}), ${WARM_SEQUENTIAL} sequential, p50 | ${ms(jitseg.sequential.p50Ms)} | ${ms(baseline.sequential.p50Ms)} static | ${ratio(jitseg.sequential.p50Ms / baseline.sequential.p50Ms)} |`,
+    `| Warm ${segments.warm.renditionName} segment (${size}), ${WARM_SEQUENTIAL} sequential, p50 | ${ms(jitseg.sequential.p50Ms)} | ${ms(baseline.sequential.p50Ms)} static | ${ratio(jitseg.sequential.p50Ms / baseline.sequential.p50Ms)} |`,
     `| Warm, ${WARM_SEQUENTIAL} sequential, p99 | ${ms(jitseg.sequential.p99Ms)} | ${ms(baseline.sequential.p99Ms)} static | ${ratio(jitseg.sequential.p99Ms / baseline.sequential.p99Ms)} |`,
     `| Warm, ${LOAD_CLIENTS} clients × ${LOAD_MS / 1000} s, throughput | ${Math.round(jitseg.concurrent.requestsPerSecond)} req/s | ${Math.round(baseline.concurrent.requestsPerSecond)} req/s static | ${ratio(jitseg.concurrent.requestsPerSecond / baseline.concurrent.requestsPerSecond)} |`,
     `| Warm, ${LOAD_CLIENTS} clients, p50 | ${ms(jitseg.concurrent.p50Ms)} | ${ms(baseline.concurrent.p50Ms)} static | ${ratio(jitseg.concurrent.p50Ms / baseline.concurrent.p50Ms)} |`,
@@ -441,6 +447,7 @@ function report(machine: Awaited<ReturnType<typeof machineInfo>>, manifests: Man
     `Load-generator CPU during the ${LOAD_CLIENTS}-client runs: ${Math.round(jitseg.concurrent.clientCpuPercent)} % (jitseg), ` +
       `${Math.round(baseline.concurrent.clientCpuPercent)} % (static) of one core; near 100 % the client, not the server, is the limit.`,
   );
+  }
   return lines.join('\n');
 }
 
@@ -468,10 +475,14 @@ async function main(): Promise<void> {
     manifests[source.key] = await measureManifest(source);
   }
 
-  log('[bench] segment latency: 30 s 1080p');
-  const segments = await measureSegments(sources[2]!.name);
+  const segmentRuns: { label: string; results: SegmentResults }[] = [];
+  for (const source of [sources[2]!, sources[0]!]) {
+    log(`[bench] segment latency: ${source.label}`);
+    segmentRuns.push({ label: source.label, results: await measureSegments(source.name) });
+  }
+  const segments = Object.fromEntries(segmentRuns.map((run) => [run.label, run.results]));
 
-  const table = report(machine, Object.values(manifests), segments);
+  const table = report(machine, Object.values(manifests), segmentRuns);
   const totalSeconds = (performance.now() - started) / 1000;
   await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
   await writeFile(
