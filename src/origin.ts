@@ -38,8 +38,16 @@ export function findRendition(plan: Plan, kind: MediaKind, id: string): Renditio
 /** Attempts per segment (the design's error threshold). */
 const MAX_ATTEMPTS = 3;
 
+export interface OriginCounters {
+  /** Spans encoded and packaged (each attempt that produced a valid segment). */
+  spansEncoded: number;
+  /** Segments that failed after every attempt. */
+  encodeFailures: number;
+}
+
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
+  readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
 
   constructor(private readonly store: ContentStore) {}
 
@@ -109,6 +117,7 @@ export class Origin {
         if (found.kind === 'video' && avcCodecString(init) !== found.rendition.codecs) {
           throw new EncodeError(`encoder wrote ${avcCodecString(init)}, manifests declare ${found.rendition.codecs}`, log);
         }
+        this.counters.spansEncoded++;
         return { init, segment: Buffer.from(setSequenceNumber(packaged.segment, index + 1)) };
       } catch (err) {
         lastError = err as Error;
@@ -117,6 +126,7 @@ export class Origin {
         await this.store.removeWorkDir(workDir);
       }
     }
+    this.counters.encodeFailures++;
     const reason = lastError instanceof ProcessError ? `${lastError.tool} failed: ${lastError.message}` : (lastError?.message ?? 'unknown error');
     throw new EncodeError(reason, log);
   }

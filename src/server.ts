@@ -12,6 +12,7 @@ import { ContentStore } from './store/content-store.js';
 export interface RunningServer {
   url: string;
   port: number;
+  origin: Origin;
   close(): Promise<void>;
 }
 
@@ -23,7 +24,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const ids = new ContentIdIndex(config.cacheDir);
   await ids.load();
   const library = new MediaLibrary(config.mediaDir, store, ids, config.streaming);
-  const app = createApp({ library, origin: new Origin(store) });
+  const origin = new Origin(store);
+  const app = createApp({ library, origin });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
@@ -32,6 +34,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
-    close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+    origin,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Keep-alive sockets (and ones a client reset mid-request) would otherwise hold close() open for seconds.
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
   };
 }
