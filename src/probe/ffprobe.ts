@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { execa } from 'execa';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
+import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
 import { normalizeRotation } from './mp4.js';
 
@@ -77,26 +78,8 @@ export async function probeWithFfprobe(path: string, options: FfprobeOptions = {
   const video = await scanVideo(ffprobe, path, vs, videoOrdinal);
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
   const audio = audioStreams.map((s, i) => audioTrack(s, i, format));
-  // Exactly one default track, like the mp4 probe: Matroska flags every track
-  // default unless told otherwise and MPEG-TS flags none, so take the first
-  // flagged one, or the first track when none is.
-  const flagged = audioStreams.findIndex((s) => s.disposition?.default === 1);
-  audio.forEach((a, i) => (a.isDefault = i === (flagged >= 0 ? flagged : 0)));
-
-  let start = video.framePts[0]! / video.timescale;
-  let end = video.endPts / video.timescale;
-  for (const a of audio) {
-    start = Math.min(start, a.startSeconds);
-    end = Math.max(end, a.endSeconds);
-  }
-  return {
-    prober: 'ffprobe',
-    container: containerName(formatName, format, path),
-    startSeconds: start,
-    durationSeconds: end - start,
-    video,
-    audio,
-  };
+  const flagged = audioStreams.map((s) => s.disposition?.default === 1);
+  return assembleProbeResult('ffprobe', containerName(formatName, format, path), video, audio, flagged);
 }
 
 async function assertReadableFile(path: string): Promise<void> {

@@ -25,6 +25,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { ISOFile, MP4BoxBuffer, MultiBufferStream } from 'mp4box';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
+import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
 
 /**
@@ -234,28 +235,8 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
   }
   if (!video) throw new Mp4ProbeUnsupportedError('no video track with frames');
 
-  // Exactly one default audio track: the first one whose tkhd says
-  // track_enabled (that is what ffmpeg's muxer sets for the default track),
-  // or the first audio track when none is flagged.
-  const firstEnabled = audioEnabled.indexOf(true);
-  const defaultIndex = firstEnabled >= 0 ? firstEnabled : 0;
-  audio.forEach((a, i) => (a.isDefault = i === defaultIndex));
-
-  const firstPts = video.framePts[0] ?? 0;
-  let start = firstPts / video.timescale;
-  let end = video.endPts / video.timescale;
-  for (const a of audio) {
-    start = Math.min(start, a.startSeconds);
-    end = Math.max(end, a.endSeconds);
-  }
-  return {
-    prober: 'mp4box',
-    container: majorBrand === 'qt  ' || majorBrand === undefined ? 'mov' : 'mp4',
-    startSeconds: start,
-    durationSeconds: end - start,
-    video,
-    audio,
-  };
+  // ffmpeg's muxer marks the default track with tkhd track_enabled.
+  return assembleProbeResult('mp4box', majorBrand === 'qt  ' || majorBrand === undefined ? 'mov' : 'mp4', video, audio, audioEnabled);
 }
 
 /**
