@@ -6,7 +6,7 @@ import { packageSpan } from './package/package.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
 import { ProcessError } from './process/runner.js';
 import type { ContentStore, MediaKind } from './store/content-store.js';
-import { encodeAudioSpan, encodeVideoSpan, type EncodedSpan } from './transcode/transcode.js';
+import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan } from './transcode/transcode.js';
 
 /**
  * Makes segments on first request: transcode → package → validate → store,
@@ -74,7 +74,13 @@ export class Origin {
     return this.flights.run(segmentPath, async () => {
       const raced = await this.store.read(segmentPath);
       if (raced) return raced;
-      const { init, segment } = await this.produce(content, found, number - 1);
+      const { init, segment } = await this.produce(content, found, number - 1).catch(async (err: unknown) => {
+        // Keep what ffmpeg and the packager said, for whoever investigates the 502.
+        if (err instanceof EncodeError && err.log) {
+          await this.store.write(this.store.logPath(hash, kind, renditionId, number), err.log).catch(() => undefined);
+        }
+        throw err;
+      });
       const storedInit = await this.store.read(initPath);
       if (!storedInit) await this.store.write(initPath, init);
       else if (!sameSampleDescription(storedInit, init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
@@ -86,9 +92,10 @@ export class Origin {
   private async produce(content: Content, found: Rendition, index: number): Promise<{ init: Uint8Array; segment: Buffer }> {
     const { plan } = content;
     let lastError: Error | undefined;
-    let log = '';
+    const logs: string[] = [];
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const workDir = await this.store.makeWorkDir();
+      let log = '';
       try {
         let span: EncodedSpan;
         let expected: { samples: number; start: number; sync: boolean };
@@ -102,7 +109,7 @@ export class Origin {
           span = await encodeAudioSpan(content.absolutePath, plan, found.rendition, segment, workDir);
           expected = { samples: segment.frameCount, start: segment.start, sync: true };
         }
-        log = span.log;
+        log += span.log;
         const packaged = await packageSpan(span.tsPath, found.kind, workDir);
         log += packaged.log;
         const summary = summarizeFragment(packaged.segment);
@@ -121,14 +128,15 @@ export class Origin {
         return { init, segment: Buffer.from(setSequenceNumber(packaged.segment, index + 1)) };
       } catch (err) {
         lastError = err as Error;
-        if (err instanceof ProcessError) log = err.log;
+        if (err instanceof ProcessError || err instanceof SpanError) log += err.log;
+        logs.push(`--- attempt ${attempt}: ${lastError.message}\n${log}`);
       } finally {
         await this.store.removeWorkDir(workDir);
       }
     }
     this.counters.encodeFailures++;
     const reason = lastError instanceof ProcessError ? `${lastError.tool} failed: ${lastError.message}` : (lastError?.message ?? 'unknown error');
-    throw new EncodeError(reason, log);
+    throw new EncodeError(reason, logs.join('\n'));
   }
 }
 

@@ -1,4 +1,4 @@
-import { symlink, truncate, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, symlink, truncate, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,9 +183,18 @@ describe('errors', () => {
     const last = `/api/v1/content/${registered.hash}/video/${detail.renditions[0].id}/segment_${detail.segments}.m4s`;
     const body = await expectJsonError(await get(last), 502);
     expect(body.error).toBe('encode_failed');
+    expect(body.message).toMatch(/no decodable video/);
     expect((await get('/healthz')).status).toBe(200);
     // Nothing partial was cached: asking again fails the same way.
     await expectJsonError(await get(last), 502);
+    // The tools' output is kept beside the content.
+    const logFile = path.join(server.cacheDir, registered.hash, 'logs', `video-${detail.renditions[0].id}-${detail.segments}.log`);
+    const log = await readFile(logFile, 'utf8');
+    expect(log).toMatch(/attempt 1/);
+    expect(log).toMatch(/attempt 3/);
+    expect(log.length).toBeGreaterThan(100);
+    const segmentFiles = await readdir(path.join(server.cacheDir, registered.hash, 'video', detail.renditions[0].id)).catch(() => [] as string[]);
+    expect(segmentFiles.filter((f) => f.startsWith('segment_'))).not.toContain(`segment_${detail.segments}.m4s`);
   });
 });
 

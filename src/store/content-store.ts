@@ -9,6 +9,7 @@ import { writeFileAtomic } from './atomic.js';
  *   {cache}/{hash}/probe.json         the full probe result
  *   {cache}/{hash}/video/{rendition}/init.mp4, segment_N.m4s
  *   {cache}/{hash}/audio/{rendition}/init.mp4, segment_N.m4s
+ *   {cache}/{hash}/logs/{kind}-{rendition}-{N}.log   ffmpeg/packager output of a failed encode
  *   {cache}/tmp/…                     work directories of running encodes
  *
  * Rendition ids carry a hash of every setting that changes their bytes, so a
@@ -34,6 +35,11 @@ export class ContentStore {
 
   mediaPath(hash: string, kind: MediaKind, renditionId: string, fileName: string): string {
     return path.join(this.contentDir(hash), kind, renditionId, fileName);
+  }
+
+  /** Where the tool output of a failed encode is kept. */
+  logPath(hash: string, kind: MediaKind, renditionId: string, number: number): string {
+    return path.join(this.contentDir(hash), 'logs', `${kind}-${renditionId}-${number}.log`);
   }
 
   async read(filePath: string): Promise<Buffer | undefined> {

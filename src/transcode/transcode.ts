@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment } from '../plan/plan.js';
 import { run } from '../process/runner.js';
@@ -11,6 +12,12 @@ import { AAC_ENCODER_PRIMING_FRAMES, audioEncodeArgs, audioRemuxArgs, videoEncod
 
 export class SpanError extends Error {
   override name = 'SpanError';
+  constructor(
+    message: string,
+    readonly log = '',
+  ) {
+    super(message);
+  }
 }
 
 export interface EncodedSpan {
@@ -28,6 +35,11 @@ export async function encodeVideoSpan(
 ): Promise<EncodedSpan> {
   const tsPath = path.join(workDir, 'video.ts');
   const { log } = await run('ffmpeg', videoEncodeArgs(sourcePath, plan, rendition, segment, tsPath, options));
+  // ffmpeg exits 0 on a source that is damaged in this span; say so rather than let the packager fail on an empty file.
+  const written = (await stat(tsPath).catch(() => undefined))?.size ?? 0;
+  if (written === 0) {
+    throw new SpanError(`the source has no decodable video in this span (${log.trim().split('\n').pop() || 'no ffmpeg output'})`, log);
+  }
   return { tsPath, log };
 }
 
