@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything jitseg needs on a Debian/Ubuntu machine with Node 20:
-# system packages (ffmpeg, redis-server) and the npm dependencies (which ship
-# the Shaka Packager binary). Safe to run again: it only does what is missing.
+# system packages (ffmpeg, redis-server; with --test also chromium for the
+# browser-player tests) and the npm dependencies (which ship the Shaka Packager
+# binary). Safe to run again: it only does what is missing.
 set -euo pipefail
+for_tests=false
+[ "${1:-}" = "--test" ] && for_tests=true
 cd "$(dirname "$0")/.."
 
 say() { echo "[setup] $*"; }
@@ -16,6 +19,7 @@ fi
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if $for_tests && [ -z "${JITSEG_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""

@@ -78,8 +78,10 @@ export function videoEncodeArgs(
     '-maxrate', `${rendition.maxrateKbps}k`,
     '-bufsize', `${rendition.bufsizeKbps}k`,
     '-bf', '3',
-    // Closed GOPs: nothing in a segment refers to another segment.
-    '-x264-params', 'open-gop=0',
+    // Closed GOPs: nothing in a segment refers to another segment. 8x8 transforms keep the stream
+    // High profile under every preset (ultrafast turns them off and x264 would then signal Main),
+    // so the CODECS the manifests declare before any encode is what the stream is.
+    '-x264-params', 'open-gop=0:8x8dct=1',
     ...(encoder.threads > 0 ? ['-threads', String(encoder.threads)] : []),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
     ...TS_OUTPUT,
