@@ -1,11 +1,19 @@
 /**
- * Bench helpers: statistics, a seeded PRNG, servers in child processes, and
- * timed HTTP requests with undici.
+ * Bench helpers: statistics, a seeded PRNG, servers in child processes (and
+ * nginx), CPU and memory of a process from /proc, and timed HTTP requests
+ * with undici.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { Client, Pool, type Dispatcher } from 'undici';
+import { promisify } from 'node:util';
+import { Client, Pool, request, type Dispatcher } from 'undici';
+
+const execFileAsync = promisify(execFile);
 
 // ---------------------------------------------------------------------------
 // Statistics
@@ -74,6 +82,8 @@ export const READY_MARKER = 'JITSEG_BENCH_READY ';
 
 export interface ChildServer {
   url: string;
+  /** The server's process (the process whose CPU and memory /proc reports below are about). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -106,16 +116,15 @@ export async function startChildServer(script: string, args: readonly string[], 
   // Keep draining stdout so the child never blocks on a full pipe.
   child.stdout!.resume();
 
-  return {
-    url,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return { url, pid: child.pid!, stop: () => stopChild(child, exited, 'SIGTERM') };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Kills every child server still running (used on abort). */
@@ -136,6 +145,143 @@ export function serveUntilStopped(url: string, close: () => Promise<void>): void
   process.once('SIGTERM', shutdown);
   process.stdin.on('end', shutdown).on('close', shutdown).resume();
   process.stdout.write(`${READY_MARKER}${url}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// nginx as the static baseline
+
+/** The nginx binary to use as the static baseline: $JITSEG_BENCH_NGINX, else `nginx` on the PATH, else none. */
+export async function findNginx(): Promise<string | undefined> {
+  const candidates = [process.env.JITSEG_BENCH_NGINX, ...(process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, 'nginx'))];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      await access(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * nginx serving `root` on a loopback port: one worker (one process, like
+ * every other server under test), sendfile on, keep-alive, no access log.
+ * Its config, pid file, logs and temp dirs live in `workDir`.
+ */
+export async function startNginx(binary: string, root: string, workDir: string): Promise<ChildServer> {
+  const port = await freePort();
+  const conf = path.join(workDir, 'nginx.conf');
+  const temp = (name: string) => path.join(workDir, name);
+  await writeFile(
+    conf,
+    [
+      'daemon off;',
+      'worker_processes 1;',
+      // Workers of a root master switch to an unprivileged user, who cannot read a 0700 temp cache dir.
+      ...(process.getuid?.() === 0 ? ['user root root;'] : []),
+      `pid ${temp('nginx.pid')};`,
+      `error_log ${temp('error.log')} warn;`,
+      'events { worker_connections 4096; }',
+      'http {',
+      '  access_log off;',
+      '  sendfile on;',
+      '  tcp_nopush on;',
+      '  tcp_nodelay on;',
+      '  keepalive_timeout 60s;',
+      '  keepalive_requests 1000000;',
+      '  types { video/mp4 mp4 m4s; }',
+      '  default_type application/octet-stream;',
+      `  client_body_temp_path ${temp('client_body')};`,
+      `  proxy_temp_path ${temp('proxy')};`,
+      `  fastcgi_temp_path ${temp('fastcgi')};`,
+      `  uwsgi_temp_path ${temp('uwsgi')};`,
+      `  scgi_temp_path ${temp('scgi')};`,
+      `  server { listen 127.0.0.1:${port}; root ${root}; location / { } }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(binary, ['-p', workDir, '-e', temp('error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => running.delete(child));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const log = await readFile(temp('error.log'), 'utf8').catch(() => '');
+      throw new Error(`nginx exited before it was ready: ${(stderr + log).trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    try {
+      const res = await request(`${url}/`, { method: 'HEAD' });
+      await res.body.dump();
+      break;
+    } catch {
+      if (performance.now() > deadline) {
+        await stopChild(child, exited, 'SIGKILL');
+        throw new Error('nginx did not answer within 10 s');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  // SIGQUIT: graceful shutdown (finishes the keep-alive connections' requests).
+  return { url, pid: child.pid!, stop: () => stopChild(child, exited, 'SIGQUIT') };
+}
+
+// ---------------------------------------------------------------------------
+// /proc: CPU time and memory of a process
+
+let clockTicks: number | undefined;
+
+/** Kernel clock ticks per second (the unit of /proc/<pid>/stat times). */
+async function ticksPerSecond(): Promise<number> {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number((await execFileAsync('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+export interface ProcCpu {
+  /** utime + stime: the process's own CPU, seconds. */
+  self: number;
+  /** cutime + cstime: CPU of its children that it has waited for (exited ones only), seconds. */
+  children: number;
+  total: number;
+}
+
+/** CPU time of a process (`self` for this one) from /proc/<pid>/stat. */
+export async function procCpu(pid: number | 'self'): Promise<ProcCpu> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) in parentheses: state is field 3, utime 14 … cstime 17.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
+  const hz = await ticksPerSecond();
+  const self = (utime + stime) / hz;
+  const children = (cutime + cstime) / hz;
+  return { self, children, total: self + children };
+}
+
+/** VmHWM (peak resident set) and VmRSS of a process, bytes, from /proc/<pid>/status. */
+export async function procMemory(pid: number): Promise<{ peakRssBytes: number; rssBytes: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { peakRssBytes: kib('VmHWM'), rssBytes: kib('VmRSS') };
 }
 
 // ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@
  *                           demuxer and `-c copy`: seconds to make, not the minutes a real
  *                           2-hour encode would take.
  *   long-2h.mkv             the same streams remuxed to Matroska (`-c copy`).
+ *   long-30min.mp4          the same clip 30 times: other long content, to JIT-warm a server
+ *                           before a cold manifest of long-2h.mp4 ("a running server").
  *   main-1080p-23976.mp4    the tests' 30 s 1080p 23.976 fps source (SOURCES.main1080p).
  *
  * Every file is written under a temporary name and renamed when complete, so an
@@ -22,6 +24,7 @@ export const BENCH_DIR = process.env.JITSEG_BENCH_DIR ?? '/tmp/jitseg-bench';
 export const CLIP = path.join(BENCH_DIR, 'clip-1min.mp4');
 export const LONG_MP4 = path.join(BENCH_DIR, 'long-2h.mp4');
 export const LONG_MKV = path.join(BENCH_DIR, 'long-2h.mkv');
+export const LONG_30MIN_MP4 = path.join(BENCH_DIR, 'long-30min.mp4');
 export const MAIN_1080P = path.join(BENCH_DIR, SOURCES.main1080p.file);
 const REPEATS = 120;
 
@@ -54,8 +57,8 @@ async function ensure(target: string, what: string, make: () => Promise<void>): 
   return target;
 }
 
-export async function ensureLongMp4(): Promise<string> {
-  await ensure(CLIP, '1-minute clip', () =>
+async function ensureClip(): Promise<string> {
+  return ensure(CLIP, '1-minute clip', () =>
     ffmpegAtomic(CLIP, [
       '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=24000/1001',
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
@@ -64,11 +67,28 @@ export async function ensureLongMp4(): Promise<string> {
       '-c:a', 'aac', '-b:a', '64k',
     ]),
   );
-  return ensure(LONG_MP4, `2-hour MP4 (clip ×${REPEATS})`, async () => {
-    const list = path.join(BENCH_DIR, 'concat.txt');
-    await writeFile(list, `file '${CLIP}'\n`.repeat(REPEATS));
-    await ffmpegAtomic(LONG_MP4, ['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy']);
+}
+
+/** The clip `repeats` times, concatenated with `-c copy`. */
+async function ensureConcat(target: string, repeats: number, what: string): Promise<string> {
+  await ensureClip();
+  return ensure(target, `${what} (clip ×${repeats})`, async () => {
+    const list = path.join(BENCH_DIR, `concat-${repeats}.${process.pid}.txt`);
+    try {
+      await writeFile(list, `file '${CLIP}'\n`.repeat(repeats));
+      await ffmpegAtomic(target, ['-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy']);
+    } finally {
+      await rm(list, { force: true });
+    }
   });
+}
+
+export async function ensureLongMp4(): Promise<string> {
+  return ensureConcat(LONG_MP4, REPEATS, '2-hour MP4');
+}
+
+export async function ensureLong30MinMp4(): Promise<string> {
+  return ensureConcat(LONG_30MIN_MP4, 30, '30-minute MP4');
 }
 
 export async function ensureLongMkv(): Promise<string> {

@@ -1,8 +1,9 @@
 import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
 import { EncodeError, NotFoundError } from './errors.js';
-import { avcCodecString, canonicalizeInit, findBoxes, setSequenceNumber, summarizeFragment } from './package/fmp4.js';
+import { avcCodecString, canonicalizeInit, findBoxes, retimeVideoFragment, setSequenceNumber, summarizeFragment } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
+import { videoDecodeDelay } from './plan/decode-delay.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
 import { ProcessError } from './process/runner.js';
 import type { ContentStore, MediaKind } from './store/content-store.js';
@@ -98,34 +99,37 @@ export class Origin {
       let log = '';
       try {
         let span: EncodedSpan;
-        let expected: { samples: number; start: number; sync: boolean };
+        const planned = found.kind === 'video' ? plan.videoSegments[index]! : found.rendition.segments[index]!;
         if (found.kind === 'video') {
-          const segment = plan.videoSegments[index]!;
           // A retry seeks further back, in case the demuxer's seek landed after the cut.
-          span = await encodeVideoSpan(content.absolutePath, plan, found.rendition, segment, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {});
-          expected = { samples: segment.frameCount, start: segment.start, sync: true };
+          span = await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {});
         } else {
-          const segment = found.rendition.segments[index]!;
-          span = await encodeAudioSpan(content.absolutePath, plan, found.rendition, segment, workDir);
-          expected = { samples: segment.frameCount, start: segment.start, sync: true };
+          span = await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir);
         }
         log += span.log;
         const packaged = await packageSpan(span.tsPath, found.kind, workDir);
         log += packaged.log;
-        const summary = summarizeFragment(packaged.segment);
-        if (summary.sampleCount !== expected.samples || summary.baseMediaDecodeTime !== expected.start || summary.startsWithSync !== expected.sync) {
+        const decodeDelay = found.kind === 'video' ? videoDecodeDelay(content.probe.video) : 0;
+        const fragment = found.kind === 'video' ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, decodeDelay) : packaged.segment;
+        const summary = summarizeFragment(fragment);
+        if (
+          summary.sampleCount !== planned.frameCount ||
+          summary.baseMediaDecodeTime !== planned.start ||
+          summary.duration !== planned.duration ||
+          !summary.startsWithSync
+        ) {
           throw new EncodeError(
-            `segment ${index + 1} does not match the plan: ${summary.sampleCount}/${expected.samples} samples, ` +
-              `tfdt ${summary.baseMediaDecodeTime}/${expected.start}, sync start ${summary.startsWithSync}`,
+            `segment ${index + 1} does not match the plan: ${summary.sampleCount}/${planned.frameCount} samples, ` +
+              `tfdt ${summary.baseMediaDecodeTime}/${planned.start}, duration ${summary.duration}/${planned.duration}, sync start ${summary.startsWithSync}`,
             log,
           );
         }
-        const init = canonicalizeInit(packaged.init, initFields(plan, found));
+        const init = canonicalizeInit(packaged.init, { ...initFields(plan, found), ...(found.kind === 'video' ? { editMediaTime: decodeDelay } : {}) });
         if (found.kind === 'video' && avcCodecString(init) !== found.rendition.codecs) {
           throw new EncodeError(`encoder wrote ${avcCodecString(init)}, manifests declare ${found.rendition.codecs}`, log);
         }
         this.counters.spansEncoded++;
-        return { init, segment: Buffer.from(setSequenceNumber(packaged.segment, index + 1)) };
+        return { init, segment: Buffer.from(setSequenceNumber(fragment, index + 1)) };
       } catch (err) {
         lastError = err as Error;
         if (err instanceof ProcessError || err instanceof SpanError) log += err.log;

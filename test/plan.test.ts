@@ -40,6 +40,29 @@ describe('planCuts', () => {
     }
   });
 
+  it('counts frames and keyframe starts exactly like a brute-force scan, on irregular keyframes and VFR', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let trial = 0; trial < 40; trial++) {
+      const seconds = 20 + Math.floor(random() * 200);
+      const keys = [0];
+      for (let t = random() * 3; t < seconds; t += random() < 0.2 ? 8 + random() * 10 : 0.5 + random() * 4) keys.push(t);
+      const probe = syntheticProbe({ seconds, keyframeSeconds: keys });
+      // Variable frame rate: drop one frame in seven (keyframes stay).
+      const keySet = new Set(probe.video.keyframePts);
+      probe.video.framePts = probe.video.framePts.filter((pts, i) => i % 7 !== 3 || keySet.has(pts));
+      const plan = makePlan(probe, { ...config, segment_duration: 2 + (trial % 5) });
+      let total = 0;
+      for (const segment of plan.videoSegments) {
+        const inSegment = probe.video.framePts.filter((pts) => pts >= segment.startPts && pts < segment.endPts).length;
+        expect(segment.frameCount).toBe(inSegment);
+        expect(segment.onKeyframe).toBe(probe.video.keyframePts.includes(segment.startPts));
+        total += segment.frameCount;
+      }
+      expect(total).toBe(probe.video.framePts.length);
+    }
+  });
+
   it('honours the segment duration range 2–6 s', () => {
     const probe = syntheticProbe({ seconds: 120, keyframeSeconds: Array.from({ length: 240 }, (_, i) => i * 0.5) });
     for (const target of [2, 3, 4, 6]) {

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TIMELINE_OFFSET_SECONDS } from '../src/plan/plan.js';
-import { exec, ffprobeJson, mediaFolder, testSource } from './support/media.js';
+import { decodeFrames as decode, type Frame } from './support/conformance.js';
+import { ffprobeJson, mediaFolder, testSource } from './support/media.js';
 import { testServer } from './support/server.js';
 
 /**
@@ -14,29 +15,7 @@ import { testServer } from './support/server.js';
  * every rendition, frame-exact and gapless.
  */
 
-interface DecodedFrame {
-  pts: number;
-  duration: number;
-}
-
-/** Decodes one stream of a URL with ffmpeg (framecrc: one line per decoded frame) and returns times in seconds. */
-async function decode(url: string, map: string): Promise<DecodedFrame[]> {
-  const { stdout } = await exec(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-i', url, '-map', map, '-f', 'framecrc', '-'],
-    { maxBuffer: 1 << 26 },
-  );
-  const tb = /#tb 0: (\d+)\/(\d+)/.exec(stdout);
-  if (!tb) throw new Error(`no time base in framecrc output:\n${stdout.slice(0, 500)}`);
-  const seconds = Number(tb[1]) / Number(tb[2]);
-  return stdout
-    .split('\n')
-    .filter((line) => /^\d+,/.test(line))
-    .map((line) => {
-      const [, , pts, duration] = line.split(',').map((v) => Number(v.trim()));
-      return { pts: pts! * seconds, duration: duration! * seconds };
-    });
-}
+type DecodedFrame = Frame;
 
 function checkContinuity(frames: DecodedFrame[], maxGap: number): void {
   for (let i = 1; i < frames.length; i++) {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSource, ProbeError } from '../src/probe/index.js';
 import { probeMp4 } from '../src/probe/mp4.js';
 import { probeWithFfprobe } from '../src/probe/ffprobe.js';
+import { decodeRuns, deserializeProbe, encodeRuns, serializeProbe } from '../src/probe/serialize.js';
 import type { ProbeResult } from '../src/probe/types.js';
 
 let dir: string;
@@ -331,5 +332,39 @@ describe('probeSource', () => {
       [0, 'eng'],
       [1, 'fra'],
     ]);
+  });
+});
+
+describe('probe.json (serialize / deserialize)', () => {
+  it('stores frame times as runs and gives back exactly the same probe', async () => {
+    for (const name of ['src.mp4', 'cut.mp4', 'multi-edit.mp4', 'delayed.mp4']) {
+      const probe = await probeMp4(p(name));
+      const text = serializeProbe(probe);
+      expect(deserializeProbe(text), name).toEqual(probe);
+      expect(text.length, name).toBeLessThan(JSON.stringify(probe).length);
+    }
+    // Constant frame rate: a whole track is one run.
+    const cfr = Array.from({ length: 172_680 }, (_, i) => i * 1001);
+    expect(encodeRuns(cfr)).toEqual([0, 1001, 172_680]);
+  });
+
+  it('round-trips any list of numbers exactly, irregular and fractional ones included', () => {
+    const lists = [
+      [],
+      [5],
+      [1, 2],
+      [0, 1001, 2002, 4004, 5005, 5006, 9000, 9000.5, 9001],
+      Array.from({ length: 500 }, (_, i) => i * 0.1 + (i % 7 === 0 ? 0.3 : 0)),
+      Array.from({ length: 200 }, (_, i) => -50_000 + i * 3 + (i > 100 ? 1 : 0)),
+    ];
+    for (const list of lists) expect(decodeRuns(encodeRuns(list))).toEqual(list);
+  });
+
+  it('reads the earlier plain format and refuses anything unreadable', async () => {
+    const probe = await probeMp4(p('src.mp4'));
+    expect(deserializeProbe(JSON.stringify(probe))).toEqual(probe);
+    for (const bad of ['', '{', 'null', '[]', '{"format":"jitseg-probe-2"}', '{"format":"jitseg-probe-2","probe":{"video":{"framePts":[0,1],"keyframePts":[]}}}', '{"format":"other"}']) {
+      expect(deserializeProbe(bad), bad).toBeUndefined();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { Content, MediaLibrary } from '../library/media-library.js';
 import { dashManifest } from '../manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../manifest/hls.js';
-import { segmentNumberFromFileName } from '../plan/plan.js';
+import { segmentNumberFromFileName, type Plan } from '../plan/plan.js';
 import { findRendition, type Origin } from '../origin.js';
 import type { MediaKind } from '../store/content-store.js';
 import { errorResponse } from './errors.js';
@@ -116,11 +116,28 @@ export function createApp(deps: AppDeps): Hono {
     });
   });
 
-  const text = (c: Context, body: string, contentType: string, cacheControl: string) =>
-    sendBytes(c, { body: Buffer.from(body), contentType, etag: etagOf(body), cacheControl });
+  // Manifests are pure functions of the plan: each is rendered (and its ETag hashed) once per plan and kept with it.
+  const rendered = new WeakMap<Plan, Map<string, CachedBody>>();
+  const manifest = (c: Context, plan: Plan, key: string, render: () => string, contentType: string, cacheControl: string) => {
+    let forPlan = rendered.get(plan);
+    if (!forPlan) rendered.set(plan, (forPlan = new Map()));
+    let cached = forPlan.get(key);
+    if (!cached) {
+      const body = render();
+      cached = { body: Buffer.from(body), etag: etagOf(body) };
+      forPlan.set(key, cached);
+    }
+    return sendBytes(c, { ...cached, contentType, cacheControl });
+  };
 
-  app.get('/api/v1/content/:hash/master.m3u8', async (c) => text(c, multivariantPlaylist((await withContent(c)).plan), HLS_TYPE, CONTENT_MANIFEST_TTL));
-  app.get('/api/v1/content/:hash/manifest.mpd', async (c) => text(c, dashManifest((await withContent(c)).plan), DASH_TYPE, CONTENT_MANIFEST_TTL));
+  app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
+    const { plan } = await withContent(c);
+    return manifest(c, plan, 'master', () => multivariantPlaylist(plan), HLS_TYPE, CONTENT_MANIFEST_TTL);
+  });
+  app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
+    const { plan } = await withContent(c);
+    return manifest(c, plan, 'mpd', () => dashManifest(plan), DASH_TYPE, CONTENT_MANIFEST_TTL);
+  });
 
   const mediaKind = (c: Context): MediaKind => {
     const kind = c.req.param('kind');
@@ -131,8 +148,10 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/api/v1/content/:hash/:kind/:rendition/playlist.m3u8', async (c) => {
     const { plan } = await withContent(c);
     const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
-    const playlist = found.kind === 'video' ? videoMediaPlaylist(plan) : audioMediaPlaylist(plan, found.rendition);
-    return text(c, playlist, HLS_TYPE, CONTENT_MANIFEST_TTL);
+    // Every video rendition has the same playlist (one cut list); each audio rendition its own.
+    return found.kind === 'video'
+      ? manifest(c, plan, 'video', () => videoMediaPlaylist(plan), HLS_TYPE, CONTENT_MANIFEST_TTL)
+      : manifest(c, plan, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   app.get('/api/v1/content/:hash/:kind/:rendition/:file', async (c) => {
@@ -155,19 +174,19 @@ export function createApp(deps: AppDeps): Hono {
   // /vod/{relative path}/master.m3u8 and …/manifest.mpd: no registration step.
   app.get('/vod/*', async (c) => {
     const rawParts = c.req.path.slice('/vod/'.length).split('/');
-    const manifest = rawParts.pop();
-    if (manifest !== 'master.m3u8' && manifest !== 'manifest.mpd') throw new NotFoundError('use /vod/{path}/master.m3u8 or /vod/{path}/manifest.mpd');
+    const file = rawParts.pop();
+    if (file !== 'master.m3u8' && file !== 'manifest.mpd') throw new NotFoundError('use /vod/{path}/master.m3u8 or /vod/{path}/manifest.mpd');
     let relative: string;
     try {
       relative = rawParts.map((p) => decodeURIComponent(p)).join('/');
     } catch {
       throw new InvalidRequestError('path is not valid percent-encoding');
     }
-    const content = await library.register(relative);
-    const prefix = `/api/v1/content/${content.metadata.hash}/`;
-    return manifest === 'master.m3u8'
-      ? text(c, multivariantPlaylist(content.plan, prefix), HLS_TYPE, PATH_MANIFEST_TTL)
-      : text(c, dashManifest(content.plan, prefix), DASH_TYPE, PATH_MANIFEST_TTL);
+    const { plan, metadata } = await library.register(relative);
+    const prefix = `/api/v1/content/${metadata.hash}/`;
+    return file === 'master.m3u8'
+      ? manifest(c, plan, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix), HLS_TYPE, PATH_MANIFEST_TTL)
+      : manifest(c, plan, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix), DASH_TYPE, PATH_MANIFEST_TTL);
   });
 
   return app;

@@ -128,14 +128,191 @@ export function summarizeFragment(segment: Uint8Array): FragmentSummary {
   return { sampleCount, baseMediaDecodeTime: baseMediaDecodeTime ?? 0, duration, startsWithSync: startsWithSync ?? false };
 }
 
+interface FragmentSample {
+  duration: number;
+  size: number;
+  flags: number;
+  compositionOffset: number;
+}
+
+function box(type: string, ...parts: Uint8Array[]): Uint8Array {
+  const size = 8 + parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(size);
+  const view = dataView(out);
+  view.setUint32(0, size);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  let at = 8;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Reads the samples of the one traf/trun Shaka writes per fragment, tfhd defaults applied. */
+function readSamples(segment: Uint8Array, traf: Box): { samples: FragmentSample[]; baseMediaDecodeTime: number; tfhd: Box } {
+  const view = dataView(segment);
+  const tfhd = findBoxes(segment, ['tfhd'], traf.payload, traf.end)[0];
+  const tfdt = findBoxes(segment, ['tfdt'], traf.payload, traf.end)[0];
+  const truns = findBoxes(segment, ['trun'], traf.payload, traf.end);
+  if (!tfhd || !tfdt || truns.length !== 1) throw new Error('expected one tfhd, tfdt and trun per fragment');
+  const tfhdFlags = view.getUint32(tfhd.payload) & 0xffffff;
+  let cursor = tfhd.payload + 8 + (tfhdFlags & TFHD_BASE_DATA_OFFSET ? 8 : 0) + (tfhdFlags & TFHD_SAMPLE_DESCRIPTION ? 4 : 0);
+  const take = (flag: number) => {
+    if (!(tfhdFlags & flag)) return 0;
+    const value = view.getUint32(cursor);
+    cursor += 4;
+    return value;
+  };
+  const defaults = { duration: take(TFHD_DEFAULT_DURATION), size: take(TFHD_DEFAULT_SIZE), flags: take(TFHD_DEFAULT_FLAGS) };
+  const baseMediaDecodeTime = segment[tfdt.payload] === 1 ? Number(view.getBigUint64(tfdt.payload + 4)) : view.getUint32(tfdt.payload + 4);
+  const trun = truns[0]!;
+  const version = segment[trun.payload]!;
+  const flags = view.getUint32(trun.payload) & 0xffffff;
+  const count = view.getUint32(trun.payload + 4);
+  let p = trun.payload + 8 + (flags & TRUN_DATA_OFFSET ? 4 : 0);
+  const firstSampleFlags = flags & TRUN_FIRST_SAMPLE_FLAGS ? view.getUint32(p) : undefined;
+  if (flags & TRUN_FIRST_SAMPLE_FLAGS) p += 4;
+  const field = (flag: number, fallback: number, signed = false) => {
+    if (!(flags & flag)) return fallback;
+    const value = signed ? view.getInt32(p) : view.getUint32(p);
+    p += 4;
+    return value;
+  };
+  const samples: FragmentSample[] = [];
+  for (let i = 0; i < count; i++) {
+    const duration = field(TRUN_DURATION, defaults.duration);
+    const size = field(TRUN_SIZE, defaults.size);
+    const sampleFlags = field(TRUN_FLAGS, i === 0 && firstSampleFlags !== undefined ? firstSampleFlags : defaults.flags);
+    const compositionOffset = field(TRUN_CTS, 0, version === 1);
+    samples.push({ duration, size, flags: sampleFlags, compositionOffset });
+  }
+  return { samples, baseMediaDecodeTime, tfhd };
+}
+
+/**
+ * Re-times a video fragment so it joins its neighbours exactly, whatever its span.
+ *
+ * Shaka starts a fragment's decode timeline at its first presentation time,
+ * leaves x264's B-frame delay in the composition offsets and an edit list to
+ * undo it. That delay depends on each span's frame timing (a VFR or gapped
+ * span gets another), but a rendition has one init segment, so such a span
+ * would present shifted and overlap its neighbour in decode time; and the
+ * last sample's duration is a guess. Here every sample keeps its presentation
+ * time plus `decodeDelay` as its composition time (one constant per
+ * rendition, which the init's edit list removes: see plan/decode-delay.ts),
+ * sample i decodes at the i-th smallest presentation time, so tfdt is the
+ * first presentation time, and the last sample lasts until `nextStart`, the next
+ * segment's planned start. Decode time is then contiguous across joins and the
+ * durations sum to the planned duration. Offsets stay non-negative (trun
+ * version 0): FFmpeg's demuxer shifts negative ones instead of honouring them.
+ */
+export function retimeVideoFragment(segment: Uint8Array, nextStart: number, decodeDelay: number): Uint8Array {
+  const top = readBoxes(segment);
+  const moof = top.find((b) => b.type === 'moof');
+  const mdat = top.find((b) => b.type === 'mdat');
+  if (!moof || !mdat || top.filter((b) => b.type === 'moof').length !== 1) throw new Error('expected one moof and one mdat');
+  const traf = findBoxes(segment, ['traf'], moof.payload, moof.end);
+  const mfhd = findBoxes(segment, ['mfhd'], moof.payload, moof.end)[0];
+  if (traf.length !== 1 || !mfhd) throw new Error('expected one traf per moof');
+  const { samples, baseMediaDecodeTime, tfhd } = readSamples(segment, traf[0]!);
+  if (samples.length === 0) throw new Error('fragment has no samples');
+
+  // Shaka's presentation time of sample i, minus the first sample's offset (the delay its edit list would remove).
+  let decode = baseMediaDecodeTime;
+  const presentation = samples.map((s) => {
+    const time = decode + s.compositionOffset - samples[0]!.compositionOffset;
+    decode += s.duration;
+    return time;
+  });
+  const decodeTimes = [...presentation].sort((x, y) => x - y);
+  const last = decodeTimes.at(-1)!;
+  if (nextStart <= last) throw new Error(`next segment starts at ${nextStart}, before this one's last frame at ${last}`);
+
+  const trunBody = new Uint8Array(8 + 4 + samples.length * 16);
+  const tv = dataView(trunBody);
+  tv.setUint32(0, TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE | TRUN_FLAGS | TRUN_CTS);
+  tv.setUint32(4, samples.length);
+  samples.forEach((s, i) => {
+    const at = 12 + i * 16;
+    tv.setUint32(at, (decodeTimes[i + 1] ?? nextStart) - decodeTimes[i]!);
+    tv.setUint32(at + 4, s.size);
+    tv.setUint32(at + 8, s.flags);
+    const offset = presentation[i]! - decodeTimes[i]! + decodeDelay;
+    if (offset < 0) throw new Error(`sample ${i} is reordered further than the decode delay (${decodeDelay} ticks)`);
+    tv.setUint32(at + 12, offset);
+  });
+  const tfdtBody = new Uint8Array(12);
+  tfdtBody[0] = 1;
+  dataView(tfdtBody).setBigUint64(4, BigInt(decodeTimes[0]!));
+  const tfhdBytes = segment.slice(tfhd.start, tfhd.end);
+  const trun = box('trun', trunBody);
+  const newMoof = box('moof', segment.slice(mfhd.start, mfhd.end), box('traf', tfhdBytes, box('tfdt', tfdtBody), trun));
+  // data_offset counts from the moof (tfhd default-base-is-moof) to the first sample in mdat.
+  const mdatHeader = mdat.payload - mdat.start;
+  const dataOffsetAt = newMoof.length - trun.length + 8 + 8;
+  dataView(newMoof).setInt32(dataOffsetAt, newMoof.length + mdatHeader);
+
+  const parts: Uint8Array[] = [];
+  for (const b of top) {
+    if (b.type === 'moof') parts.push(newMoof);
+    else if (b.type === 'sidx') parts.push(retimedSidx(segment.slice(b.start, b.end), newMoof.length + (mdat.end - mdat.start), decodeTimes[0]!, nextStart - decodeTimes[0]!));
+    else parts.push(segment.subarray(b.start, b.end));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** A single-reference sidx pointing at the rewritten moof + mdat. */
+function retimedSidx(sidx: Uint8Array, referencedSize: number, earliestPresentationTime: number, duration: number): Uint8Array {
+  const view = dataView(sidx);
+  const version = sidx[8]!;
+  let p = 8 + 4 + 4 + 4; // full box header, reference_ID, timescale
+  if (version === 0) {
+    view.setUint32(p, earliestPresentationTime);
+    p += 8; // earliest_presentation_time, first_offset
+  } else {
+    view.setBigUint64(p, BigInt(earliestPresentationTime));
+    p += 16;
+  }
+  p += 4; // reserved, reference_count
+  if (view.getUint16(p - 2) !== 1) throw new Error('expected a single-reference sidx');
+  view.setUint32(p, (view.getUint32(p) & 0x80000000) | referencedSize);
+  view.setUint32(p + 4, duration);
+  return sidx;
+}
+
+/** Sets every edit's media_time: the one constant decode delay of the rendition, or 0. */
+function setEditMediaTime(out: Uint8Array, view: DataView, mediaTime: number): void {
+  for (const elst of findBoxes(out, ['moov', 'trak', 'edts', 'elst'])) {
+    const version = out[elst.payload]!;
+    const entries = view.getUint32(elst.payload + 4);
+    const entrySize = version === 1 ? 20 : 12;
+    for (let i = 0; i < entries; i++) {
+      const at = elst.payload + 8 + i * entrySize + (version === 1 ? 8 : 4);
+      if (version === 1) view.setBigInt64(at, BigInt(mediaTime));
+      else view.setInt32(at, mediaTime);
+    }
+  }
+}
+
 /**
  * Makes an init segment independent of which span produced it: Shaka writes
  * the wall-clock creation time, the span's duration (mehd) and the span's
  * bitrates (btrt); each would make inits of one rendition differ, and a
  * rendition must have exactly one. Times are zeroed, mehd holds the whole
- * presentation's duration, btrt the rendition's declared rates.
+ * presentation's duration, btrt the rendition's declared rates, and the edit
+ * list removes the rendition's constant decode delay (see retimeVideoFragment).
  */
-export function canonicalizeInit(init: Uint8Array, options: { durationTicks: number; maxBitrate: number; avgBitrate: number }): Uint8Array {
+export function canonicalizeInit(
+  init: Uint8Array,
+  options: { durationTicks: number; maxBitrate: number; avgBitrate: number; editMediaTime?: number },
+): Uint8Array {
   const out = Uint8Array.from(init);
   const view = dataView(out);
   const zeroTimes = (box: Box) => {
@@ -151,6 +328,7 @@ export function canonicalizeInit(init: Uint8Array, options: { durationTicks: num
     if (out[mehd.payload] === 1) view.setBigUint64(mehd.payload + 4, BigInt(options.durationTicks));
     else view.setUint32(mehd.payload + 4, options.durationTicks);
   }
+  if (options.editMediaTime !== undefined) setEditMediaTime(out, view, options.editMediaTime);
   for (const btrt of findAll(out, 'btrt')) {
     view.setUint32(btrt.payload, 0);
     view.setUint32(btrt.payload + 4, options.maxBitrate);

@@ -110,8 +110,9 @@ export function rescale(value: number, fromTimescale: number, toTimescale: numbe
   return Math.sign(scaled) * Math.floor(Math.abs(scaled) + 0.5);
 }
 
-function lowerBound(sorted: readonly number[], value: number): number {
-  let lo = 0;
+/** First index in [from, sorted.length) whose value is >= `value` (binary search). */
+function lowerBound(sorted: readonly number[], value: number, from = 0): number {
+  let lo = from;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
@@ -124,12 +125,12 @@ function lowerBound(sorted: readonly number[], value: number): number {
 /** Value in `sorted` nearest to `target` within [min, max], or undefined. */
 function nearestWithin(sorted: readonly number[], target: number, min: number, max: number): number | undefined {
   const at = lowerBound(sorted, target);
+  // The candidates either side of the target; on a tie the one below wins.
+  const below = sorted[at - 1];
+  const above = sorted[at];
   let best: number | undefined;
-  for (const i of [at - 1, at]) {
-    const candidate = sorted[i];
-    if (candidate === undefined || candidate < min || candidate > max) continue;
-    if (best === undefined || Math.abs(candidate - target) < Math.abs(best - target)) best = candidate;
-  }
+  if (below !== undefined && below >= min && below <= max) best = below;
+  if (above !== undefined && above >= min && above <= max && (best === undefined || Math.abs(above - target) < Math.abs(best - target))) best = above;
   if (best !== undefined) return best;
   // Nothing near the target: take the closest point still inside the window.
   const first = sorted[lowerBound(sorted, min)];
@@ -166,22 +167,36 @@ export function planCuts(video: VideoTrackProbe, segmentDurationSeconds: number)
 }
 
 function videoSegments(video: VideoTrackProbe, cuts: number[], offsetTicks: number): VideoSegment[] {
-  const keyframes = new Set(video.keyframePts);
+  // One pass over the cuts: each boundary is searched once (a segment ends where the next starts),
+  // each search starting where the previous one ended.
+  const frames = video.framePts;
+  const keyframes = video.keyframePts;
   const toTimeline = (pts: number) => rescale(pts, video.timescale, OUTPUT_TIMESCALE) + offsetTicks;
-  return cuts.map((startPts, index) => {
+  if (cuts.length === 0) return [];
+  const segments: VideoSegment[] = new Array<VideoSegment>(cuts.length);
+  let startPts = cuts[0]!;
+  let startFrame = lowerBound(frames, startPts);
+  let start = toTimeline(startPts);
+  let keyAt = 0;
+  for (let index = 0; index < cuts.length; index++) {
     const endPts = cuts[index + 1] ?? video.endPts;
-    const frameCount = lowerBound(video.framePts, endPts) - lowerBound(video.framePts, startPts);
-    const start = toTimeline(startPts);
-    return {
+    const endFrame = endPts >= startPts ? lowerBound(frames, endPts, startFrame) : lowerBound(frames, endPts);
+    const end = toTimeline(endPts);
+    keyAt = lowerBound(keyframes, startPts, keyAt);
+    segments[index] = {
       index,
       startPts,
       endPts,
-      frameCount,
-      onKeyframe: keyframes.has(startPts),
+      frameCount: endFrame - startFrame,
+      onKeyframe: keyframes[keyAt] === startPts,
       start,
-      duration: toTimeline(endPts) - start,
+      duration: end - start,
     };
-  });
+    startPts = endPts;
+    startFrame = endFrame;
+    start = end;
+  }
+  return segments;
 }
 
 interface DisplaySize {
@@ -222,20 +237,23 @@ function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegm
   if (chosen.length === 0) {
     // Below every profile: one rendition at the source's own size, with the smallest profile's settings scaled by area.
     const smallest = [...profiles].sort((a, b) => a.width * a.height - b.width * b.height)[0]!;
-    const size = fitInto(source, source.width, source.height);
+    // Profiles are landscape boxes (fitInto turns them for portrait sources), so this one is too.
+    const box = { width: Math.max(source.width, source.height), height: Math.min(source.width, source.height) };
+    const size = fitInto(source, box.width, box.height);
     const areaRatio = Math.min(1, (size.width * size.height) / (smallest.width * smallest.height));
     chosen = [
       {
         ...smallest,
         name: `${Math.min(size.width, size.height)}p`,
-        width: size.width,
-        height: size.height,
+        width: Math.max(size.width, size.height),
+        height: Math.min(size.width, size.height),
         bitrate: Math.max(100, Math.round(smallest.bitrate * areaRatio)),
       },
     ];
   }
   // Peak over one segment ≤ maxrate × d + bufsize (the VBV bound); the shortest segment is the worst case.
-  const shortest = Math.min(...segments.map((s) => s.duration / OUTPUT_TIMESCALE));
+  let shortest = Infinity;
+  for (const segment of segments) shortest = Math.min(shortest, segment.duration / OUTPUT_TIMESCALE);
   return chosen.map((profile) => {
     const size = fitInto(source, profile.width, profile.height);
     const maxrateKbps = profile.bitrate;
@@ -262,8 +280,8 @@ function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegm
 function audioRendition(track: AudioTrackProbe, cutsSeconds: number[], bitrateKbps: number, cutsKey: string, offsetTicks: number): AudioRendition {
   const gridOriginSample = Math.round((track.startSeconds * AUDIO_SAMPLE_RATE) / AUDIO_GRID_SAMPLES) * AUDIO_GRID_SAMPLES;
   const frameAt = (seconds: number) => (seconds * AUDIO_SAMPLE_RATE - gridOriginSample) / AAC_FRAME_SAMPLES;
-  // Whole AAC frames only: the last partial frame (< 21 ms) is dropped rather than padded with silence.
-  const lastFrame = Math.max(0, Math.floor(frameAt(track.endSeconds) + 1e-9));
+  // Whole AAC frames: a last partial frame is completed with silence, as the source's own decoder presents it whole.
+  const lastFrame = Math.max(0, Math.ceil(frameAt(track.endSeconds) - 1e-9));
   const boundaries = [0, ...cutsSeconds.slice(1).map((s) => Math.min(lastFrame, Math.max(0, Math.round(frameAt(s))))), lastFrame];
   const toTimeline = (frame: number) => ((gridOriginSample + frame * AAC_FRAME_SAMPLES) * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE + offsetTicks;
   const segments: AudioSegment[] = [];

@@ -257,10 +257,12 @@ function toSeconds(v: string | undefined): number | undefined {
 function audioTrack(s: FfprobeStream, index: number, format: FfprobeFormat): AudioTrackProbe {
   const formatStart = toSeconds(format.start_time) ?? 0;
   const start = toSeconds(s.start_time) ?? formatStart;
-  const duration = toSeconds(s.duration) ?? parseClock(tag(s, 'duration'));
+  const duration = toSeconds(s.duration);
+  // Matroska has no per-stream duration; its muxers write a DURATION tag holding the track's end time (not its length).
+  const taggedEnd = parseClock(tag(s, 'duration'));
   const end = duration !== undefined
     ? start + duration
-    : formatStart + (toSeconds(format.duration) ?? 0);
+    : (taggedEnd ?? formatStart + (toSeconds(format.duration) ?? 0));
   const language = tag(s, 'language')?.trim().toLowerCase();
   const title = tag(s, 'title');
   const track: AudioTrackProbe = {

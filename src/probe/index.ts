@@ -6,11 +6,11 @@
  * fragmented MP4, a missing moov, a broken sample table — goes to ffprobe,
  * which is slower (it reads the whole file) but is the reference anyway.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { ProbeResult } from './types.js';
 import { ProbeError } from './errors.js';
-import { probeMp4 } from './mp4.js';
+import { probeOpenMp4, readHead } from './mp4.js';
 import { probeWithFfprobe } from './ffprobe.js';
 
 export type { ProbeResult, VideoTrackProbe, AudioTrackProbe } from './types.js';
@@ -21,35 +21,36 @@ export { probeWithFfprobe } from './ffprobe.js';
 const ISO_BMFF_EXTENSIONS = new Set(['.mp4', '.mov', '.m4v']);
 
 export async function probeSource(path: string): Promise<ProbeResult> {
-  const head = await readHead(path, 12);
-  if (head.length === 0) throw new ProbeError('not-media', 'empty file');
-
-  const looksIsoBmff = head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp';
-  if (looksIsoBmff || ISO_BMFF_EXTENSIONS.has(extname(path).toLowerCase())) {
-    try {
-      return await probeMp4(path);
-    } catch (err) {
-      // The file vanished or became unreadable: ffprobe would not do better.
-      if (err instanceof ProbeError && err.kind === 'unreadable') throw err;
-      // Anything else (no moov, fragmented, no video track, unexpected table
-      // layout, even a parser exception) is a reason to ask ffprobe, which
-      // also produces the definitive ProbeError if the file is not a video.
-    }
-  }
-  return probeWithFfprobe(path);
-}
-
-async function readHead(path: string, bytes: number): Promise<Buffer> {
+  // One open for the sniff and the MP4 probe: the head read here is the MP4 probe's first read.
+  let fh: FileHandle;
   try {
-    const fh = await open(path, 'r');
-    try {
-      const buf = Buffer.alloc(bytes);
-      const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
+    fh = await open(path, 'r');
   } catch (err) {
     throw new ProbeError('unreadable', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    let head: Buffer;
+    try {
+      head = await readHead(fh);
+    } catch (err) {
+      throw new ProbeError('unreadable', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (head.length === 0) throw new ProbeError('not-media', 'empty file');
+
+    const looksIsoBmff = head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp';
+    if (looksIsoBmff || ISO_BMFF_EXTENSIONS.has(extname(path).toLowerCase())) {
+      try {
+        return await probeOpenMp4(fh, path, head);
+      } catch (err) {
+        // The file vanished or became unreadable: ffprobe would not do better.
+        if (err instanceof ProbeError && err.kind === 'unreadable') throw err;
+        // Anything else (no moov, fragmented, no video track, unexpected table
+        // layout, even a parser exception) is a reason to ask ffprobe, which
+        // also produces the definitive ProbeError if the file is not a video.
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+  return probeWithFfprobe(path);
 }

@@ -43,6 +43,9 @@ export class Mp4ProbeUnsupportedError extends Error {
 /** Refuse to buffer absurd moov boxes (a 24 h 60 fps file has a moov of a few tens of MB). */
 const MAX_MOOV_BYTES = 512 * 1024 * 1024;
 
+/** Bytes read from the start of the file in one go: the top-level boxes up to the mdat, often a faststart moov whole. */
+export const HEAD_BYTES = 64 * 1024;
+
 export async function probeMp4(path: string): Promise<ProbeResult> {
   let fh: FileHandle;
   try {
@@ -50,16 +53,34 @@ export async function probeMp4(path: string): Promise<ProbeResult> {
   } catch (err) {
     throw new ProbeError('unreadable', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    return await probeOpenMp4(fh, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * probeMp4 on a file the caller has open (and closes). `head` is the file's
+ * first bytes when the caller has read them already (up to HEAD_BYTES).
+ * Reads: that head, the header of the first box beyond it (the moov's, when
+ * the moov follows the mdat), and the moov in one read (none when the head
+ * holds it).
+ */
+export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer): Promise<ProbeResult> {
   let moovBuf: MP4BoxBuffer;
   let majorBrand: string | undefined;
   try {
     const size = (await fh.stat()).size;
-    const top = await scanTopLevelBoxes(fh, size);
+    const start = head ?? (await readHead(fh));
+    const top = await scanTopLevelBoxes(fh, size, start);
     if (!top.moov) throw new Mp4ProbeUnsupportedError('no moov box');
     if (top.moov.size > MAX_MOOV_BYTES) throw new Mp4ProbeUnsupportedError(`moov too large (${top.moov.size} bytes)`);
     moovBuf = new MP4BoxBuffer(top.moov.size);
     moovBuf.fileStart = 0;
-    await readFully(fh, new Uint8Array(moovBuf), top.moov.offset);
+    const { offset, size: moovSize } = top.moov;
+    if (offset + moovSize <= start.length) new Uint8Array(moovBuf).set(start.subarray(offset, offset + moovSize));
+    else await readFully(fh, new Uint8Array(moovBuf), offset);
     majorBrand = top.majorBrand;
   } catch (err) {
     // I/O failures (EISDIR, EIO, …) mean the file cannot be read at all.
@@ -67,10 +88,15 @@ export async function probeMp4(path: string): Promise<ProbeResult> {
       throw new ProbeError('unreadable', `cannot read ${path}: ${err.message}`, { cause: err });
     }
     throw err;
-  } finally {
-    await fh.close();
   }
   return analyzeMoov(moovBuf, majorBrand);
+}
+
+/** The first HEAD_BYTES of the file (fewer when it is shorter). */
+export async function readHead(fh: FileHandle): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(HEAD_BYTES);
+  const got = await readAt(fh, buf, 0);
+  return buf.subarray(0, got);
 }
 
 // ---------------------------------------------------------------------------
@@ -88,12 +114,20 @@ interface TopLevel {
   majorBrand?: string;
 }
 
-async function scanTopLevelBoxes(fh: FileHandle, fileSize: number): Promise<TopLevel> {
+async function scanTopLevelBoxes(fh: FileHandle, fileSize: number, head: Buffer): Promise<TopLevel> {
   const out: TopLevel = {};
-  const hdr = Buffer.alloc(16);
+  const buf = Buffer.alloc(16);
   let offset = 0;
   while (offset + 8 <= fileSize) {
-    const got = await readAt(fh, hdr, offset);
+    // The 16 header bytes at `offset`, from the head when it has them (or ends where the file ends).
+    let hdr: Buffer = buf;
+    let got: number;
+    if (offset + 16 <= head.length || (head.length >= fileSize && offset < head.length)) {
+      hdr = head.subarray(offset, offset + 16);
+      got = hdr.length;
+    } else {
+      got = await readAt(fh, buf, offset);
+    }
     if (got < 8) break;
     let size = hdr.readUInt32BE(0);
     const type = hdr.toString('latin1', 4, 8);
@@ -343,23 +377,9 @@ function analyzeVideoTrack(
   const index = buildFfmpegIndex(tables, view);
   if (!index || index.n === 0) return undefined;
   const edits = readEdits(trak, timescale, movieTimescale);
-  const out = edits ? applyEditListLikeFfmpeg(index, edits) : presentAll(index);
-  if (out.count === 0) return undefined;
-
-  const keys: number[] = [];
-  let maxPts = -Infinity;
-  let maxPtsSrc = -1;
-  for (let k = 0; k < out.count; k++) {
-    const pts = out.pts[k]!;
-    const src = out.src[k]!;
-    if (index.key[src]) keys.push(pts);
-    if (pts > maxPts) {
-      maxPts = pts;
-      maxPtsSrc = src;
-    }
-  }
-  const framePts = sortedUnique(out.pts.subarray(0, out.count));
-  const keyframePts = sortedUnique(Float64Array.from(keys));
+  const packets = edits ? applyEditListLikeFfmpeg(index, edits) : presentAll(index);
+  if (packets.count === 0) return undefined;
+  const { framePts, keyframePts, maxPts, maxPtsSrc } = presentedFrames(packets, index.key);
   const endPts = maxPts + sampleDuration(index, maxPtsSrc);
   const first = framePts[0]!;
   const durationTicks = endPts - first;
@@ -459,26 +479,9 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
 
   const { ctts, cttsCount, dtsShift } = readCttsLikeFfmpeg(tables.ctts, view, n);
 
-  // Decode timestamps (mov_build_index): ffmpeg moves to the next stts entry
-  // only when the current one's count is reached, so the last entry — or one
-  // with a zero count — applies to all remaining samples.
+  // Decode timestamps, starting at -dts_shift.
   const ts = new Float64Array(n);
-  let dts = -dtsShift;
-  let sample = 0;
-  let si = 0;
-  for (;;) {
-    const delta = stts.deltas[si]!;
-    const count = stts.counts[si]!;
-    const last = si + 1 >= stts.counts.length || count === 0;
-    const stop = last ? n : Math.min(n, sample + count);
-    const consumed = !last && stop === sample + count;
-    for (; sample < stop; sample++) {
-      ts[sample] = dts;
-      dts += delta;
-    }
-    if (consumed) si++;
-    if (sample >= n) break;
-  }
+  const si = fillDecodeTimes(ts, stts, -dtsShift);
 
   // Keyframes: stss (1-based; some broken files are 0-based -> key_off),
   // stps (partial sync samples), 'rap ' sample groups.
@@ -489,6 +492,10 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
   const stps = readUint32Table(tables.stps, view);
   const keyOff = (stssNumbers.length > 0 && stssNumbers[0]! > 0) || (stps.length > 0 && stps[0]! > 0) ? 1 : 0;
   const rap = readRapGroups(tables.sbgp, view);
+  if (stps.length === 0 && rap.length === 0) {
+    markStssKeyframes(key, stssNumbers, keyframeAbsent, keyOff);
+    return { n, ts, key, ctts, cttsCount, dtsShift, lastDelta: stts.deltas[si]! };
+  }
   let stssIdx = 0;
   let stpsIdx = 0;
   let rapIdx = 0;
@@ -515,6 +522,60 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
   }
 
   return { n, ts, key, ctts, cttsCount, dtsShift, lastDelta: stts.deltas[si]! };
+}
+
+/**
+ * Decode timestamps (mov_build_index) from `first` on: ffmpeg moves to the
+ * next stts entry only when the current one's count is reached, so the last
+ * entry — or one with a zero count — applies to all remaining samples.
+ * Returns the index of the stts entry the last sample used.
+ */
+function fillDecodeTimes(ts: Float64Array, stts: { counts: number[]; deltas: number[] }, first: number): number {
+  const n = ts.length;
+  let dts = first;
+  let sample = 0;
+  let si = 0;
+  for (;;) {
+    const delta = stts.deltas[si]!;
+    const count = stts.counts[si]!;
+    const last = si + 1 >= stts.counts.length || count === 0;
+    const stop = last ? n : Math.min(n, sample + count);
+    const consumed = !last && stop === sample + count;
+    for (; sample < stop; sample++) {
+      ts[sample] = dts;
+      dts += delta;
+    }
+    if (consumed) si++;
+    if (sample >= n) break;
+  }
+  return si;
+}
+
+/**
+ * The keyframe loop above when only stss is present (the usual case), in
+ * O(stss entries) instead of O(samples), with the same result: the loop
+ * compares each sample with the current stss entry and moves on only after a
+ * match, so the entries match in order, each only at a sample after the
+ * previous match; an entry that is out of order (or past the last sample)
+ * never matches and stops all later ones from matching.
+ */
+function markStssKeyframes(key: Uint8Array, stss: Uint32Array, keyframeAbsent: boolean, keyOff: number): void {
+  if (keyframeAbsent) {
+    // No sync information at all: only the first video sample counts as key.
+    key[0] = 1;
+    return;
+  }
+  if (stss.length === 0) {
+    key.fill(1); // no stss box: every sample is a sync sample
+    return;
+  }
+  let next = 0; // first sample the loop has not passed yet
+  for (let e = 0; e < stss.length; e++) {
+    const sample = stss[e]! - keyOff;
+    if (sample < next || sample >= key.length) return;
+    key[sample] = 1;
+    next = sample + 1;
+  }
 }
 
 /**
@@ -719,22 +780,35 @@ function rescaleRound(a: number, b: number, c: number): number {
 /** The packets ffmpeg presents (not flagged discard), in demux order. */
 interface PresentedPackets {
   count: number;
-  /** pts as ffprobe reports it: index timestamp + dts_shift + ctts (or just the timestamp without ctts). */
+  /** pts as ffprobe reports it, before `shift`: index timestamp + dts_shift + ctts (or just the timestamp without ctts). */
   pts: Float64Array;
   /** Source sample of each packet (a sample may be presented by several edits). */
   src: Int32Array;
+  /** To subtract from every pts (the video track's final shift, see applyEditListLikeFfmpeg); 0 for none. */
+  shift: number;
 }
+
+/*
+ * A note on speed. The loops over every frame (172,680 for two hours) are the
+ * probe's cost, and on a first request they run before V8 has optimised
+ * them: the interpreter runs a loop until its optimised (OSR) version is
+ * compiled, on a background thread, and that compile takes longer the larger
+ * the function around the loop is. So each per-frame loop sits in a small
+ * function of its own (presentEditPackets, presentedFrames, fillDecodeTimes),
+ * and the loops are as few as the algorithm allows.
+ */
 
 /** No edit list: ffmpeg keeps its index as built, every packet is presented. */
 function presentAll(index: FfmpegIndex): PresentedPackets {
-  const { n, ts, ctts, cttsCount, dtsShift } = index;
+  const { n, ts, ctts, dtsShift } = index;
+  const withCtts = ctts ? index.cttsCount : 0;
   const pts = new Float64Array(n);
   const src = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    pts[i] = ctts && i < cttsCount ? ts[i]! + dtsShift + ctts[i]! : ts[i]!;
+    pts[i] = i < withCtts ? ts[i]! + dtsShift + ctts![i]! : ts[i]!;
     src[i] = i;
   }
-  return { count: n, pts, src };
+  return { count: n, pts, src, shift: 0 };
 }
 
 /**
@@ -751,79 +825,96 @@ function presentAll(index: FfmpegIndex): PresentedPackets {
  * fix_index_entry_timestamps — which cannot change any presented pts.)
  */
 function applyEditListLikeFfmpeg(index: FfmpegIndex, edits: Edit[]): PresentedPackets {
-  const { n, ts: oldTs, key, ctts, cttsCount, dtsShift } = index;
-  let cap = n;
-  let pts = new Float64Array(cap);
-  let src = new Int32Array(cap);
-  let count = 0;
-  const grow = () => {
-    cap = cap * 2 + 16;
-    const p2 = new Float64Array(cap); p2.set(pts); pts = p2;
-    const s2 = new Int32Array(cap); s2.set(src); src = s2;
-  };
-
+  const { dtsShift } = index;
+  const state: EditPackets = { pts: new Float64Array(index.n), src: new Int32Array(index.n), count: 0, minCorrectedPts: -1 };
   let entryEnd = dtsShift > 0 ? -dtsShift : 0; // edit_list_dts_entry_end
-  let minCorrectedPts = -1;
   let emptyEditsSum = 0;
   let foundNonEmpty = false;
 
   for (const edit of edits) {
-    const mediaTime = edit.mediaTime;
-    const duration = edit.duration;
-    let counter = entryEnd; // edit_list_dts_counter
-    entryEnd += duration;
-    if (!foundNonEmpty && mediaTime === -1) {
-      emptyEditsSum += duration;
+    const counter = entryEnd; // edit_list_dts_counter
+    entryEnd += edit.duration;
+    if (!foundNonEmpty && edit.mediaTime === -1) {
+      emptyEditsSum += edit.duration;
       continue;
     }
     foundNonEmpty = true;
 
-    let start = findPrevClosestIndex(index, mediaTime, false);
-    if (start < 0) start = findPrevClosestIndex(index, mediaTime, true);
+    let start = findPrevClosestIndex(index, edit.mediaTime, false);
+    if (start < 0) start = findPrevClosestIndex(index, edit.mediaTime, true);
     if (start < 0) start = 0;
+    presentEditPackets(index, edit, start, counter, state);
+  }
 
-    let started = false; // edit_list_start_encountered
-    let foundKeyAfterEdit = false;
-    for (let i = start; i < n; i++) {
-      const frameDuration = i + 1 < n ? oldTs[i + 1]! - oldTs[i]! : duration;
-      let currCts = oldTs[i]! + dtsShift;
-      let currCtts = 0;
-      if (ctts && i < cttsCount) {
-        currCtts = ctts[i]!;
-        currCts += currCtts;
-      }
-      if (currCts >= mediaTime && currCts < duration + mediaTime) {
-        const corrected = counter + currCtts + dtsShift;
-        minCorrectedPts = minCorrectedPts < 0 ? corrected : Math.min(minCorrectedPts, corrected);
-        started = true;
-        if (count === cap) grow(); // only with several edits re-using samples
-        // mov_read_packet: pts = dts + dts_shift + ctts, or pts = dts without ctts.
-        pts[count] = ctts && i < cttsCount ? corrected : counter;
-        src[count] = i;
-        count++;
-      }
-      // else: AVINDEX_DISCARD_FRAME, decoded (as a reference) but never output.
-      // Only start advancing the timeline once the edit's first packet is kept.
-      if (started) counter += frameDuration;
+  // Video only: shift so the first presented pts lands on the empty-edit offset
+  // (applied by presentedFrames, which reads every pts once anyway).
+  const minCorrectedPts = state.minCorrectedPts - emptyEditsSum;
+  return { count: state.count, pts: state.pts, src: state.src, shift: minCorrectedPts > 0 ? minCorrectedPts : 0 };
+}
 
-      // Stop at the first keyframe past the end of the edit; with ctts wait for
-      // the second one, trailing B-frames of the first may still belong to it.
-      if (currCts + frameDuration >= duration + mediaTime && key[i]) {
-        if (ctts && !foundKeyAfterEdit) {
-          foundKeyAfterEdit = true;
-          continue;
-        }
-        break;
+/** Packets kept so far by applyEditListLikeFfmpeg, across edits. */
+interface EditPackets {
+  pts: Float64Array;
+  src: Int32Array;
+  count: number;
+  minCorrectedPts: number;
+}
+
+/** The packet loop of mov_fix_index for one edit, from sample `start`, appending the packets it keeps to `out`. */
+function presentEditPackets(index: FfmpegIndex, edit: Edit, start: number, counterStart: number, out: EditPackets): void {
+  const { n, ts: oldTs, key, ctts, dtsShift } = index;
+  const hasCtts = ctts !== null;
+  const withCtts = hasCtts ? index.cttsCount : 0;
+  const { mediaTime, duration } = edit;
+  const editEnd = duration + mediaTime;
+  let { pts, src, count, minCorrectedPts } = out;
+  let counter = counterStart;
+  let started = false; // edit_list_start_encountered
+  let foundKeyAfterEdit = false;
+  for (let i = start; i < n; i++) {
+    const frameDuration = i + 1 < n ? oldTs[i + 1]! - oldTs[i]! : duration;
+    let currCts = oldTs[i]! + dtsShift;
+    let currCtts = 0;
+    if (i < withCtts) {
+      currCtts = ctts![i]!;
+      currCts += currCtts;
+    }
+    if (currCts >= mediaTime && currCts < editEnd) {
+      const corrected = counter + currCtts + dtsShift;
+      if (minCorrectedPts < 0 || corrected < minCorrectedPts) minCorrectedPts = corrected;
+      started = true;
+      if (count === pts.length) {
+        // Only with several edits re-using samples.
+        const grownPts = new Float64Array(pts.length * 2 + 16);
+        grownPts.set(pts);
+        pts = grownPts;
+        const grownSrc = new Int32Array(grownPts.length);
+        grownSrc.set(src);
+        src = grownSrc;
       }
+      // mov_read_packet: pts = dts + dts_shift + ctts, or pts = dts without ctts.
+      pts[count] = i < withCtts ? corrected : counter;
+      src[count] = i;
+      count++;
+    }
+    // else: AVINDEX_DISCARD_FRAME, decoded (as a reference) but never output.
+    // Only start advancing the timeline once the edit's first packet is kept.
+    if (started) counter += frameDuration;
+
+    // Stop at the first keyframe past the end of the edit; with ctts wait for
+    // the second one, trailing B-frames of the first may still belong to it.
+    if (currCts + frameDuration >= editEnd && key[i] === 1) {
+      if (hasCtts && !foundKeyAfterEdit) {
+        foundKeyAfterEdit = true;
+        continue;
+      }
+      break;
     }
   }
-
-  // Video only: shift so the first presented pts lands on the empty-edit offset.
-  minCorrectedPts -= emptyEditsSum;
-  if (minCorrectedPts > 0) {
-    for (let k = 0; k < count; k++) pts[k] = pts[k]! - minCorrectedPts;
-  }
-  return { count, pts, src };
+  out.pts = pts;
+  out.src = src;
+  out.count = count;
+  out.minCorrectedPts = minCorrectedPts;
 }
 
 /** find_prev_closest_index (mov.c): keyframe at or before a presentation time. */
@@ -868,38 +959,67 @@ function indexSearchTimestampBackward(ts: Float64Array, key: Uint8Array, n: numb
 // Small helpers: codecs, rotation, language, aspect ratio
 // ---------------------------------------------------------------------------
 
-/** Sort in place (the array is consumed) and drop duplicates. */
+/**
+ * One pass over the presented packets (demux order) for everything the probe
+ * keeps: the sorted distinct pts, the keyframe pts and the latest pts with its
+ * source sample (for the end time). Presentation times in decode order are
+ * sorted except for B-frame reordering within a few frames, so inserting each
+ * one into the sorted output is O(1) on average; pathological input (many
+ * far-moved packets) falls back to the native sort. Same result as sorting
+ * all pts and dropping duplicates.
+ */
+function presentedFrames(packets: PresentedPackets, key: Uint8Array): { framePts: number[]; keyframePts: number[]; maxPts: number; maxPtsSrc: number } {
+  const { count, pts, src, shift } = packets;
+  // Preallocated (and trimmed at the end): plain stores are cheaper than push, above all in cold code.
+  const sorted: number[] = new Array<number>(count);
+  const keys: number[] = [];
+  let size = 0;
+  let maxPts = -Infinity;
+  let maxPtsSrc = -1;
+  let moves = 0;
+  const budget = 64 * count + 1024;
+  for (let k = 0; k < count; k++) {
+    const p = pts[k]! - shift;
+    const s = src[k]!;
+    if (key[s] === 1) keys.push(p);
+    if (p > maxPts) {
+      maxPts = p;
+      maxPtsSrc = s;
+    }
+    if (size === 0 || p > sorted[size - 1]!) {
+      sorted[size++] = p;
+    } else if (moves <= budget) {
+      let j = size - 1;
+      while (j >= 0 && sorted[j]! > p) j--;
+      if (j < 0 || sorted[j] !== p) {
+        // Not a duplicate: insert it after sorted[j].
+        moves += size - 1 - j;
+        for (let q = size; q > j + 1; q--) sorted[q] = sorted[q - 1]!;
+        sorted[j + 1] = p;
+        size++;
+      }
+    }
+  }
+  let framePts = sorted;
+  if (moves > budget) {
+    const all = new Float64Array(count);
+    for (let k = 0; k < count; k++) all[k] = pts[k]! - shift;
+    framePts = sortedUnique(all);
+  } else {
+    sorted.length = size;
+  }
+  return { framePts, keyframePts: sortedUnique(Float64Array.from(keys)), maxPts, maxPtsSrc };
+}
+
+/** Sort (native, in place: the array is consumed) and drop duplicates. */
 function sortedUnique(values: Float64Array): number[] {
-  sortNearlySorted(values);
+  values.sort();
   const out: number[] = [];
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (i === 0 || v !== values[i - 1]) out.push(v);
   }
   return out;
-}
-
-/**
- * Presentation times in decode order are sorted except for B-frame reordering
- * within a few frames, so an insertion sort does O(n) work. Pathological input
- * (many far-moved elements) bails out to the native sort.
- */
-function sortNearlySorted(a: Float64Array): void {
-  const budget = 64 * a.length + 1024;
-  let moves = 0;
-  for (let i = 1; i < a.length; i++) {
-    const v = a[i]!;
-    let j = i - 1;
-    while (j >= 0 && a[j]! > v) {
-      a[j + 1] = a[j]!;
-      j--;
-      if (++moves > budget) {
-        a.sort();
-        return;
-      }
-    }
-    a[j + 1] = v;
-  }
 }
 
 function gcd(a: number, b: number): number {

@@ -31,13 +31,13 @@ async function hashSampled(filePath: string, size: number): Promise<string> {
   hash.update(`jitseg-sampled-v1:${size}:`);
   const handle = await open(filePath, 'r');
   try {
-    const buffer = Buffer.alloc(REGION_BYTES);
+    // Every region read at once (the reads are independent; the thread pool overlaps them), hashed in order.
+    const buffer = Buffer.allocUnsafe(REGION_BYTES * REGIONS);
     const lastStart = size - REGION_BYTES;
-    for (let i = 0; i < REGIONS; i++) {
-      const position = Math.floor((lastStart * i) / (REGIONS - 1));
-      const { bytesRead } = await handle.read(buffer, 0, REGION_BYTES, position);
-      hash.update(buffer.subarray(0, bytesRead));
-    }
+    const reads = await Promise.all(
+      Array.from({ length: REGIONS }, (_, i) => handle.read(buffer, i * REGION_BYTES, REGION_BYTES, Math.floor((lastStart * i) / (REGIONS - 1)))),
+    );
+    reads.forEach(({ bytesRead }, i) => hash.update(buffer.subarray(i * REGION_BYTES, i * REGION_BYTES + bytesRead)));
   } finally {
     await handle.close();
   }
@@ -55,10 +55,18 @@ interface IndexEntry {
   hash: string;
 }
 
-/** Persisted (path, size, mtime) → hash, so each file is hashed once across restarts. */
+/**
+ * Persisted (path, size, mtime) → hash, so each file is hashed once across
+ * restarts. The index file is written after the answer, not before it:
+ * identify() returns as soon as the hash is known, and flush() waits for the
+ * index to be on disk (a lost write costs one re-hash after a restart, never
+ * a wrong id).
+ */
 export class ContentIdIndex {
   private entries = new Map<string, IndexEntry>();
-  private saving: Promise<void> = Promise.resolve();
+  /** The running save (it loops while entries change under it), if any. */
+  private saving: Promise<void> | undefined;
+  private dirty = false;
   private readonly file: string;
 
   constructor(cacheDir: string) {
@@ -74,13 +82,37 @@ export class ContentIdIndex {
     }
   }
 
-  async identify(absolutePath: string, size: number, mtimeMs: number, mode: HashMode): Promise<string> {
+  /** The hash already known for this version of the file, without reading it. */
+  lookup(absolutePath: string, size: number, mtimeMs: number, mode: HashMode): string | undefined {
     const known = this.entries.get(absolutePath);
-    if (known && known.size === size && known.mtimeMs === mtimeMs && known.mode === mode) return known.hash;
+    return known && known.size === size && known.mtimeMs === mtimeMs && known.mode === mode ? known.hash : undefined;
+  }
+
+  async identify(absolutePath: string, size: number, mtimeMs: number, mode: HashMode): Promise<string> {
+    const known = this.lookup(absolutePath, size, mtimeMs, mode);
+    if (known) return known;
     const hash = await contentHash(absolutePath, size, mode);
     this.entries.set(absolutePath, { size, mtimeMs, mode, hash });
-    this.saving = this.saving.then(() => writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)))).catch(() => undefined);
-    await this.saving;
+    this.scheduleSave();
     return hash;
+  }
+
+  /** Resolves once every entry identified so far is on disk (or its write failed: the index is only a cache). */
+  flush(): Promise<void> {
+    return this.saving ?? Promise.resolve();
+  }
+
+  private scheduleSave(): void {
+    this.dirty = true;
+    if (this.saving) return; // the running save writes again when it is done
+    this.saving = (async () => {
+      // After the current request's answer has gone out.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.dirty) {
+        this.dirty = false;
+        await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries))).catch(() => undefined);
+      }
+      this.saving = undefined;
+    })();
   }
 }

@@ -107,7 +107,8 @@ export function audioEncodeArgs(sourcePath: string, plan: Plan, audio: AudioRend
   const endSample = audio.gridOriginSample + (segment.firstFrame + segment.frameCount + AUDIO_POSTROLL_FRAMES) * AAC_FRAME_SAMPLES;
   // A coarse seek a second early; atrim then cuts on the exact sample.
   const seek = Math.max(0, startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
-  const filters = [`aresample=${AUDIO_SAMPLE_RATE}`, `atrim=start_pts=${startSample}:end_pts=${endSample}`].join(',');
+  // apad: the last span ends in a partial frame (and its post-roll past the end): silence completes it.
+  const filters = [`aresample=${AUDIO_SAMPLE_RATE}`, `atrim=start_pts=${startSample}:end_pts=${endSample}`, `apad=whole_len=${endSample - startSample}`].join(',');
   return {
     prerollFrames,
     args: [

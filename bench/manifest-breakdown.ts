@@ -1,0 +1,175 @@
+/**
+ * Where the cold manifest of the 2-hour MP4 spends its time:
+ *   npx tsx bench/manifest-breakdown.ts [file] [trials]
+ *
+ * Each trial runs in a fresh Node process with a fresh cache dir (the modules
+ * are imported first, as the server does at start-up, and not timed), and
+ * walks the steps of MediaLibrary.register + the /vod/ route one by one with
+ * the product's own functions: path resolution, content hash (+ the id index
+ * write), probe (split into its moov read and the moov analysis in a second
+ * fresh process, so both halves are measured cold), plan, persisting
+ * probe.json/metadata.json (serialise + write), and rendering the playlists.
+ * Prints the median of each step over the trials.
+ *
+ * This is a diagnostic: the steps run back to back here, while the server
+ * overlaps some of them (e.g. the probe.json write runs after the response).
+ */
+import { open, mkdtemp, rm, stat, realpath } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { median } from './lib.js';
+import { ensureLong30MinMp4, ensureLongMp4, LONG_MP4 } from './sources.js';
+
+type Timings = Record<string, number>;
+
+async function childRegisterPath(file: string, warmUpFile?: string): Promise<Timings> {
+  // "Running server": the same steps once on other content first, so the code is JIT-warm but this file is new.
+  if (warmUpFile) await childRegisterPath(warmUpFile);
+  // Imports first (the server has them loaded before its first request).
+  const { defaultStreamingConfig } = await import('../src/config/config.js');
+  const { ContentIdIndex } = await import('../src/store/content-id.js');
+  const { ContentStore } = await import('../src/store/content-store.js');
+  const { probeSource } = await import('../src/probe/index.js');
+  const { makePlan } = await import('../src/plan/plan.js');
+  const { multivariantPlaylist, videoMediaPlaylist } = await import('../src/manifest/hls.js');
+  const { dashManifest } = await import('../src/manifest/dash.js');
+  // (src/probe/serialize.ts exists after the change; before it, probe.json was JSON.stringify(probe).)
+  const serialize = await import('../src/probe/serialize.js').catch(() => undefined);
+  const config = defaultStreamingConfig();
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-breakdown-'));
+  const t: Timings = {};
+  let last = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    t[name] = now - last;
+    last = now;
+  };
+  try {
+    const store = new ContentStore(cacheDir);
+    await store.init();
+    const ids = new ContentIdIndex(cacheDir);
+    await ids.load();
+    last = performance.now();
+    const start = last;
+
+    const real = await realpath(file);
+    const info = await stat(real);
+    lap('resolve + stat');
+    const hash = await ids.identify(real, info.size, info.mtimeMs, config.storage.hash_mode);
+    // (before the change identify also awaited the index write; after it, flush() does)
+    if ('flush' in ids && typeof (ids as { flush?: unknown }).flush === 'function') await (ids as unknown as { flush(): Promise<void> }).flush();
+    lap('content hash + id index write');
+    const cached = await store.readJson(hash, 'probe.json');
+    if (cached) throw new Error('fresh cache expected');
+    lap('probe.json lookup (miss)');
+    const probe = await probeSource(real);
+    lap('probe (moov read + analysis)');
+    const plan = makePlan(probe, config);
+    lap('plan');
+    const master = multivariantPlaylist(plan, `/api/v1/content/${hash}/`);
+    lap('master playlist');
+    const before = performance.now() - start;
+    const probeText = serialize ? serialize.serializeProbe(probe) : JSON.stringify(probe);
+    lap('probe.json serialise');
+    await store.write(path.join(store.contentDir(hash), 'probe.json'), probeText);
+    await store.writeJson(hash, 'metadata.json', { hash, path: path.basename(file), size: info.size });
+    lap('probe.json + metadata.json write');
+    t['sum of the steps above'] = performance.now() - start;
+    t['(steps before persisting)'] = before;
+    t['probe.json bytes'] = probeText.length;
+    // The other playlists a player asks for next (not part of the cold manifest request).
+    last = performance.now();
+    videoMediaPlaylist(plan);
+    lap('(next) video media playlist');
+    dashManifest(plan, `/api/v1/content/${hash}/`);
+    lap('(next) DASH MPD');
+    if (!master.startsWith('#EXTM3U')) throw new Error('bad playlist');
+    return t;
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/** The probe's two halves, cold: the moov read (box walk + one read) and the analysis of the bytes. */
+async function childProbeHalves(file: string): Promise<Timings> {
+  const { analyzeMoov } = await import('../src/probe/mp4.js');
+  const { MP4BoxBuffer } = await import('mp4box');
+  const t: Timings = {};
+  let last = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    t[name] = now - last;
+    last = now;
+  };
+  const fh = await open(file, 'r');
+  let moov: InstanceType<typeof MP4BoxBuffer>;
+  try {
+    const size = (await fh.stat()).size;
+    const hdr = Buffer.alloc(16);
+    let offset = 0;
+    let reads = 0;
+    let found: { offset: number; size: number } | undefined;
+    while (offset + 8 <= size) {
+      await fh.read(hdr, 0, 16, offset);
+      reads++;
+      let boxSize = hdr.readUInt32BE(0);
+      if (boxSize === 1) boxSize = Number(hdr.readBigUInt64BE(8));
+      if (hdr.toString('latin1', 4, 8) === 'moov') {
+        found = { offset, size: boxSize };
+        break;
+      }
+      offset += boxSize;
+    }
+    if (!found) throw new Error('no moov');
+    lap(`box walk (${reads} header reads)`);
+    moov = new MP4BoxBuffer(found.size);
+    moov.fileStart = 0;
+    await fh.read(new Uint8Array(moov), 0, found.size, found.offset);
+    lap(`moov read (${(found.size / 1e6).toFixed(2)} MB)`);
+  } finally {
+    await fh.close();
+  }
+  const probe = analyzeMoov(moov, 'isom');
+  lap(`moov analysis (${probe.video.framePts.length} frames)`);
+  return t;
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2];
+  if (mode === '--child-register' || mode === '--child-warm' || mode === '--child-probe') {
+    const result =
+      mode === '--child-probe' ? await childProbeHalves(process.argv[3]!) : await childRegisterPath(process.argv[3]!, mode === '--child-warm' ? process.argv[4] : undefined);
+    process.stdout.write(JSON.stringify(result));
+    return;
+  }
+  const file = mode ?? (await ensureLongMp4(), LONG_MP4);
+  const trials = Number(process.argv[3] ?? 7);
+  const self = fileURLToPath(import.meta.url);
+  const warmUp = await ensureLong30MinMp4();
+  const runs: Record<string, Timings[]> = { register: [], warm: [], probe: [] };
+  for (let i = 0; i < trials; i++) {
+    for (const [key, flag] of [['register', '--child-register'], ['warm', '--child-warm'], ['probe', '--child-probe']] as const) {
+      const { stdout } = await execa(process.execPath, [...process.execArgv, self, flag, file, warmUp]);
+      runs[key]!.push(JSON.parse(stdout) as Timings);
+    }
+  }
+  const { size } = await stat(file);
+  console.log(`cold manifest breakdown: ${file} (${(size / 1e6).toFixed(0)} MB), median of ${trials} fresh processes, load average ${os.loadavg()[0]!.toFixed(2)}`);
+  const titles = {
+    register: 'register + /vod/ master.m3u8, step by step (fresh process: the first request after a start):',
+    warm: `the same in a process that did it once for ${path.basename(warmUp)} first (new content, JIT-warm code):`,
+    probe: 'the probe in halves (another fresh process):',
+  };
+  for (const key of ['register', 'warm', 'probe'] as const) {
+    console.log(`\n${titles[key]}`);
+    for (const name of Object.keys(runs[key]![0]!)) {
+      const value = median(runs[key]!.map((t) => t[name]!));
+      console.log(`  ${name.padEnd(40)} ${name.includes('bytes') ? value.toFixed(0) : `${value.toFixed(2)} ms`}`);
+    }
+  }
+}
+
+await main();

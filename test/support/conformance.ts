@@ -1,0 +1,150 @@
+import { Parser as M3u8Parser } from 'm3u8-parser';
+import { parse as parseMpd } from 'mpd-parser';
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { avcCodecString } from '../../src/package/fmp4.js';
+import type { CorpusItem } from './corpus.js';
+import { exec, ffprobeJson } from './media.js';
+
+/**
+ * "Plays as if encoded in one pass": a stream, decoded end to end by ffmpeg as
+ * a client, must present the source's frames on the source's timestamps (up to
+ * one constant shift) and audio of the source's length without a gap.
+ */
+
+const CORPUS_DIR = path.join(os.tmpdir(), 'jitseg-test-media', 'corpus');
+
+export async function corpusSource(item: CorpusItem): Promise<string> {
+  const final = path.join(CORPUS_DIR, item.file);
+  if (existsSync(final)) return final;
+  await mkdir(CORPUS_DIR, { recursive: true });
+  const temp = path.join(CORPUS_DIR, `tmp-${process.pid}-${item.file}`);
+  const base = ['-hide_banner', '-loglevel', 'error', '-y'];
+  if (item.post) {
+    const generated = path.join(CORPUS_DIR, `gen-${process.pid}-${item.file}`);
+    await exec('ffmpeg', [...base, ...item.args, generated]);
+    await exec('ffmpeg', [...base, ...item.post(generated, temp)]);
+  } else {
+    await exec('ffmpeg', [...base, ...item.args, temp]);
+  }
+  await rename(temp, final);
+  return final;
+}
+
+export interface Frame {
+  pts: number;
+  duration: number;
+}
+
+/**
+ * Decodes one stream of a URL (video with -copyts: the stream's own
+ * timestamps, not FFmpeg's guesses at the start) and returns each decoded frame's presentation
+ * time and duration in seconds, as the showinfo/ashowinfo filters see them:
+ * in the stream's own time base, before any muxer could drop, duplicate or
+ * round frames.
+ */
+export async function decodeFrames(url: string, map: string): Promise<Frame[]> {
+  const audio = /:a(:|$)/.test(map);
+  const { stderr } = await exec(
+    'ffmpeg',
+    ['-hide_banner', '-nostats', '-loglevel', 'info', ...(audio ? [] : ['-copyts']), '-i', url, '-map', map, audio ? '-af' : '-vf', audio ? 'ashowinfo' : 'showinfo', '-f', 'null', '-'],
+    { maxBuffer: 1 << 28 },
+  );
+  const frames: Frame[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!/Parsed_a?showinfo/.test(line)) continue;
+    const pts = /pts_time:\s*(-?[\d.]+)/.exec(line);
+    if (!pts) continue;
+    const samples = /nb_samples:\s*(\d+)/.exec(line);
+    const rate = /rate:\s*(\d+)/.exec(line);
+    frames.push({ pts: Number(pts[1]), duration: samples && rate ? Number(samples[1]) / Number(rate[1]) : 0 });
+  }
+  if (frames.length === 0) throw new Error(`no frames decoded from ${url} (${map})`);
+  if (!audio) {
+    // showinfo gives video frames no duration: each lasts until the next; the last one as long as the one before.
+    for (let i = 0; i + 1 < frames.length; i++) frames[i]!.duration = frames[i + 1]!.pts - frames[i]!.pts;
+    frames.at(-1)!.duration = frames.at(-2)?.duration ?? 0;
+  }
+  return frames;
+}
+
+const audioSeconds = (frames: Frame[]) => frames.reduce((sum, f) => sum + f.duration, 0);
+
+export function parseM3u8(text: string) {
+  const parser = new M3u8Parser();
+  parser.push(text);
+  parser.end();
+  return parser.manifest;
+}
+
+export { parseMpd };
+
+export interface SourceTruth {
+  video: Frame[];
+  /** One entry per audio track. */
+  audio: Frame[][];
+}
+
+export async function sourceTruth(file: string, audioTracks: number): Promise<SourceTruth> {
+  const video = await decodeFrames(file, '0:v:0');
+  const audio: Frame[][] = [];
+  for (let i = 0; i < audioTracks; i++) audio.push(await decodeFrames(file, `0:a:${i}`));
+  return { video, audio };
+}
+
+/** The stream's video frames must be the source's, on the same timeline up to one constant shift. */
+export function expectSameVideo(label: string, stream: Frame[], source: Frame[]): void {
+  expect(stream.length, `${label}: video frame count`).toBe(source.length);
+  const shift = stream[0]!.pts - source[0]!.pts;
+  const typical = source.length > 1 ? (source.at(-1)!.pts - source[0]!.pts) / (source.length - 1) : 0.04;
+  for (let i = 0; i < stream.length; i++) {
+    const drift = stream[i]!.pts - shift - source[i]!.pts;
+    if (Math.abs(drift) > 0.002) {
+      throw new Error(`${label}: frame ${i} at ${stream[i]!.pts.toFixed(4)} s should be at ${(source[i]!.pts + shift).toFixed(4)} s (off by ${(drift * 1000).toFixed(1)} ms)`);
+    }
+    if (i > 0) expect(stream[i]!.pts, `${label}: timestamps increase at frame ${i}`).toBeGreaterThan(stream[i - 1]!.pts);
+  }
+  const streamSpan = stream.at(-1)!.pts - stream[0]!.pts;
+  const sourceSpan = source.at(-1)!.pts - source[0]!.pts;
+  expect(Math.abs(streamSpan - sourceSpan), `${label}: video duration`).toBeLessThanOrEqual(typical);
+}
+
+const AAC_FRAME_SECONDS = 1024 / 48000;
+
+/** Audio: the source's length within one AAC frame, and every frame follows the previous one without a gap or overlap. */
+export function expectContinuousAudio(label: string, stream: Frame[], source: Frame[]): void {
+  const streamSeconds = audioSeconds(stream);
+  const sourceSeconds = audioSeconds(source);
+  expect(Math.abs(streamSeconds - sourceSeconds), `${label}: audio duration ${streamSeconds.toFixed(4)} vs ${sourceSeconds.toFixed(4)}`).toBeLessThanOrEqual(AAC_FRAME_SECONDS + 0.0005);
+  for (let i = 1; i < stream.length; i++) {
+    const expected = stream[i - 1]!.pts + stream[i - 1]!.duration;
+    if (Math.abs(stream[i]!.pts - expected) > 0.0005) {
+      throw new Error(`${label}: audio frame ${i} at ${stream[i]!.pts.toFixed(5)} s, expected ${expected.toFixed(5)} s (a gap or overlap at a join)`);
+    }
+  }
+}
+
+/** Video segments fetched one by one: bytes per second never above the declared peak. */
+export async function measuredPeakBitrate(playlistUrl: string): Promise<number> {
+  const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
+  let peak = 0;
+  for (const segment of playlist.segments) {
+    const bytes = (await (await fetch(new URL(segment.uri, playlistUrl))).arrayBuffer()).byteLength;
+    peak = Math.max(peak, (bytes * 8) / segment.duration);
+  }
+  return peak;
+}
+
+export async function initCodec(playlistUrl: string): Promise<string | undefined> {
+  const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
+  const init = await (await fetch(new URL(playlist.segments[0].map.uri, playlistUrl))).arrayBuffer();
+  return avcCodecString(new Uint8Array(init));
+}
+
+export async function streamGeometry(url: string): Promise<{ width: number; height: number; sar: string }> {
+  const { streams } = await ffprobeJson(['-select_streams', 'v:0', '-show_entries', 'stream=width,height,sample_aspect_ratio', url]);
+  return { width: streams[0].width, height: streams[0].height, sar: streams[0].sample_aspect_ratio ?? '1:1' };
+}
