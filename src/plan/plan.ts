@@ -11,7 +11,7 @@ import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
  */
 
 /** Bump when the encode/package pipeline changes its output; it is part of every rendition id. */
-export const PIPELINE_VERSION = 1;
+export const PIPELINE_VERSION = 2;
 /** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
 export const OUTPUT_TIMESCALE = 90_000;
 /**
