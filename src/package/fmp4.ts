@@ -80,54 +80,6 @@ const TFHD_DEFAULT_SIZE = 0x10;
 const TFHD_DEFAULT_FLAGS = 0x20;
 const SAMPLE_IS_NON_SYNC = 0x10000;
 
-/** Reads what validation needs from a media segment's moof boxes. */
-export function summarizeFragment(segment: Uint8Array): FragmentSummary {
-  const view = dataView(segment);
-  const trafs = findBoxes(segment, ['moof', 'traf']);
-  if (trafs.length === 0) throw new Error('segment has no moof/traf');
-  let sampleCount = 0;
-  let duration = 0;
-  let baseMediaDecodeTime: number | undefined;
-  let startsWithSync: boolean | undefined;
-  for (const traf of trafs) {
-    const tfhd = findBoxes(segment, ['tfhd'], traf.payload, traf.end)[0];
-    const tfdt = findBoxes(segment, ['tfdt'], traf.payload, traf.end)[0];
-    if (!tfhd || !tfdt) throw new Error('traf lacks tfhd or tfdt');
-    const tfhdFlags = view.getUint32(tfhd.payload) & 0xffffff;
-    let cursor = tfhd.payload + 8;
-    if (tfhdFlags & TFHD_BASE_DATA_OFFSET) cursor += 8;
-    if (tfhdFlags & TFHD_SAMPLE_DESCRIPTION) cursor += 4;
-    const defaultDuration = tfhdFlags & TFHD_DEFAULT_DURATION ? view.getUint32(cursor) : 0;
-    if (tfhdFlags & TFHD_DEFAULT_DURATION) cursor += 4;
-    if (tfhdFlags & TFHD_DEFAULT_SIZE) cursor += 4;
-    const defaultFlags = tfhdFlags & TFHD_DEFAULT_FLAGS ? view.getUint32(cursor) : 0;
-    const tfdtVersion = segment[tfdt.payload]!;
-    baseMediaDecodeTime ??= tfdtVersion === 1 ? Number(view.getBigUint64(tfdt.payload + 4)) : view.getUint32(tfdt.payload + 4);
-    for (const trun of findBoxes(segment, ['trun'], traf.payload, traf.end)) {
-      const flags = view.getUint32(trun.payload) & 0xffffff;
-      const count = view.getUint32(trun.payload + 4);
-      let p = trun.payload + 8;
-      if (flags & TRUN_DATA_OFFSET) p += 4;
-      const firstSampleFlags = flags & TRUN_FIRST_SAMPLE_FLAGS ? view.getUint32(p) : undefined;
-      if (flags & TRUN_FIRST_SAMPLE_FLAGS) p += 4;
-      for (let i = 0; i < count; i++) {
-        duration += flags & TRUN_DURATION ? view.getUint32(p) : defaultDuration;
-        if (flags & TRUN_DURATION) p += 4;
-        if (flags & TRUN_SIZE) p += 4;
-        let sampleFlags = i === 0 && firstSampleFlags !== undefined ? firstSampleFlags : defaultFlags;
-        if (flags & TRUN_FLAGS) {
-          sampleFlags = view.getUint32(p);
-          p += 4;
-        }
-        if (flags & TRUN_CTS) p += 4;
-        if (startsWithSync === undefined) startsWithSync = (sampleFlags & SAMPLE_IS_NON_SYNC) === 0;
-      }
-      sampleCount += count;
-    }
-  }
-  return { sampleCount, baseMediaDecodeTime: baseMediaDecodeTime ?? 0, duration, startsWithSync: startsWithSync ?? false };
-}
-
 interface FragmentSample {
   duration: number;
   size: number;
@@ -188,6 +140,22 @@ function readSamples(segment: Uint8Array, traf: Box): { samples: FragmentSample[
     samples.push({ duration, size, flags: sampleFlags, compositionOffset });
   }
   return { samples, baseMediaDecodeTime, tfhd };
+}
+
+/** Reads what validation needs from a media segment's moof boxes. */
+export function summarizeFragment(segment: Uint8Array): FragmentSummary {
+  const trafs = findBoxes(segment, ['moof', 'traf']);
+  if (trafs.length === 0) throw new Error('segment has no moof/traf');
+  let sampleCount = 0;
+  let duration = 0;
+  let first: { baseMediaDecodeTime: number; startsWithSync: boolean } | undefined;
+  for (const traf of trafs) {
+    const { samples, baseMediaDecodeTime } = readSamples(segment, traf);
+    first ??= { baseMediaDecodeTime, startsWithSync: samples.length > 0 && (samples[0]!.flags & SAMPLE_IS_NON_SYNC) === 0 };
+    sampleCount += samples.length;
+    for (const sample of samples) duration += sample.duration;
+  }
+  return { sampleCount, duration, ...first! };
 }
 
 /**

@@ -481,7 +481,7 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
 
   // Decode timestamps, starting at -dts_shift.
   const ts = new Float64Array(n);
-  const si = fillDecodeTimes(ts, stts, -dtsShift);
+  const si = fillDecodeTimes(ts, n, stts.counts, stts.deltas, -dtsShift);
 
   // Keyframes: stss (1-based; some broken files are 0-based -> key_off),
   // stps (partial sync samples), 'rap ' sample groups.
@@ -530,15 +530,15 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
  * entry — or one with a zero count — applies to all remaining samples.
  * Returns the index of the stts entry the last sample used.
  */
-function fillDecodeTimes(ts: Float64Array, stts: { counts: number[]; deltas: number[] }, first: number): number {
-  const n = ts.length;
+function fillDecodeTimes(ts: Float64Array, n: number, counts: number[], deltas: number[], first: number): number {
+  const entries = counts.length;
   let dts = first;
   let sample = 0;
   let si = 0;
   for (;;) {
-    const delta = stts.deltas[si]!;
-    const count = stts.counts[si]!;
-    const last = si + 1 >= stts.counts.length || count === 0;
+    const delta = deltas[si]!;
+    const count = counts[si]!;
+    const last = si + 1 >= entries || count === 0;
     const stop = last ? n : Math.min(n, sample + count);
     const consumed = !last && stop === sample + count;
     for (; sample < stop; sample++) {
@@ -633,19 +633,31 @@ function readCttsLikeFfmpeg(box: BoxRange | undefined, view: DataView, n: number
   const entries = view.getUint32(payload.start);
   if (entries === 0) return none;
   const ctts = new Int32Array(n);
+  const dtsShift = new Float64Array(1);
+  const cttsCount = expandCtts(view, payload.start + 4, payload.end, entries, n, ctts, dtsShift);
+  return cttsCount < 0 ? none : { ctts, cttsCount, dtsShift: dtsShift[0]! };
+}
+
+/**
+ * readCttsLikeFfmpeg's loop over the entries at `p`: fills `ctts`, returns
+ * how many samples it covers (-1 when the box is invalid) and dts_shift in
+ * `dtsShiftOut[0]`. (Only numbers and typed arrays in and out: see "A note on
+ * speed" below.)
+ */
+function expandCtts(view: DataView, p: number, end: number, entries: number, n: number, ctts: Int32Array, dtsShiftOut: Float64Array): number {
   let cttsCount = 0;
   let dtsShift = 0;
-  let p = payload.start + 4;
-  for (let i = 0; i < entries && p + 8 <= payload.end; i++, p += 8) {
+  for (let i = 0; i < entries && p + 8 <= end; i++, p += 8) {
     const count = view.getInt32(p);
     const offset = view.getInt32(p + 4);
     if (count <= 0) continue;
-    if (-Math.abs(offset) < -(1 << 28) && i + 2 < entries) return none; // "CTTS invalid"
+    if (-Math.abs(offset) < -(1 << 28) && i + 2 < entries) return -1; // "CTTS invalid"
     if (i + 2 < entries && offset < 0) dtsShift = Math.max(dtsShift, offset === -0x80000000 ? 0x7fffffff : -offset);
     const stop = Math.min(n, cttsCount + count);
     while (cttsCount < stop) ctts[cttsCount++] = offset;
   }
-  return { ctts, cttsCount, dtsShift };
+  dtsShiftOut[0] = dtsShift;
+  return cttsCount;
 }
 
 /** Entry list of a full box made of u32 values after an entry count (stss, stps). */
