@@ -3,7 +3,6 @@ import { SingleFlight } from './coordinate/single-flight.js';
 import { EncodeError, NotFoundError } from './errors.js';
 import { avcCodecString, canonicalizeInit, findBoxes, retimeVideoFragment, setSequenceNumber, summarizeFragment } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
-import { videoDecodeDelay } from './plan/decode-delay.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
 import { ProcessError } from './process/runner.js';
 import type { ContentStore, MediaKind } from './store/content-store.js';
@@ -98,19 +97,16 @@ export class Origin {
       const workDir = await this.store.makeWorkDir();
       let log = '';
       try {
-        let span: EncodedSpan;
-        const planned = found.kind === 'video' ? plan.videoSegments[index]! : found.rendition.segments[index]!;
-        if (found.kind === 'video') {
-          // A retry seeks further back, in case the demuxer's seek landed after the cut.
-          span = await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {});
-        } else {
-          span = await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir);
-        }
+        const video = found.kind === 'video';
+        const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
+        const span: EncodedSpan = video
+          ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
+            await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {})
+          : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir);
         log += span.log;
         const packaged = await packageSpan(span.tsPath, found.kind, workDir);
         log += packaged.log;
-        const decodeDelay = found.kind === 'video' ? videoDecodeDelay(content.probe.video) : 0;
-        const fragment = found.kind === 'video' ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, decodeDelay) : packaged.segment;
+        const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, plan.videoDecodeDelay) : packaged.segment;
         const summary = summarizeFragment(fragment);
         if (
           summary.sampleCount !== planned.frameCount ||
@@ -124,7 +120,7 @@ export class Origin {
             log,
           );
         }
-        const init = canonicalizeInit(packaged.init, { ...initFields(plan, found), ...(found.kind === 'video' ? { editMediaTime: decodeDelay } : {}) });
+        const init = canonicalizeInit(packaged.init, { ...initFields(plan, found), ...(video ? { editMediaTime: plan.videoDecodeDelay } : {}) });
         if (found.kind === 'video' && avcCodecString(init) !== found.rendition.codecs) {
           throw new EncodeError(`encoder wrote ${avcCodecString(init)}, manifests declare ${found.rendition.codecs}`, log);
         }

@@ -168,7 +168,7 @@ export function summarizeFragment(segment: Uint8Array): FragmentSummary {
  * would present shifted and overlap its neighbour in decode time; and the
  * last sample's duration is a guess. Here every sample keeps its presentation
  * time plus `decodeDelay` as its composition time (one constant per
- * rendition, which the init's edit list removes: see plan/decode-delay.ts),
+ * rendition, which the init's edit list removes: see Plan.videoDecodeDelay),
  * sample i decodes at the i-th smallest presentation time, so tfdt is the
  * first presentation time, and the last sample lasts until `nextStart`, the next
  * segment's planned start. Decode time is then contiguous across joins and the
