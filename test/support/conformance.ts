@@ -39,28 +39,42 @@ export interface Frame {
   duration: number;
 }
 
+/** The time base of the first video stream of a URL, as a number of seconds per tick. */
+async function videoTimeBase(url: string): Promise<number> {
+  const { streams } = await ffprobeJson(['-select_streams', 'v:0', '-show_entries', 'stream=time_base', url]);
+  const [num, den] = String(streams[0]?.time_base ?? '').split('/').map(Number);
+  if (!num || !den) throw new Error(`no video time base for ${url}`);
+  return num / den;
+}
+
 /**
- * Decodes one stream of a URL (video with -copyts: the stream's own
- * timestamps, not FFmpeg's guesses at the start) and returns each decoded frame's presentation
- * time and duration in seconds, as the showinfo/ashowinfo filters see them:
- * in the stream's own time base, before any muxer could drop, duplicate or
- * round frames.
+ * Decodes one stream of a URL with -copyts (the stream's own timestamps, not
+ * FFmpeg's guesses at the start) and returns each decoded frame's presentation
+ * time and duration in seconds, as the showinfo/ashowinfo filters see them,
+ * before any muxer could drop, duplicate or round frames. Times come from the
+ * integer pts: the printed pts_time has only six significant digits.
  */
 export async function decodeFrames(url: string, map: string): Promise<Frame[]> {
   const audio = /:a(:|$)/.test(map);
+  const tick = audio ? undefined : await videoTimeBase(url);
   const { stderr } = await exec(
     'ffmpeg',
-    ['-hide_banner', '-nostats', '-loglevel', 'info', ...(audio ? [] : ['-copyts']), '-i', url, '-map', map, audio ? '-af' : '-vf', audio ? 'ashowinfo' : 'showinfo', '-f', 'null', '-'],
+    ['-hide_banner', '-nostats', '-loglevel', 'info', '-copyts', '-i', url, '-map', map, audio ? '-af' : '-vf', audio ? 'ashowinfo' : 'showinfo', '-f', 'null', '-'],
     { maxBuffer: 1 << 28 },
   );
   const frames: Frame[] = [];
   for (const line of stderr.split('\n')) {
     if (!/Parsed_a?showinfo/.test(line)) continue;
-    const pts = /pts_time:\s*(-?[\d.]+)/.exec(line);
+    const pts = /\bpts:\s*(-?\d+)/.exec(line);
     if (!pts) continue;
-    const samples = /nb_samples:\s*(\d+)/.exec(line);
-    const rate = /rate:\s*(\d+)/.exec(line);
-    frames.push({ pts: Number(pts[1]), duration: samples && rate ? Number(samples[1]) / Number(rate[1]) : 0 });
+    if (audio) {
+      // ashowinfo counts in 1/sample_rate.
+      const rate = Number(/\brate:\s*(\d+)/.exec(line)?.[1]);
+      const samples = Number(/nb_samples:\s*(\d+)/.exec(line)?.[1]);
+      frames.push({ pts: Number(pts[1]) / rate, duration: samples / rate });
+    } else {
+      frames.push({ pts: Number(pts[1]) * tick!, duration: 0 });
+    }
   }
   if (frames.length === 0) throw new Error(`no frames decoded from ${url} (${map})`);
   if (!audio) {
@@ -125,6 +139,20 @@ export function expectContinuousAudio(label: string, stream: Frame[], source: Fr
       throw new Error(`${label}: audio frame ${i} at ${stream[i]!.pts.toFixed(5)} s, expected ${expected.toFixed(5)} s (a gap or overlap at a join)`);
     }
   }
+}
+
+/**
+ * A/V sync: the stream must keep the source's offset between audio and video,
+ * at the start and at the end, to within one video frame (no drift).
+ */
+export function expectAvSync(label: string, video: Frame[], sourceVideo: Frame[], audio: Frame[], sourceAudio: Frame[]): void {
+  const frame = sourceVideo.length > 1 ? (sourceVideo.at(-1)!.pts - sourceVideo[0]!.pts) / (sourceVideo.length - 1) : 0.04;
+  const videoShift = video[0]!.pts - sourceVideo[0]!.pts;
+  const startShift = audio[0]!.pts - sourceAudio[0]!.pts;
+  const end = (frames: Frame[]) => frames.at(-1)!.pts + frames.at(-1)!.duration;
+  const endShift = end(audio) - end(sourceAudio);
+  expect(Math.abs(startShift - videoShift), `${label}: A/V offset at the start`).toBeLessThan(frame);
+  expect(Math.abs(endShift - videoShift), `${label}: A/V offset at the end`).toBeLessThan(frame);
 }
 
 /** Video segments fetched one by one: bytes per second never above the declared peak. */

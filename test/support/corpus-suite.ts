@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CorpusItem } from './corpus.js';
 import {
-  corpusSource, decodeFrames, expectContinuousAudio, expectSameVideo, initCodec, measuredPeakBitrate, parseM3u8, parseMpd,
+  corpusSource, decodeFrames, expectAvSync, expectContinuousAudio, expectSameVideo, initCodec, measuredPeakBitrate, parseM3u8, parseMpd,
   sourceTruth, streamGeometry,
 } from './conformance.js';
 import { mediaFolder } from './media.js';
@@ -46,9 +46,13 @@ export function corpusSuite(items: CorpusItem[]): void {
       }
 
       expect(audioGroup.length, 'audio renditions').toBe(item.expect.audioTracks);
+      const firstVideo = await decodeFrames(mpd, '0:v:0');
       for (let t = 0; t < item.expect.audioTracks; t++) {
-        expectContinuousAudio(`HLS audio ${t}`, await decodeFrames(new URL(audioGroup[t].uri, master).href, '0:a:0'), truth.audio[t]!);
-        expectContinuousAudio(`DASH audio ${t}`, await decodeFrames(mpd, `0:a:${t}`), truth.audio[t]!);
+        const hlsAudio = await decodeFrames(new URL(audioGroup[t].uri, master).href, '0:a:0');
+        const dashAudio = await decodeFrames(mpd, `0:a:${t}`);
+        expectContinuousAudio(`HLS audio ${t}`, hlsAudio, truth.audio[t]!);
+        expectContinuousAudio(`DASH audio ${t}`, dashAudio, truth.audio[t]!);
+        expectAvSync(`audio ${t}`, firstVideo, truth.video, dashAudio, truth.audio[t]!);
       }
       if (item.expect.languages) {
         expect(audioGroup.map((a) => a.language)).toEqual(item.expect.languages);
