@@ -87,7 +87,8 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
+/** Every server process still running, with the signal that stops it at once on abort. */
+const running = new Map<ChildProcess, NodeJS.Signals>();
 
 /**
  * Starts `script` again with the same Node flags this process runs with (tsx's
@@ -96,7 +97,7 @@ const running = new Set<ChildProcess>();
 export async function startChildServer(script: string, args: readonly string[], startTimeoutMs = 60_000): Promise<ChildServer> {
   // stdin is a pipe the child watches: if this process dies, the pipe closes and the child exits.
   const child = spawn(process.execPath, [...process.execArgv, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  running.add(child);
+  running.set(child, 'SIGKILL');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => running.delete(child));
 
@@ -129,7 +130,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, signal: Nod
 
 /** Kills every child server still running (used on abort). */
 export function killChildServers(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, signal] of running) child.kill(signal);
 }
 
 /** Child side: announce readiness, and shut down on SIGTERM or when the parent goes away. */
@@ -212,7 +213,8 @@ export async function startNginx(binary: string, root: string, workDir: string):
     ].join('\n'),
   );
   const child = spawn(binary, ['-p', workDir, '-e', temp('error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
+  // SIGTERM, not SIGKILL, on abort: the master then stops its worker, which SIGKILL would orphan.
+  running.set(child, 'SIGTERM');
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -236,8 +238,8 @@ export async function startNginx(binary: string, root: string, workDir: string):
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
-  // SIGQUIT: graceful shutdown (finishes the keep-alive connections' requests).
-  return { url, pid: child.pid!, stop: () => stopChild(child, exited, 'SIGQUIT') };
+  // SIGTERM: nginx's fast shutdown (the master stops its worker and removes its pid file).
+  return { url, pid: child.pid!, stop: () => stopChild(child, exited, 'SIGTERM') };
 }
 
 // ---------------------------------------------------------------------------

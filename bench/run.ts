@@ -792,7 +792,7 @@ function report(r: Results): string {
     ),
     '',
     '"Running server": each fresh server first served the cold manifest of another long MP4 (30 min), so the',
-    'request for the 2 h MP4 is new content on a server whose code is already compiled and optimised.',
+    'request for the 2 h MP4 is new content on a server that has run (and V8 optimised) the probe once before.',
     '',
     `### Time to first segment, content never seen before (median of ${TTFS_TRIALS} fresh servers + caches per rendition)`,
     '',

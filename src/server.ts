@@ -35,11 +35,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     origin,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive sockets (and ones a client reset mid-request) would otherwise hold close() open for seconds.
         if ('closeAllConnections' in server) server.closeAllConnections();
-      }),
+      });
+      // Metadata is written just after the responses that created it: finish those writes before exiting.
+      await library.flush();
+    },
   };
 }

@@ -379,7 +379,7 @@ function analyzeVideoTrack(
   const edits = readEdits(trak, timescale, movieTimescale);
   const packets = edits ? applyEditListLikeFfmpeg(index, edits) : presentAll(index);
   if (packets.count === 0) return undefined;
-  const { framePts, keyframePts, maxPts, maxPtsSrc } = presentedFrames(packets, index.key);
+  const { framePts, keyframePts, maxPts, maxPtsSrc } = collectFrames(packets, index.key);
   const endPts = maxPts + sampleDuration(index, maxPtsSrc);
   const first = framePts[0]!;
   const durationTicks = endPts - first;
@@ -481,7 +481,7 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
 
   // Decode timestamps, starting at -dts_shift.
   const ts = new Float64Array(n);
-  const si = fillDecodeTimes(ts, stts, -dtsShift);
+  const si = fillDecodeTimes(ts, n, stts.counts, stts.counts.length, stts.deltas, -dtsShift);
 
   // Keyframes: stss (1-based; some broken files are 0-based -> key_off),
   // stps (partial sync samples), 'rap ' sample groups.
@@ -530,15 +530,14 @@ function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIndex | u
  * entry — or one with a zero count — applies to all remaining samples.
  * Returns the index of the stts entry the last sample used.
  */
-function fillDecodeTimes(ts: Float64Array, stts: { counts: number[]; deltas: number[] }, first: number): number {
-  const n = ts.length;
+function fillDecodeTimes(ts: Float64Array, n: number, counts: number[], entries: number, deltas: number[], first: number): number {
   let dts = first;
   let sample = 0;
   let si = 0;
   for (;;) {
-    const delta = stts.deltas[si]!;
-    const count = stts.counts[si]!;
-    const last = si + 1 >= stts.counts.length || count === 0;
+    const delta = deltas[si]!;
+    const count = counts[si]!;
+    const last = si + 1 >= entries || count === 0;
     const stop = last ? n : Math.min(n, sample + count);
     const consumed = !last && stop === sample + count;
     for (; sample < stop; sample++) {
@@ -633,19 +632,32 @@ function readCttsLikeFfmpeg(box: BoxRange | undefined, view: DataView, n: number
   const entries = view.getUint32(payload.start);
   if (entries === 0) return none;
   const ctts = new Int32Array(n);
+  const dtsShift = new Float64Array(1); // 0 unless expandCtts finds a negative offset
+  const cttsCount = expandCtts(view, payload.start + 4, payload.end, entries, n, ctts, dtsShift);
+  return cttsCount < 0 ? none : { ctts, cttsCount, dtsShift: dtsShift[0]! };
+}
+
+/**
+ * readCttsLikeFfmpeg's loop over the entries at `p`: fills `ctts`, returns
+ * how many samples it covers (-1 when the box is invalid) and sets dts_shift
+ * in `dtsShiftOut[0]` (see "A note on speed" below for the shape).
+ */
+function expandCtts(view: DataView, p: number, end: number, entries: number, n: number, ctts: Int32Array, dtsShiftOut: Float64Array): number {
   let cttsCount = 0;
   let dtsShift = 0;
-  let p = payload.start + 4;
-  for (let i = 0; i < entries && p + 8 <= payload.end; i++, p += 8) {
+  for (let i = 0; i < entries && p + 8 <= end; i++, p += 8) {
     const count = view.getInt32(p);
     const offset = view.getInt32(p + 4);
     if (count <= 0) continue;
-    if (-Math.abs(offset) < -(1 << 28) && i + 2 < entries) return none; // "CTTS invalid"
-    if (i + 2 < entries && offset < 0) dtsShift = Math.max(dtsShift, offset === -0x80000000 ? 0x7fffffff : -offset);
+    if (-Math.abs(offset) < -(1 << 28) && i + 2 < entries) return -1; // "CTTS invalid"
+    if (i + 2 < entries && offset < 0) {
+      dtsShift = Math.max(dtsShift, offset === -0x80000000 ? 0x7fffffff : -offset);
+      dtsShiftOut[0] = dtsShift;
+    }
     const stop = Math.min(n, cttsCount + count);
     while (cttsCount < stop) ctts[cttsCount++] = offset;
   }
-  return { ctts, cttsCount, dtsShift };
+  return cttsCount;
 }
 
 /** Entry list of a full box made of u32 values after an entry count (stss, stps). */
@@ -790,25 +802,40 @@ interface PresentedPackets {
 
 /*
  * A note on speed. The loops over every frame (172,680 for two hours) are the
- * probe's cost, and on a first request they run before V8 has optimised
- * them: the interpreter runs a loop until its optimised (OSR) version is
- * compiled, on a background thread, and that compile takes longer the larger
- * the function around the loop is. So each per-frame loop sits in a small
- * function of its own (presentEditPackets, presentedFrames, fillDecodeTimes),
- * and the loops are as few as the algorithm allows.
+ * probe's cost. On a first request they run before V8 has optimised them: the
+ * interpreter runs a loop until its optimised (OSR) version is compiled, on a
+ * background thread, and that compile takes longer the larger the function
+ * around the loop is. So each per-frame loop sits in a small function of its
+ * own (fillDecodeTimes, expandCtts, presentAllPackets, presentEditPackets,
+ * presentedFrames), and the loops are as few as the algorithm allows.
+ *
+ * A running server probes each new file with the optimised code of the last
+ * one only if that code never bails out. V8 records type feedback from a
+ * function's first iterations on; whatever runs only before the loop of a
+ * first call (no feedback yet) or only after it (not yet run when the loop
+ * was compiled) has none, and optimised code bails out there. So these
+ * functions do nothing but their loop: they take numbers, typed arrays and
+ * arrays their caller allocated (no property reads, no arithmetic up front),
+ * write their outputs from inside the loop and return a plain variable.
  */
+
+/** For "no ctts": keeps the packet loops' argument types the same either way. */
+const NO_CTTS = new Int32Array(0);
 
 /** No edit list: ffmpeg keeps its index as built, every packet is presented. */
 function presentAll(index: FfmpegIndex): PresentedPackets {
-  const { n, ts, ctts, dtsShift } = index;
-  const withCtts = ctts ? index.cttsCount : 0;
+  const n = index.n;
   const pts = new Float64Array(n);
   const src = new Int32Array(n);
+  presentAllPackets(n, index.ts, index.ctts ?? NO_CTTS, index.ctts ? index.cttsCount : 0, index.dtsShift, pts, src);
+  return { count: n, pts, src, shift: 0 };
+}
+
+function presentAllPackets(n: number, ts: Float64Array, ctts: Int32Array, withCtts: number, dtsShift: number, pts: Float64Array, src: Int32Array): void {
   for (let i = 0; i < n; i++) {
-    pts[i] = i < withCtts ? ts[i]! + dtsShift + ctts![i]! : ts[i]!;
+    pts[i] = i < withCtts ? ts[i]! + dtsShift + ctts[i]! : ts[i]!;
     src[i] = i;
   }
-  return { count: n, pts, src, shift: 0 };
 }
 
 /**
@@ -825,8 +852,15 @@ function presentAll(index: FfmpegIndex): PresentedPackets {
  * fix_index_entry_timestamps — which cannot change any presented pts.)
  */
 function applyEditListLikeFfmpeg(index: FfmpegIndex, edits: Edit[]): PresentedPackets {
-  const { dtsShift } = index;
-  const state: EditPackets = { pts: new Float64Array(index.n), src: new Int32Array(index.n), count: 0, minCorrectedPts: -1 };
+  const { n, ts, key, dtsShift } = index;
+  const ctts = index.ctts ?? NO_CTTS;
+  const withCtts = index.ctts ? index.cttsCount : 0;
+  // The packets kept so far, across edits, and min_corrected_pts (in a typed array: presentEditPackets updates it).
+  let pts = new Float64Array(n);
+  let src = new Int32Array(n);
+  let count = 0;
+  const minCorrectedPts = new Float64Array(1);
+  minCorrectedPts[0] = -1;
   let entryEnd = dtsShift > 0 ? -dtsShift : 0; // edit_list_dts_entry_end
   let emptyEditsSum = 0;
   let foundNonEmpty = false;
@@ -843,55 +877,79 @@ function applyEditListLikeFfmpeg(index: FfmpegIndex, edits: Edit[]): PresentedPa
     let start = findPrevClosestIndex(index, edit.mediaTime, false);
     if (start < 0) start = findPrevClosestIndex(index, edit.mediaTime, true);
     if (start < 0) start = 0;
-    presentEditPackets(index, edit, start, counter, state);
+    const editEnd = edit.duration + edit.mediaTime;
+    for (;;) {
+      const before: number = minCorrectedPts[0]!;
+      const next = presentEditPackets(n, ts, key, index.ctts !== null, ctts, withCtts, dtsShift, edit.mediaTime, edit.duration, editEnd, start, counter, pts, src, count, pts.length, before, minCorrectedPts);
+      if (next >= 0) {
+        count = next;
+        break;
+      }
+      // Out of room (only with several edits re-using samples): grow, and run this edit again.
+      minCorrectedPts[0] = before;
+      const grownPts = new Float64Array(pts.length * 2 + 16);
+      grownPts.set(pts);
+      pts = grownPts;
+      const grownSrc = new Int32Array(grownPts.length);
+      grownSrc.set(src);
+      src = grownSrc;
+    }
   }
 
   // Video only: shift so the first presented pts lands on the empty-edit offset
   // (applied by presentedFrames, which reads every pts once anyway).
-  const minCorrectedPts = state.minCorrectedPts - emptyEditsSum;
-  return { count: state.count, pts: state.pts, src: state.src, shift: minCorrectedPts > 0 ? minCorrectedPts : 0 };
+  const shift = minCorrectedPts[0]! - emptyEditsSum;
+  return { count, pts, src, shift: shift > 0 ? shift : 0 };
 }
 
-/** Packets kept so far by applyEditListLikeFfmpeg, across edits. */
-interface EditPackets {
-  pts: Float64Array;
-  src: Int32Array;
-  count: number;
-  minCorrectedPts: number;
-}
-
-/** The packet loop of mov_fix_index for one edit, from sample `start`, appending the packets it keeps to `out`. */
-function presentEditPackets(index: FfmpegIndex, edit: Edit, start: number, counterStart: number, out: EditPackets): void {
-  const { n, ts: oldTs, key, ctts, dtsShift } = index;
-  const hasCtts = ctts !== null;
-  const withCtts = hasCtts ? index.cttsCount : 0;
-  const { mediaTime, duration } = edit;
-  const editEnd = duration + mediaTime;
-  let { pts, src, count, minCorrectedPts } = out;
+/**
+ * The packet loop of mov_fix_index for one edit (ending at editEnd = duration
+ * + mediaTime), from sample `start`: appends the packets it keeps to pts/src
+ * from index `count` on and returns the new count, or -1 when more than
+ * `capacity` (nothing is committed then). min_corrected_pts goes in as
+ * `minCorrectedIn` and comes out in minCorrectedPts[0].
+ */
+function presentEditPackets(
+  n: number,
+  oldTs: Float64Array,
+  key: Uint8Array,
+  hasCtts: boolean,
+  ctts: Int32Array,
+  withCtts: number,
+  dtsShift: number,
+  mediaTime: number,
+  duration: number,
+  editEnd: number,
+  start: number,
+  counterStart: number,
+  pts: Float64Array,
+  src: Int32Array,
+  count: number,
+  capacity: number,
+  minCorrectedIn: number,
+  minCorrectedPts: Float64Array,
+): number {
+  let minCorrected = minCorrectedIn;
   let counter = counterStart;
   let started = false; // edit_list_start_encountered
   let foundKeyAfterEdit = false;
   for (let i = start; i < n; i++) {
     const frameDuration = i + 1 < n ? oldTs[i + 1]! - oldTs[i]! : duration;
+    const isKey = key[i] === 1; // read on every packet (see "A note on speed")
     let currCts = oldTs[i]! + dtsShift;
     let currCtts = 0;
     if (i < withCtts) {
-      currCtts = ctts![i]!;
+      currCtts = ctts[i]!;
       currCts += currCtts;
     }
     if (currCts >= mediaTime && currCts < editEnd) {
       const corrected = counter + currCtts + dtsShift;
-      if (minCorrectedPts < 0 || corrected < minCorrectedPts) minCorrectedPts = corrected;
-      started = true;
-      if (count === pts.length) {
-        // Only with several edits re-using samples.
-        const grownPts = new Float64Array(pts.length * 2 + 16);
-        grownPts.set(pts);
-        pts = grownPts;
-        const grownSrc = new Int32Array(grownPts.length);
-        grownSrc.set(src);
-        src = grownSrc;
+      if (minCorrected < 0 || corrected < minCorrected) {
+        minCorrected = corrected;
+        minCorrectedPts[0] = corrected;
       }
+      started = true;
+      if (count === capacity) return -1;
       // mov_read_packet: pts = dts + dts_shift + ctts, or pts = dts without ctts.
       pts[count] = i < withCtts ? corrected : counter;
       src[count] = i;
@@ -903,7 +961,7 @@ function presentEditPackets(index: FfmpegIndex, edit: Edit, start: number, count
 
     // Stop at the first keyframe past the end of the edit; with ctts wait for
     // the second one, trailing B-frames of the first may still belong to it.
-    if (currCts + frameDuration >= editEnd && key[i] === 1) {
+    if (currCts + frameDuration >= editEnd && isKey) {
       if (hasCtts && !foundKeyAfterEdit) {
         foundKeyAfterEdit = true;
         continue;
@@ -911,10 +969,7 @@ function presentEditPackets(index: FfmpegIndex, edit: Edit, start: number, count
       break;
     }
   }
-  out.pts = pts;
-  out.src = src;
-  out.count = count;
-  out.minCorrectedPts = minCorrectedPts;
+  return count;
 }
 
 /** find_prev_closest_index (mov.c): keyframe at or before a presentation time. */
@@ -960,55 +1015,96 @@ function indexSearchTimestampBackward(ts: Float64Array, key: Uint8Array, n: numb
 // ---------------------------------------------------------------------------
 
 /**
- * One pass over the presented packets (demux order) for everything the probe
- * keeps: the sorted distinct pts, the keyframe pts and the latest pts with its
- * source sample (for the end time). Presentation times in decode order are
- * sorted except for B-frame reordering within a few frames, so inserting each
- * one into the sorted output is O(1) on average; pathological input (many
- * far-moved packets) falls back to the native sort. Same result as sorting
- * all pts and dropping duplicates.
+ * Everything the probe keeps of the presented packets: the sorted distinct
+ * pts, the keyframe pts and the latest pts with its source sample (for the
+ * end time), in one pass (presentedFrames).
  */
-function presentedFrames(packets: PresentedPackets, key: Uint8Array): { framePts: number[]; keyframePts: number[]; maxPts: number; maxPtsSrc: number } {
+function collectFrames(packets: PresentedPackets, key: Uint8Array): { framePts: number[]; keyframePts: number[]; maxPts: number; maxPtsSrc: number } {
   const { count, pts, src, shift } = packets;
-  // Preallocated (and trimmed at the end): plain stores are cheaper than push, above all in cold code.
-  const sorted: number[] = new Array<number>(count);
+  // Doubles from the start: the same array type whatever the values, so the loop's optimised code fits every file.
+  const sorted = new Array<number>(count).fill(0.5);
+  const keyPts = new Float64Array(count);
+  const out = new Float64Array(3); // [maxPts, its source sample, keyframes]
+  const size = presentedFrames(count, pts, src, shift, key, sorted, keyPts, out, insertionBudget(count), -Infinity);
+  if (size >= 0) {
+    sorted.length = size;
+    return { framePts: sorted, keyframePts: sortedUnique(keyPts.slice(0, out[2]!)), maxPts: out[0]!, maxPtsSrc: out[1]! };
+  }
+  // Pathological order: everything again, the plain way.
+  const all = new Float64Array(count);
   const keys: number[] = [];
-  let size = 0;
   let maxPts = -Infinity;
   let maxPtsSrc = -1;
+  for (let k = 0; k < count; k++) {
+    const p = pts[k]! - shift;
+    all[k] = p;
+    if (key[src[k]!] === 1) keys.push(p);
+    if (p > maxPts) {
+      maxPts = p;
+      maxPtsSrc = src[k]!;
+    }
+  }
+  return { framePts: sortedUnique(all), keyframePts: sortedUnique(Float64Array.from(keys)), maxPts, maxPtsSrc };
+}
+
+/** Element moves after which insertion gives way to a native sort (O(n) for B-frame reordering, far below O(n²)). */
+const insertionBudget = (count: number) => 64 * count + 1024;
+
+/**
+ * The pass of collectFrames over the packets in demux order. Presentation
+ * times in decode order are sorted except for B-frame reordering within a few
+ * frames, so inserting each into `sorted` is O(1) on average. Returns the
+ * number of distinct pts in `sorted`, or -1 as soon as the insertions have
+ * moved more than `budget` elements (pathological order), which the caller
+ * then handles the plain way. Writes the keyframes' pts to keyPts and
+ * [maxPts, its source sample, keyframe count] to `out` (maxPts starts at
+ * `maxPtsIn`, i.e. -Infinity). Same result as sorting all pts and dropping
+ * duplicates.
+ */
+function presentedFrames(
+  count: number,
+  pts: Float64Array,
+  src: Int32Array,
+  shift: number,
+  key: Uint8Array,
+  sorted: number[],
+  keyPts: Float64Array,
+  out: Float64Array,
+  budget: number,
+  maxPtsIn: number,
+): number {
+  let size = 0;
+  let keys = 0;
+  let maxPts = maxPtsIn;
   let moves = 0;
-  const budget = 64 * count + 1024;
   for (let k = 0; k < count; k++) {
     const p = pts[k]! - shift;
     const s = src[k]!;
-    if (key[s] === 1) keys.push(p);
+    if (key[s] === 1) {
+      keyPts[keys++] = p;
+      out[2] = keys;
+    }
     if (p > maxPts) {
       maxPts = p;
-      maxPtsSrc = s;
+      out[0] = p;
+      out[1] = s;
     }
     if (size === 0 || p > sorted[size - 1]!) {
       sorted[size++] = p;
-    } else if (moves <= budget) {
+    } else {
       let j = size - 1;
       while (j >= 0 && sorted[j]! > p) j--;
       if (j < 0 || sorted[j] !== p) {
         // Not a duplicate: insert it after sorted[j].
         moves += size - 1 - j;
+        if (moves > budget) return -1;
         for (let q = size; q > j + 1; q--) sorted[q] = sorted[q - 1]!;
         sorted[j + 1] = p;
         size++;
       }
     }
   }
-  let framePts = sorted;
-  if (moves > budget) {
-    const all = new Float64Array(count);
-    for (let k = 0; k < count; k++) all[k] = pts[k]! - shift;
-    framePts = sortedUnique(all);
-  } else {
-    sorted.length = size;
-  }
-  return { framePts, keyframePts: sortedUnique(Float64Array.from(keys)), maxPts, maxPtsSrc };
+  return size;
 }
 
 /** Sort (native, in place: the array is consumed) and drop duplicates. */
