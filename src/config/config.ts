@@ -36,10 +36,14 @@ const streamingSchema = z
       .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'profile names must be unique'),
     audio: z
       .object({
+        /** Stereo AAC rendition of every source track, kb/s. */
         bitrate: z.number().int().min(32).max(512).default(128),
+        /** Also a 5.1 AAC rendition of every source track with six or more channels. */
+        surround: z.boolean().default(false),
+        surround_bitrate: z.number().int().min(128).max(1024).default(384),
       })
       .strict()
-      .default({ bitrate: 128 }),
+      .default({ bitrate: 128, surround: false, surround_bitrate: 384 }),
     encoder: z
       .object({
         preset: z

@@ -306,7 +306,14 @@ function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegm
   });
 }
 
-function audioRendition(track: AudioTrackProbe, cutsSeconds: number[], bitrateKbps: number, cutsKey: string, offsetTicks: number): AudioRendition {
+function audioRendition(
+  track: AudioTrackProbe,
+  cutsSeconds: number[],
+  output: { channels: number; bitrateKbps: number },
+  cutsKey: string,
+  offsetTicks: number,
+): AudioRendition {
+  const { channels, bitrateKbps } = output;
   const gridOriginSample = Math.round((track.startSeconds * AUDIO_SAMPLE_RATE) / AUDIO_GRID_SAMPLES) * AUDIO_GRID_SAMPLES;
   const frameAt = (seconds: number) => (seconds * AUDIO_SAMPLE_RATE - gridOriginSample) / AAC_FRAME_SAMPLES;
   // Whole AAC frames: a last partial frame is completed with silence, as the source's own decoder presents it whole.
@@ -326,14 +333,17 @@ function audioRendition(track: AudioTrackProbe, cutsSeconds: number[], bitrateKb
       duration: frameCount * ((AAC_FRAME_SAMPLES * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE),
     });
   }
-  const settings = { v: PIPELINE_VERSION, track: track.index, bitrateKbps, cutsKey, gridOriginSample };
+  const settings = { v: PIPELINE_VERSION, track: track.index, channels, bitrateKbps, cutsKey, gridOriginSample };
+  const name = track.title ?? (track.language && track.language !== 'und' ? track.language : `Audio ${track.index + 1}`);
+  const surround = channels > 2;
   return {
-    id: `audio${track.index}-${shortHash(settings)}`,
+    id: `audio${track.index}${surround ? `-${channels}ch` : ''}-${shortHash(settings)}`,
     trackIndex: track.index,
     language: track.language || 'und',
-    name: track.title ?? (track.language && track.language !== 'und' ? track.language : `Audio ${track.index + 1}`),
-    isDefault: track.isDefault,
-    channels: 2,
+    name: surround ? `${name} 5.1` : name,
+    // The stereo rendition is the default: every device plays it.
+    isDefault: track.isDefault && !surround,
+    channels,
     sampleRate: AUDIO_SAMPLE_RATE,
     bitrateKbps,
     codecs: 'mp4a.40.2',
@@ -353,7 +363,12 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
   const profiles = config.enable_abr ? config.profiles : config.profiles.slice(0, 1);
   const renditions = ladder(video, profiles, segments, cutsKey, encoder);
   const cutsSeconds = cuts.map((pts) => pts / video.timescale);
-  const audio = probe.audio.map((track) => audioRendition(track, cutsSeconds, config.audio.bitrate, cutsKey, offsetTicks));
+  const audio = probe.audio.flatMap((track) => [
+    audioRendition(track, cutsSeconds, { channels: 2, bitrateKbps: config.audio.bitrate }, cutsKey, offsetTicks),
+    ...(config.audio.surround && track.channels >= 6
+      ? [audioRendition(track, cutsSeconds, { channels: 6, bitrateKbps: config.audio.surround_bitrate }, cutsKey, offsetTicks)]
+      : []),
+  ]);
   if (audio.length > 0 && !audio.some((a) => a.isDefault)) audio[0]!.isDefault = true;
   const firstStarts = [segments[0]?.start, ...audio.map((a) => a.segments[0]?.start)].filter((v): v is number => v !== undefined);
   return {
