@@ -40,20 +40,13 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
   const serialize = await import('../src/probe/serialize.js').catch(() => undefined);
   const config = defaultStreamingConfig();
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-breakdown-'));
-  const t: Timings = {};
-  let last = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    t[name] = now - last;
-    last = now;
-  };
+  const { t, lap, restart } = stopwatch();
   try {
     const store = new ContentStore(cacheDir);
     await store.init();
     const ids = new ContentIdIndex(cacheDir);
     await ids.load();
-    last = performance.now();
-    const start = last;
+    const start = restart();
 
     const real = await realpath(file);
     const info = await stat(real);
@@ -81,7 +74,7 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
     t['(steps before persisting)'] = before;
     t['probe.json bytes'] = probeText.length;
     // The other playlists a player asks for next (not part of the cold manifest request).
-    last = performance.now();
+    restart();
     videoMediaPlaylist(plan);
     lap('(next) video media playlist');
     dashManifest(plan, `/api/v1/content/${hash}/`);
@@ -97,13 +90,7 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
 async function childProbeHalves(file: string): Promise<Timings> {
   const { analyzeMoov } = await import('../src/probe/mp4.js');
   const { MP4BoxBuffer } = await import('mp4box');
-  const t: Timings = {};
-  let last = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    t[name] = now - last;
-    last = now;
-  };
+  const { t, lap } = stopwatch();
   const fh = await open(file, 'r');
   let moov: InstanceType<typeof MP4BoxBuffer>;
   try {
@@ -173,3 +160,18 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** Times consecutive steps: lap(name) records the time since the previous lap or restart(). */
+function stopwatch(): { t: Timings; lap: (name: string) => void; restart: () => number } {
+  const t: Timings = {};
+  let last = performance.now();
+  return {
+    t,
+    lap: (name) => {
+      const now = performance.now();
+      t[name] = now - last;
+      last = now;
+    },
+    restart: () => (last = performance.now()),
+  };
+}

@@ -1,21 +1,14 @@
-import { Parser as M3u8Parser } from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { describe, expect, it } from 'vitest';
 import { defaultStreamingConfig } from '../src/config/config.js';
 import { dashManifest } from '../src/manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../src/manifest/hls.js';
 import { makePlan } from '../src/plan/plan.js';
+import { parseM3u8 } from './support/conformance.js';
 import { syntheticProbe } from './support/synthetic-probe.js';
 
 const probe = syntheticProbe({ seconds: 30, keyframeSeconds: [0, 1.5, 4.2, 7, 11.3, 12, 17.9, 20, 24.5, 28], audioTracks: 2 });
 const plan = makePlan(probe, defaultStreamingConfig());
-
-function parseM3u8(text: string) {
-  const parser = new M3u8Parser();
-  parser.push(text);
-  parser.end();
-  return parser.manifest;
-}
 
 describe('HLS', () => {
   it('multivariant playlist lists every rendition with its attributes and an audio group', () => {

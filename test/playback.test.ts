@@ -1,11 +1,10 @@
-import { Parser as M3u8Parser } from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TIMELINE_OFFSET_SECONDS } from '../src/plan/plan.js';
-import { decodeFrames as decode, type Frame } from './support/conformance.js';
+import { decodeFrames as decode, parseM3u8, type Frame } from './support/conformance.js';
 import { ffprobeJson, mediaFolder, testSource } from './support/media.js';
 import { testServer } from './support/server.js';
 
@@ -15,21 +14,12 @@ import { testServer } from './support/server.js';
  * every rendition, frame-exact and gapless.
  */
 
-type DecodedFrame = Frame;
-
-function checkContinuity(frames: DecodedFrame[], maxGap: number): void {
+function checkContinuity(frames: Frame[], maxGap: number): void {
   for (let i = 1; i < frames.length; i++) {
     const step = frames[i]!.pts - frames[i - 1]!.pts;
     expect(step, `timestamps go backward at frame ${i}`).toBeGreaterThan(0);
     expect(step, `gap before frame ${i}`).toBeLessThanOrEqual(maxGap);
   }
-}
-
-function parseM3u8(text: string) {
-  const parser = new M3u8Parser();
-  parser.push(text);
-  parser.end();
-  return parser.manifest;
 }
 
 let server: Awaited<ReturnType<typeof testServer>>;

@@ -1,5 +1,5 @@
 import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
-import { segmentFileName } from '../plan/plan.js';
+import { CONTAINER_OVERHEAD, segmentFileName } from '../plan/plan.js';
 import { languageTag } from './language.js';
 
 /**
@@ -23,7 +23,7 @@ export function audioPlaylistPath(rendition: AudioRendition): string {
 }
 
 function audioBandwidth(audio: AudioRendition | undefined): number {
-  return audio ? Math.ceil(audio.bitrateKbps * 1000 * 1.03) : 0;
+  return audio ? Math.ceil(audio.bitrateKbps * 1000 * CONTAINER_OVERHEAD) : 0;
 }
 
 export function multivariantPlaylist(plan: Plan, uriPrefix = ''): string {

@@ -88,17 +88,10 @@ interface FragmentSample {
 }
 
 function box(type: string, ...parts: Uint8Array[]): Uint8Array {
-  const size = 8 + parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(size);
-  const view = dataView(out);
-  view.setUint32(0, size);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  let at = 8;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  const header = new Uint8Array(8);
+  dataView(header).setUint32(0, 8 + parts.reduce((n, p) => n + p.length, 0));
+  for (let i = 0; i < 4; i++) header[4 + i] = type.charCodeAt(i);
+  return Buffer.concat([header, ...parts]);
 }
 
 /** Reads the samples of the one traf/trun Shaka writes per fragment, tfhd defaults applied. */
@@ -227,13 +220,7 @@ export function retimeVideoFragment(segment: Uint8Array, nextStart: number, deco
     else if (b.type === 'sidx') parts.push(retimedSidx(segment.slice(b.start, b.end), newMoof.length + (mdat.end - mdat.start), decodeTimes[0]!, nextStart - decodeTimes[0]!));
     else parts.push(segment.subarray(b.start, b.end));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return Buffer.concat(parts);
 }
 
 /** A single-reference sidx pointing at the rewritten moof + mdat. */

@@ -257,7 +257,7 @@ function shortHash(value: unknown): string {
 }
 
 /** Container overhead on top of the elementary stream (fMP4 boxes), measured at 1–3 %. */
-const CONTAINER_OVERHEAD = 1.03;
+export const CONTAINER_OVERHEAD = 1.03;
 
 function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegment[], cutsKey: string, encoder: EncoderSettings): VideoRendition[] {
   const source = displaySize(video);
