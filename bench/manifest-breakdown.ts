@@ -88,7 +88,7 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
 
 /** The probe's two halves, cold: the moov read (box walk + one read) and the analysis of the bytes. */
 async function childProbeHalves(file: string): Promise<Timings> {
-  const { analyzeMoov } = await import('../src/probe/mp4.js');
+  const { analyzeMoov, keepClosedGopKeyframes } = await import('../src/probe/mp4.js');
   const { MP4BoxBuffer } = await import('mp4box');
   const { t, lap } = stopwatch();
   const fh = await open(file, 'r');
@@ -116,11 +116,13 @@ async function childProbeHalves(file: string): Promise<Timings> {
     moov.fileStart = 0;
     await fh.read(new Uint8Array(moov), 0, found.size, found.offset);
     lap(`moov read (${(found.size / 1e6).toFixed(2)} MB)`);
+    const analysis = analyzeMoov(moov, 'isom');
+    lap(`moov analysis (${analysis.probe.video.framePts.length} frames)`);
+    const probe = await keepClosedGopKeyframes(fh, analysis);
+    lap(`closed-GOP check (${analysis.syncSamples?.samples.length ?? 0} sync samples, ${probe.video.keyframePts.length} kept)`);
   } finally {
     await fh.close();
   }
-  const probe = analyzeMoov(moov, 'isom');
-  lap(`moov analysis (${probe.video.framePts.length} frames)`);
   return t;
 }
 

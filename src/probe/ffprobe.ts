@@ -9,16 +9,12 @@
  */
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { execa } from 'execa';
+import { ProcessError, run, runStreaming } from '../process/runner.js';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
 import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
 import { normalizeRotation } from './mp4.js';
-
-export interface FfprobeOptions {
-  /** ffprobe binary, default "ffprobe" on PATH. */
-  ffprobePath?: string;
-}
+import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 
 /**
  * Demuxers that "succeed" on arbitrary bytes by rendering them as text art
@@ -55,11 +51,10 @@ interface FfprobeOutput {
   format?: FfprobeFormat;
 }
 
-export async function probeWithFfprobe(path: string, options: FfprobeOptions = {}): Promise<ProbeResult> {
-  const ffprobe = options.ffprobePath ?? 'ffprobe';
+export async function probeWithFfprobe(path: string): Promise<ProbeResult> {
   await assertReadableFile(path);
 
-  const info = await runFfprobeJson(ffprobe, path);
+  const info = await runFfprobeJson(path);
   const format = info.format ?? {};
   const streams = info.streams ?? [];
   const formatName = format.format_name ?? '';
@@ -75,7 +70,7 @@ export async function probeWithFfprobe(path: string, options: FfprobeOptions = {
     throw new ProbeError('no-video', `no video stream (streams: ${streams.map((s) => s.codec_type ?? '?').join(', ')})`);
   }
 
-  const video = await scanVideo(ffprobe, path, vs, videoOrdinal);
+  const video = await scanVideo(path, vs, videoOrdinal);
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
   const audio = audioStreams.map((s, i) => audioTrack(s, i, format));
   const flagged = audioStreams.map((s) => s.disposition?.default === 1);
@@ -93,24 +88,34 @@ async function assertReadableFile(path: string): Promise<void> {
   if (st.size === 0) throw new ProbeError('not-media', 'empty file');
 }
 
-async function runFfprobeJson(ffprobe: string, path: string): Promise<FfprobeOutput> {
-  const res = await execa(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', inputUrl(path)], {
-    reject: false,
-    stripFinalNewline: true,
-  });
-  if (res.failed && res.exitCode === undefined) {
-    // ffprobe itself could not run: an environment problem, not a media problem.
-    throw new Error(`cannot run ${ffprobe}: ${res.message}`);
-  }
-  if (res.exitCode !== 0) {
-    throw new ProbeError('not-media', `ffprobe cannot read the file: ${lastLine(res.stderr) || `exit ${res.exitCode}`}`);
-  }
+async function runFfprobeJson(path: string): Promise<FfprobeOutput> {
+  const stdout = await runOnMedia('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', inputUrl(path)], 'ffprobe cannot read the file');
   try {
-    return JSON.parse(res.stdout) as FfprobeOutput;
+    return JSON.parse(stdout) as FfprobeOutput;
   } catch (err) {
     throw new ProbeError('not-media', 'ffprobe produced unparsable output', { cause: err });
   }
 }
+
+/**
+ * Run a tool on the source: its exit with an error is the file's fault
+ * (ProbeError `not-media` with the tool's last line); a tool that cannot
+ * start at all is an environment problem and stays a plain error.
+ */
+async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: string, onStdout?: (chunk: Uint8Array) => void): Promise<string> {
+  try {
+    const { stdout } = onStdout ? await runStreaming(tool, args, onStdout, { timeoutMs: PROBE_TIMEOUT_MS }) : await run(tool, args, { timeoutMs: PROBE_TIMEOUT_MS });
+    return Buffer.from(stdout).toString('utf8');
+  } catch (err) {
+    if (err instanceof ProcessError && (err.exitCode !== undefined || err.timedOut)) {
+      throw new ProbeError('not-media', `${failure}: ${lastLine(err.log) || err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** A whole-file packet scan of hours of video takes seconds; far longer means a pathological file. */
+const PROBE_TIMEOUT_MS = 300_000;
 
 function lastLine(text: string | undefined): string {
   const lines = (text ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
@@ -126,24 +131,22 @@ function parseTimeBase(tb: string | undefined): { num: number; den: number } {
   return { num, den };
 }
 
-async function scanVideo(ffprobe: string, path: string, s: FfprobeStream, ordinal: number): Promise<VideoTrackProbe> {
+async function scanVideo(path: string, s: FfprobeStream, ordinal: number): Promise<VideoTrackProbe> {
   // With time_base = num/den we report timescale = den and ticks = value * num,
   // so a time_base like 1001/24000 (AVI) stays exact.
   const { num, den } = parseTimeBase(s.time_base);
-  const res = await execa(
-    ffprobe,
-    ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', '--', inputUrl(path)],
-    { reject: false, maxBuffer: 1024 * 1024 * 1024, stripFinalNewline: true },
-  );
-  if (res.exitCode !== 0) {
-    throw new ProbeError('not-media', `ffprobe packet scan failed: ${lastLine(res.stderr) || `exit ${res.exitCode}`}`);
-  }
+  const codec = s.codec_name ?? 'unknown';
+  // Both read the whole file; they run side by side.
+  const [packetLines, pictureScanner] = await Promise.all([
+    runOnMedia('ffprobe', ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', '--', inputUrl(path)], 'ffprobe packet scan failed'),
+    scanKeyframePictures(path, codec, ordinal),
+  ]);
 
   const all: number[] = [];
   const keys: number[] = [];
   let lastPts = -Infinity;
   let lastDuration: number | undefined;
-  for (const line of res.stdout.split('\n')) {
+  for (const line of packetLines.split('\n')) {
     // Other sections (packet side data) are printed on their own lines.
     if (!line.startsWith('packet|')) continue;
     const f = parseCompactLine(line);
@@ -164,12 +167,14 @@ async function scanVideo(ffprobe: string, path: string, s: FfprobeStream, ordina
   if (all.length === 0) throw new ProbeError('no-video', 'the video stream has no frames');
 
   const framePts = sortedUnique(all);
-  const keyframePts = sortedUnique(keys);
+  // Open-GOP I-frames are flagged as keyframes too; keep the closed-GOP ones when the scan could tell them apart.
+  const verdicts = pictureScanner?.verdicts(keys.length);
+  const keyframePts = sortedUnique(verdicts ? keys.filter((_, k) => verdicts[k]) : keys);
   const endPts = lastPts + (lastDuration ?? typicalFrameDelta(framePts));
   const durationTicks = endPts - framePts[0]!;
   return {
     index: ordinal,
-    codec: s.codec_name ?? 'unknown',
+    codec,
     width: s.width ?? 0,
     height: s.height ?? 0,
     sampleAspectRatio: validRatio(s.sample_aspect_ratio) ?? '1:1',
@@ -180,6 +185,26 @@ async function scanVideo(ffprobe: string, path: string, s: FfprobeStream, ordina
     keyframePts,
     endPts,
   };
+}
+
+/**
+ * The NAL types of the keyframe packets of an H.264/HEVC stream: ffmpeg
+ * copies only the packets flagged as keyframes, as Annex B, to a pipe
+ * (undefined for other codecs).
+ */
+async function scanKeyframePictures(path: string, codec: string, ordinal: number): Promise<AnnexBPictureScanner | undefined> {
+  const nalCodec = nalCodecOf(codec);
+  if (!nalCodec) return undefined;
+  const scanner = new AnnexBPictureScanner(nalCodec);
+  const args = ['-v', 'error', '-nostdin', '-i', inputUrl(path), '-map', `0:v:${ordinal}`, '-c', 'copy', '-bsf:v', 'noise=drop=not(key)', '-f', nalCodec, 'pipe:1'];
+  try {
+    await runOnMedia('ffmpeg', args, 'keyframe scan failed', (chunk) => scanner.push(chunk));
+  } catch (err) {
+    // Without the scan every flagged keyframe stays a cut point, as before it; the packet scan judges the file.
+    if (err instanceof ProbeError) return undefined;
+    throw err;
+  }
+  return scanner;
 }
 
 function parseCompactLine(line: string): Record<string, string> {

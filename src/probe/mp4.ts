@@ -22,9 +22,11 @@
  * That algorithm is ported below (`buildFfmpegIndex`, `applyEditListLikeFfmpeg`),
  * including its quirks, rather than re-derived from the spec.
  */
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ISOFile, MP4BoxBuffer, MultiBufferStream } from 'mp4box';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
+import { classifyLengthPrefixedSample, nalCodecOf, type NalCodec } from './random-access.js';
 import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
 
@@ -68,20 +70,18 @@ export async function probeMp4(path: string): Promise<ProbeResult> {
  * holds it).
  */
 export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer): Promise<ProbeResult> {
-  let moovBuf: MP4BoxBuffer;
-  let majorBrand: string | undefined;
   try {
     const size = (await fh.stat()).size;
     const start = head ?? (await readHead(fh));
     const top = await scanTopLevelBoxes(fh, size, start);
     if (!top.moov) throw new Mp4ProbeUnsupportedError('no moov box');
     if (top.moov.size > MAX_MOOV_BYTES) throw new Mp4ProbeUnsupportedError(`moov too large (${top.moov.size} bytes)`);
-    moovBuf = new MP4BoxBuffer(top.moov.size);
+    const moovBuf = new MP4BoxBuffer(top.moov.size);
     moovBuf.fileStart = 0;
     const { offset, size: moovSize } = top.moov;
     if (offset + moovSize <= start.length) new Uint8Array(moovBuf).set(start.subarray(offset, offset + moovSize));
     else await readFully(fh, new Uint8Array(moovBuf), offset);
-    majorBrand = top.majorBrand;
+    return await keepClosedGopKeyframes(fh, analyzeMoov(moovBuf, top.majorBrand));
   } catch (err) {
     // I/O failures (EISDIR, EIO, …) mean the file cannot be read at all.
     if (err instanceof Error && 'code' in err) {
@@ -89,7 +89,6 @@ export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer):
     }
     throw err;
   }
-  return analyzeMoov(moovBuf, majorBrand);
 }
 
 /** The first HEAD_BYTES of the file (fewer when it is shorter). */
@@ -197,6 +196,8 @@ interface SampleEntryLike extends BoxLike {
   channel_count?: number;
   samplerate?: number;
   pasp?: { hSpacing: number; vSpacing: number };
+  avcC?: { lengthSizeMinusOne: number };
+  hvcC?: { lengthSizeMinusOne: number };
   esds?: EsdsLike;
   wave?: { esds?: EsdsLike; boxes?: BoxLike[] };
   sinf?: { frma?: { data_format?: string } };
@@ -237,7 +238,7 @@ interface MoovLike extends BoxLike {
  * Analyze an in-memory `moov` box (the buffer starts at its header). The
  * buffer is modified: boxes we read ourselves are renamed so mp4box skips them.
  */
-export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefined): ProbeResult {
+export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefined): MoovAnalysis {
   const tables = extractSampleTables(new DataView(moovBuf));
   const iso = parseQuietly(moovBuf);
   const moov = (iso as unknown as { moov?: MoovLike }).moov;
@@ -248,6 +249,7 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
   const view = new DataView(moovBuf);
 
   let video: VideoTrackProbe | undefined;
+  let syncSamples: SyncSampleCheck | undefined;
   const audio: AudioTrackProbe[] = [];
   const audioEnabled: boolean[] = [];
   let videoOrdinal = 0;
@@ -260,7 +262,7 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
       // ffmpeg numbers every video track (`0:v:N`), usable or not; we take the
       // first one that actually has frames.
       const v = analyzeVideoTrack(trak, tablesOf(tables, trak), ordinal, movieTimescale, moov.mvhd?.matrix, view);
-      if (v) video = v;
+      if (v) ({ track: video, syncSamples } = v);
     } else if (handler === 'soun') {
       const a = analyzeAudioTrack(trak, tablesOf(tables, trak), audio.length, movieTimescale, view);
       audio.push(a);
@@ -270,7 +272,78 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
   if (!video) throw new Mp4ProbeUnsupportedError('no video track with frames');
 
   // ffmpeg's muxer marks the default track with tkhd track_enabled.
-  return assembleProbeResult('mp4box', majorBrand === 'qt  ' || majorBrand === undefined ? 'mov' : 'mp4', video, audio, audioEnabled);
+  const container = majorBrand === 'qt  ' || majorBrand === undefined ? 'mov' : 'mp4';
+  return { probe: assembleProbeResult('mp4box', container, video, audio, audioEnabled), syncSamples };
+}
+
+export interface MoovAnalysis {
+  /** The probe, with every presented sync sample as a keyframe. */
+  probe: ProbeResult;
+  /** For H.264/HEVC: where those sync samples are, to keep only the closed-GOP ones (keepClosedGopKeyframes). */
+  syncSamples: SyncSampleCheck | undefined;
+}
+
+export interface SyncSampleCheck {
+  codec: NalCodec;
+  /** Bytes of each NAL unit's length prefix (avcC/hvcC lengthSizeMinusOne + 1). */
+  lengthSize: number;
+  samples: Array<{ pts: number; offset: number; size: number }>;
+}
+
+/** Bytes read per look at a sample: enough for the usual keyframe, whose slice comes first or after a short SEI. */
+const NAL_PEEK_BYTES = 64;
+/**
+ * Sync-sample reads go synchronously while they are fast (the file in the
+ * page cache: ~2 µs each, ten times faster than a thread-pool round trip)
+ * and stop blocking the event loop after this long (a cold, slow disk).
+ */
+const SYNC_READ_BUDGET_MS = 10;
+/** Asynchronous reads in flight at once, after the budget. */
+const NAL_PEEK_CONCURRENCY = 16;
+
+/**
+ * The probe with only closed-GOP keyframes (IDR, BLA) as keyframes: reads
+ * the first NAL unit headers of each sync sample (usually one small read).
+ * Open-GOP I-frames and CRA pictures stay frames, not cut points.
+ */
+export async function keepClosedGopKeyframes(fh: FileHandle, analysis: MoovAnalysis): Promise<ProbeResult> {
+  const { probe, syncSamples } = analysis;
+  if (!syncSamples) return probe;
+  const { codec, lengthSize, samples } = syncSamples;
+  const classify = async (offset: number, size: number, read: (buf: Uint8Array, position: number) => number | Promise<number>): Promise<boolean> => {
+    const end = offset + size;
+    let position = offset;
+    // A keyframe rarely holds more than a few non-picture NAL units (AUD, SPS, PPS, SEI) before its slice.
+    for (let look = 0; look < 16; look++) {
+      const bytes = new Uint8Array(Math.min(NAL_PEEK_BYTES, end - position));
+      const got = await read(bytes, position);
+      const verdict = classifyLengthPrefixedSample(codec, lengthSize, bytes.subarray(0, got), position, end);
+      if (typeof verdict === 'boolean') return verdict;
+      if (verdict <= position || got === 0) return false;
+      position = verdict;
+    }
+    return false;
+  };
+  const readNow = (buf: Uint8Array, position: number) => readSync(fh.fd, buf, 0, buf.length, position);
+  const readLater = (buf: Uint8Array, position: number) => readAt(fh, buf, position);
+
+  const verdictAt = new Map<number, boolean>();
+  const started = performance.now();
+  let next = 0;
+  for (; next < samples.length && performance.now() - started < SYNC_READ_BUDGET_MS; next++) {
+    const { offset, size } = samples[next]!;
+    if (!verdictAt.has(offset)) verdictAt.set(offset, await classify(offset, size, readNow));
+  }
+  const worker = async () => {
+    while (next < samples.length) {
+      const { offset, size } = samples[next++]!;
+      if (!verdictAt.has(offset)) verdictAt.set(offset, await classify(offset, size, readLater));
+    }
+  };
+  await Promise.all(Array.from({ length: NAL_PEEK_CONCURRENCY }, worker));
+  const closed = new Set(samples.filter((s) => verdictAt.get(s.offset)).map((s) => s.pts));
+  const keyframePts = probe.video.keyframePts.filter((pts) => closed.has(pts));
+  return { ...probe, video: { ...probe.video, keyframePts } };
 }
 
 /**
@@ -368,7 +441,7 @@ function analyzeVideoTrack(
   movieTimescale: number,
   movieMatrix: ArrayLike<number> | undefined,
   view: DataView,
-): VideoTrackProbe | undefined {
+): { track: VideoTrackProbe; syncSamples: SyncSampleCheck | undefined } | undefined {
   const stbl = trak.mdia?.minf?.stbl;
   const timescale = trak.mdia?.mdhd?.timescale ?? 0;
   const entry = stbl?.stsd?.entries[0];
@@ -379,7 +452,8 @@ function analyzeVideoTrack(
   const edits = readEdits(trak, timescale, movieTimescale);
   const packets = edits ? applyEditListLikeFfmpeg(index, edits) : presentAll(index);
   if (packets.count === 0) return undefined;
-  const { framePts, keyframePts, maxPts, maxPtsSrc } = collectFrames(packets, index.key);
+  const { framePts, keyPts, keySrc, maxPts, maxPtsSrc } = collectFrames(packets, index.key);
+  const keyframePts = sortedUnique(keyPts.slice());
   const endPts = maxPts + sampleDuration(index, maxPtsSrc);
   const first = framePts[0]!;
   const durationTicks = endPts - first;
@@ -388,9 +462,10 @@ function analyzeVideoTrack(
     ? reduceRatio(entry.pasp.hSpacing, entry.pasp.vSpacing)
     : '1:1';
   const tkhd = trak.tkhd;
-  return {
+  const codec = videoCodecName(entry);
+  const track: VideoTrackProbe = {
     index: ordinal,
-    codec: videoCodecName(entry),
+    codec,
     width: entry.width || Math.round((tkhd?.width ?? 0) / 65536),
     height: entry.height || Math.round((tkhd?.height ?? 0) / 65536),
     sampleAspectRatio: sar,
@@ -401,6 +476,99 @@ function analyzeVideoTrack(
     keyframePts,
     endPts,
   };
+  return { track, syncSamples: syncSampleCheck(codec, entry, keyPts, keySrc, tables, view) };
+}
+
+/**
+ * Where the presented sync samples of an H.264/HEVC track sit in the file,
+ * so the caller can read their NAL headers (undefined for other codecs, or
+ * when the chunk tables do not locate them).
+ */
+function syncSampleCheck(
+  codec: string,
+  entry: SampleEntryLike,
+  keyPts: Float64Array,
+  keySrc: Int32Array,
+  tables: SampleTables,
+  view: DataView,
+): SyncSampleCheck | undefined {
+  const nalCodec = nalCodecOf(codec);
+  const lengthSizeMinusOne = (nalCodec === 'h264' ? entry.avcC : entry.hvcC)?.lengthSizeMinusOne;
+  if (!nalCodec || lengthSizeMinusOne === undefined || keySrc.length === 0) return undefined;
+  const wanted = Array.from(new Set(keySrc)).sort((a, b) => a - b);
+  const ranges = sampleFileRanges(tables, view, wanted);
+  if (!ranges) return undefined;
+  const samples = Array.from(keyPts, (pts, k) => ({ pts, ...ranges.get(keySrc[k]!)! }));
+  return { codec: nalCodec, lengthSize: lengthSizeMinusOne + 1, samples };
+}
+
+/**
+ * File offset and size of the given samples (ascending indices), from
+ * stsc + stco/co64 + stsz/stz2. Only chunks holding a wanted sample are
+ * walked sample by sample. Undefined when the tables are missing or do not
+ * reach a wanted sample.
+ */
+function sampleFileRanges(tables: SampleTables, view: DataView, wanted: number[]): Map<number, { offset: number; size: number }> | undefined {
+  const stsc = tables.stsc && fullBoxPayload(view, tables.stsc);
+  const chunkBox = tables.stco ?? tables.co64;
+  const chunks = chunkBox && fullBoxPayload(view, chunkBox);
+  const sizeOf = sampleSizeReader(tables, view);
+  if (!stsc || !chunks || !sizeOf || stsc.start + 4 > stsc.end || chunks.start + 4 > chunks.end) return undefined;
+  const wide = tables.co64 !== undefined && tables.stco === undefined;
+  const chunkCount = Math.min(view.getUint32(chunks.start), Math.floor((chunks.end - chunks.start - 4) / (wide ? 8 : 4)));
+  const chunkOffset = (c: number) =>
+    wide ? Number(view.getBigUint64(chunks.start + 4 + c * 8)) : view.getUint32(chunks.start + 4 + c * 4);
+  const entries = Math.min(view.getUint32(stsc.start), Math.floor((stsc.end - stsc.start - 4) / 12));
+  const out = new Map<number, { offset: number; size: number }>();
+  let w = 0;
+  let sample = 0;
+  for (let e = 0; e < entries && w < wanted.length; e++) {
+    const p = stsc.start + 4 + e * 12;
+    const firstChunk = view.getUint32(p) - 1;
+    const lastChunk = e + 1 < entries ? view.getUint32(p + 12) - 1 : chunkCount;
+    const perChunk = view.getUint32(p + 4);
+    for (let c = firstChunk; c < Math.min(lastChunk, chunkCount) && w < wanted.length; c++) {
+      if (wanted[w]! < sample + perChunk) {
+        let offset = chunkOffset(c);
+        for (let s = sample; s < sample + perChunk && w < wanted.length; s++) {
+          const size = sizeOf(s);
+          if (size === undefined) return undefined;
+          if (s === wanted[w]) {
+            out.set(s, { offset, size });
+            w++;
+          }
+          offset += size;
+        }
+      }
+      sample += perChunk;
+    }
+  }
+  return w === wanted.length ? out : undefined;
+}
+
+/** Size of sample i from stsz (constant or per sample) or stz2 (4, 8 or 16 bits). */
+function sampleSizeReader(tables: SampleTables, view: DataView): ((i: number) => number | undefined) | undefined {
+  const stsz = tables.stsz && fullBoxPayload(view, tables.stsz);
+  if (stsz && stsz.start + 8 <= stsz.end) {
+    const constant = view.getUint32(stsz.start);
+    const count = view.getUint32(stsz.start + 4);
+    if (constant > 0) return (i) => (i < count ? constant : undefined);
+    return (i) => (i < count && stsz.start + 8 + i * 4 + 4 <= stsz.end ? view.getUint32(stsz.start + 8 + i * 4) : undefined);
+  }
+  const stz2 = tables.stz2 && fullBoxPayload(view, tables.stz2);
+  if (stz2 && stz2.start + 8 <= stz2.end) {
+    const bits = view.getUint8(stz2.start + 3);
+    const count = view.getUint32(stz2.start + 4);
+    const base = stz2.start + 8;
+    return (i) => {
+      if (i >= count) return undefined;
+      if (bits === 16) return base + i * 2 + 2 <= stz2.end ? view.getUint16(base + i * 2) : undefined;
+      if (bits === 8) return base + i < stz2.end ? view.getUint8(base + i) : undefined;
+      if (bits === 4) return base + (i >> 1) < stz2.end ? (view.getUint8(base + (i >> 1)) >> (i & 1 ? 0 : 4)) & 0xf : undefined;
+      return undefined;
+    };
+  }
+  return undefined;
 }
 
 function analyzeAudioTrack(
@@ -1019,32 +1187,46 @@ function indexSearchTimestampBackward(ts: Float64Array, key: Uint8Array, n: numb
  * pts, the keyframe pts and the latest pts with its source sample (for the
  * end time), in one pass (presentedFrames).
  */
-function collectFrames(packets: PresentedPackets, key: Uint8Array): { framePts: number[]; keyframePts: number[]; maxPts: number; maxPtsSrc: number } {
+function collectFrames(packets: PresentedPackets, key: Uint8Array): PresentedFrames {
   const { count, pts, src, shift } = packets;
   // Doubles from the start: the same array type whatever the values, so the loop's optimised code fits every file.
   const sorted = new Array<number>(count).fill(0.5);
   const keyPts = new Float64Array(count);
+  const keySrc = new Int32Array(count);
   const out = new Float64Array(3); // [maxPts, its source sample, keyframes]
-  const size = presentedFrames(count, pts, src, shift, key, sorted, keyPts, out, insertionBudget(count), -Infinity);
+  const size = presentedFrames(count, pts, src, shift, key, sorted, keyPts, keySrc, out, insertionBudget(count), -Infinity);
   if (size >= 0) {
     sorted.length = size;
-    return { framePts: sorted, keyframePts: sortedUnique(keyPts.slice(0, out[2]!)), maxPts: out[0]!, maxPtsSrc: out[1]! };
+    const keys = out[2]!;
+    return { framePts: sorted, keyPts: keyPts.subarray(0, keys), keySrc: keySrc.subarray(0, keys), maxPts: out[0]!, maxPtsSrc: out[1]! };
   }
   // Pathological order: everything again, the plain way.
   const all = new Float64Array(count);
-  const keys: number[] = [];
+  let keys = 0;
   let maxPts = -Infinity;
   let maxPtsSrc = -1;
   for (let k = 0; k < count; k++) {
     const p = pts[k]! - shift;
     all[k] = p;
-    if (key[src[k]!] === 1) keys.push(p);
+    if (key[src[k]!] === 1) {
+      keyPts[keys] = p;
+      keySrc[keys++] = src[k]!;
+    }
     if (p > maxPts) {
       maxPts = p;
       maxPtsSrc = src[k]!;
     }
   }
-  return { framePts: sortedUnique(all), keyframePts: sortedUnique(Float64Array.from(keys)), maxPts, maxPtsSrc };
+  return { framePts: sortedUnique(all), keyPts: keyPts.subarray(0, keys), keySrc: keySrc.subarray(0, keys), maxPts, maxPtsSrc };
+}
+
+interface PresentedFrames {
+  framePts: number[];
+  /** Presented sync samples in demux order: their pts and source sample index. */
+  keyPts: Float64Array;
+  keySrc: Int32Array;
+  maxPts: number;
+  maxPtsSrc: number;
 }
 
 /** Element moves after which insertion gives way to a native sort (O(n) for B-frame reordering, far below O(n²)). */
@@ -1069,6 +1251,7 @@ function presentedFrames(
   key: Uint8Array,
   sorted: number[],
   keyPts: Float64Array,
+  keySrc: Int32Array,
   out: Float64Array,
   budget: number,
   maxPtsIn: number,
@@ -1081,6 +1264,7 @@ function presentedFrames(
     const p = pts[k]! - shift;
     const s = src[k]!;
     if (key[s] === 1) {
+      keySrc[keys] = s;
       keyPts[keys++] = p;
       out[2] = keys;
     }

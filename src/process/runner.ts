@@ -63,7 +63,24 @@ export interface RunResult {
 }
 
 export async function run(tool: Tool, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const result = await execa(commands[tool](), args, {
+  return runWith(tool, args, options);
+}
+
+/**
+ * run, handing stdout to `onStdout` chunk by chunk instead of buffering it
+ * (for outputs of hundreds of megabytes). RunResult.stdout is then empty.
+ */
+export async function runStreaming(
+  tool: Tool,
+  args: readonly string[],
+  onStdout: (chunk: Uint8Array) => void,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return runWith(tool, args, options, onStdout);
+}
+
+async function runWith(tool: Tool, args: readonly string[], options: RunOptions, onStdout?: (chunk: Uint8Array) => void): Promise<RunResult> {
+  const subprocess = execa(commands[tool](), args, {
     encoding: 'buffer',
     reject: false,
     stdin: options.input ? 'pipe' : 'ignore',
@@ -71,8 +88,11 @@ export async function run(tool: Tool, args: readonly string[], options: RunOptio
     timeout: options.timeoutMs ?? 120_000,
     killSignal: 'SIGKILL',
     maxBuffer: 512 * 1024 * 1024,
+    buffer: { stdout: onStdout === undefined, stderr: true },
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
+  if (onStdout) subprocess.stdout.on('data', onStdout);
+  const result = await subprocess;
   const log = tail(Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8'));
   if (result.timedOut) throw new ProcessError(tool, `${tool} timed out after ${options.timeoutMs ?? 120_000} ms`, log, undefined, true);
   if (result.failed) {
@@ -80,5 +100,5 @@ export async function run(tool: Tool, args: readonly string[], options: RunOptio
     const detail = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : (result.shortMessage ?? 'failed to start');
     throw new ProcessError(tool, `${tool} ${detail}${lastLine ? `: ${lastLine}` : ''}`, log, result.exitCode);
   }
-  return { stdout: result.stdout ?? new Uint8Array(), log };
+  return { stdout: onStdout ? new Uint8Array() : (result.stdout ?? new Uint8Array()), log };
 }
