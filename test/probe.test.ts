@@ -360,10 +360,11 @@ describe('probe.json (serialize / deserialize)', () => {
     for (const list of lists) expect(decodeRuns(encodeRuns(list))).toEqual(list);
   });
 
-  it('reads the earlier plain format and refuses anything unreadable', async () => {
+  it('refuses older formats (probed again) and anything unreadable', async () => {
     const probe = await probeMp4(p('src.mp4'));
-    expect(deserializeProbe(JSON.stringify(probe))).toEqual(probe);
-    for (const bad of ['', '{', 'null', '[]', '{"format":"jitseg-probe-2"}', '{"format":"jitseg-probe-2","probe":{"video":{"framePts":[0,1],"keyframePts":[]}}}', '{"format":"other"}']) {
+    const current = JSON.parse(serializeProbe(probe)) as { probe: unknown };
+    const older = [JSON.stringify(probe), JSON.stringify({ ...current, format: 'jitseg-probe-2' })];
+    for (const bad of [...older, '', '{', 'null', '[]', '{"format":"jitseg-probe-3"}', '{"format":"jitseg-probe-3","probe":{"video":{"framePts":[0,1],"keyframePts":[]}}}', '{"format":"other"}']) {
       expect(deserializeProbe(bad), bad).toBeUndefined();
     }
   });

@@ -5,7 +5,7 @@ import { SingleFlight } from '../coordinate/single-flight.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import { makePlan, type Plan } from '../plan/plan.js';
 import { probeSource } from '../probe/index.js';
-import { deserializeProbe, PROBE_FORMAT, serializeProbe } from '../probe/serialize.js';
+import { deserializeProbe, serializeProbe } from '../probe/serialize.js';
 import type { ProbeResult } from '../probe/types.js';
 import type { ContentIdIndex } from '../store/content-id.js';
 import type { ContentStore } from '../store/content-store.js';
@@ -119,9 +119,8 @@ export class MediaLibrary {
       let probe = known?.probe;
       let stored = probe !== undefined;
       if (!probe && !probing) {
-        const fromDisk = await this.readStoredProbe(hash);
-        probe = fromDisk?.probe;
-        stored = fromDisk?.current ?? false;
+        probe = await this.readStoredProbe(hash);
+        stored = probe !== undefined;
       }
       probe ??= await unwrap(probing ?? settle(probeSource(absolute)));
       const metadata: ContentMetadata = {
@@ -177,13 +176,10 @@ export class MediaLibrary {
     await this.ids.flush();
   }
 
-  /** probe.json of a content, and whether it is in the current format. */
-  private async readStoredProbe(hash: string): Promise<{ probe: ProbeResult; current: boolean } | undefined> {
+  /** probe.json of a content, when it is readable and in the current format. */
+  private async readStoredProbe(hash: string): Promise<ProbeResult | undefined> {
     const bytes = await this.store.read(path.join(this.store.contentDir(hash), 'probe.json'));
-    if (!bytes) return undefined;
-    const text = bytes.toString('utf8');
-    const probe = deserializeProbe(text);
-    return probe && { probe, current: text.startsWith(`{"format":"${PROBE_FORMAT}"`) };
+    return bytes ? deserializeProbe(bytes.toString('utf8')) : undefined;
   }
 
   /** Queues the metadata.json write, after the current response; one chain per hash, so the newest is written last. */

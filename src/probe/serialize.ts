@@ -12,7 +12,8 @@ import type { ProbeResult } from './types.js';
  * stored as it is.
  */
 
-export const PROBE_FORMAT = 'jitseg-probe-2';
+/** Changes whenever what the probe reports changes (3: only closed-GOP keyframes), so older probes are redone. */
+export const PROBE_FORMAT = 'jitseg-probe-3';
 
 interface StoredProbe {
   format: typeof PROBE_FORMAT;
@@ -77,8 +78,9 @@ export function serializeProbe(probe: ProbeResult): string {
 }
 
 /**
- * The probe from probe.json text: this format, or the earlier one (the plain
- * ProbeResult). Undefined for anything unreadable, so the caller probes again.
+ * The probe from probe.json text in the current format; undefined for
+ * anything else (unreadable, or written by an older prober), so the caller
+ * probes again.
  */
 export function deserializeProbe(text: string): ProbeResult | undefined {
   let parsed: unknown;
@@ -88,23 +90,14 @@ export function deserializeProbe(text: string): ProbeResult | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const record = parsed as Partial<StoredProbe> & Partial<ProbeResult>;
-  let probe: ProbeResult;
-  if (record.format === PROBE_FORMAT) {
-    const stored = record.probe;
-    if (!stored?.video) return undefined;
-    const framePts = decodeRuns(stored.video.framePts);
-    const keyframePts = decodeRuns(stored.video.keyframePts);
-    if (!framePts || !keyframePts) return undefined;
-    probe = { ...stored, video: { ...stored.video, framePts, keyframePts } };
-  } else if (record.format === undefined && record.video && Array.isArray(record.video.framePts) && Array.isArray(record.video.keyframePts)) {
-    // The earlier format (plain arrays), written by an older version.
-    const numbers = (list: readonly unknown[]) => list.every((v) => typeof v === 'number' && Number.isFinite(v));
-    if (!numbers(record.video.framePts) || !numbers(record.video.keyframePts)) return undefined;
-    probe = record as ProbeResult;
-  } else {
-    return undefined;
-  }
+  const record = parsed as Partial<StoredProbe>;
+  if (record.format !== PROBE_FORMAT) return undefined;
+  const stored = record.probe;
+  if (!stored?.video) return undefined;
+  const framePts = decodeRuns(stored.video.framePts);
+  const keyframePts = decodeRuns(stored.video.keyframePts);
+  if (!framePts || !keyframePts) return undefined;
+  const probe: ProbeResult = { ...stored, video: { ...stored.video, framePts, keyframePts } };
   const { video } = probe;
   if (!Array.isArray(probe.audio) || video.framePts.length === 0 || typeof video.timescale !== 'number' || typeof video.endPts !== 'number') {
     return undefined;
