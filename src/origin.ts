@@ -6,6 +6,11 @@ import { packageSpan } from './package/package.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
 import { ProcessError } from './process/runner.js';
 import type { ContentStore, MediaKind } from './store/content-store.js';
+import type { SegmentCache } from './store/segment-cache.js';
+import type { Coordinator, Obtain } from './coordinate/cluster.js';
+import { PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
+import type { Metrics } from './metrics.js';
+import { request as undiciRequest } from 'undici';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan } from './transcode/transcode.js';
 
 /**
@@ -35,6 +40,10 @@ export function findRendition(plan: Plan, kind: MediaKind, id: string): Renditio
   throw new NotFoundError(`no ${kind} rendition "${id}" for this content`);
 }
 
+export function segmentCountOf(plan: Plan, found: Rendition): number {
+  return found.kind === 'video' ? plan.videoSegments.length : found.rendition.segments.length;
+}
+
 /** Attempts per segment (the design's error threshold). */
 const MAX_ATTEMPTS = 3;
 
@@ -45,51 +54,166 @@ export interface OriginCounters {
   encodeFailures: number;
 }
 
+export interface OriginParts {
+  store: ContentStore;
+  cache: SegmentCache;
+  queue: EncodeQueue;
+  coordinator: Coordinator;
+  metrics: Metrics;
+}
+
+export interface GetOptions {
+  /** Why the file is wanted: a player waits for a request, nobody waits for a prefetch. Default request. */
+  reason?: TaskReason;
+  /** Drops a prefetch that is still waiting for a worker. */
+  signal?: AbortSignal;
+}
+
+/** Header on instance-to-instance fetches: answer from the store only, never encode. */
+export const PEER_HEADER = 'x-jitseg-peer';
+
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
   readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
+  private readonly store: ContentStore;
 
-  constructor(private readonly store: ContentStore) {}
-
-  async get(request: SegmentRequest): Promise<Buffer> {
-    const { content, kind, renditionId, number } = request;
-    const { plan } = content;
-    const found = findRendition(plan, kind, renditionId);
-    const segmentCount = found.kind === 'video' ? plan.videoSegments.length : found.rendition.segments.length;
-    if (number !== 'init' && (number < 1 || number > segmentCount)) throw new NotFoundError(`segment ${number} is out of range (1-${segmentCount})`);
-    const hash = content.metadata.hash;
-    const initPath = this.store.mediaPath(hash, kind, renditionId, 'init.mp4');
-    if (number === 'init') {
-      const cached = await this.store.read(initPath);
-      if (cached) return cached;
-      // The init segment comes out of packaging a span; the first one is wanted soon anyway.
-      await this.get({ ...request, number: 1 });
-      const made = await this.store.read(initPath);
-      if (!made) throw new EncodeError('init segment was not written', '');
-      return made;
-    }
-    const segmentPath = this.store.mediaPath(hash, kind, renditionId, segmentFileName(plan.segmentTemplate, number));
-    const cached = await this.store.read(segmentPath);
-    if (cached) return cached;
-    return this.flights.run(segmentPath, async () => {
-      const raced = await this.store.read(segmentPath);
-      if (raced) return raced;
-      const { init, segment } = await this.produce(content, found, number - 1).catch(async (err: unknown) => {
-        // Keep what ffmpeg and the packager said, for whoever investigates the 502.
-        if (err instanceof EncodeError && err.log) {
-          await this.store.write(this.store.logPath(hash, kind, renditionId, number), err.log).catch(() => undefined);
-        }
-        throw err;
-      });
-      const storedInit = await this.store.read(initPath);
-      if (!storedInit) await this.store.write(initPath, init);
-      else if (!sameSampleDescription(storedInit, init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
-      await this.store.write(segmentPath, segment);
-      return segment;
-    });
+  constructor(private readonly parts: OriginParts) {
+    this.store = parts.store;
   }
 
-  private async produce(content: Content, found: Rendition, index: number): Promise<{ init: Uint8Array; segment: Buffer }> {
+  async get(request: SegmentRequest, options: GetOptions = {}): Promise<Buffer> {
+    const reason = options.reason ?? 'request';
+    const { content, kind, renditionId, number } = request;
+    const found = findRendition(content.plan, kind, renditionId);
+    const file = this.locate(request);
+    const { queue, coordinator, metrics } = this.parts;
+
+    const stored = await this.readStored(file.path);
+    if (stored) {
+      if (reason === 'request') metrics.cacheHits.inc({ tier: 'disk' });
+      return stored;
+    }
+    if (reason === 'request') {
+      metrics.cacheMisses.inc();
+      queue.raise(file.key, PRIORITY.request);
+    }
+    const how: Obtain = {
+      produce:
+        number === 'init'
+          ? () => this.makeInit(request, options)
+          : () =>
+              queue.run(file.key, (startedAs) => this.makeSegment(content, found, number - 1, startedAs), {
+                priority: PRIORITY[reason],
+                ...(options.signal ? { signal: options.signal } : {}),
+              }),
+      readLocal: () => this.readStored(file.path),
+      fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
+    };
+    return this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
+  }
+
+  /** A file only if this instance's store has it (peers ask this way). */
+  async getStored(request: SegmentRequest): Promise<Buffer> {
+    findRendition(request.content.plan, request.kind, request.renditionId);
+    const stored = await this.readStored(this.locate(request).path);
+    if (!stored) throw new NotFoundError('not in this instance\'s store');
+    return stored;
+  }
+
+  /** Whether the file is in the store (from the index: no disk access). */
+  isStored(request: SegmentRequest): boolean {
+    return this.parts.cache.has(this.locate(request).path);
+  }
+
+  /** Store path and cluster-wide key of a segment or init segment; checks the number. */
+  private locate({ content, kind, renditionId, number }: SegmentRequest): { path: string; key: string; fileName: string } {
+    const { plan } = content;
+    const segmentCount = segmentCountOf(plan, findRendition(plan, kind, renditionId));
+    if (number !== 'init' && (!Number.isInteger(number) || number < 1 || number > segmentCount)) {
+      throw new NotFoundError(`segment ${number} is out of range (1-${segmentCount})`);
+    }
+    const fileName = number === 'init' ? 'init.mp4' : segmentFileName(plan.segmentTemplate, number);
+    const hash = content.metadata.hash;
+    return { path: this.store.mediaPath(hash, kind, renditionId, fileName), key: `${hash}/${kind}/${renditionId}/${fileName}`, fileName };
+  }
+
+  private async readStored(filePath: string): Promise<Buffer | undefined> {
+    const bytes = await this.store.read(filePath);
+    if (bytes) this.parts.cache.touch(filePath, bytes.length);
+    else this.parts.cache.forget(filePath);
+    return bytes;
+  }
+
+  /** The init segment comes out of packaging a span: the first segment's, wanted soon anyway. */
+  private async makeInit(request: SegmentRequest, options: GetOptions): Promise<Buffer> {
+    const initPath = this.locate(request).path;
+    await this.get({ ...request, number: 1 }, options);
+    const made = await this.readStored(initPath);
+    if (made) return made;
+    // Segment 1 came from a peer that had no init to give: encode it here for its init.
+    const found = findRendition(request.content.plan, request.kind, request.renditionId);
+    await this.makeSegment(request.content, found, 0, options.reason ?? 'request', true);
+    const remade = await this.readStored(initPath);
+    if (!remade) throw new EncodeError('init segment was not written', '');
+    return remade;
+  }
+
+  /** Encode, validate and store one segment (and the rendition's init segment when it has none). */
+  private async makeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, forInit = false): Promise<Buffer> {
+    const hash = content.metadata.hash;
+    const { kind } = found;
+    const renditionId = found.rendition.id;
+    const request: SegmentRequest = { content, kind, renditionId, number: index + 1 };
+    const segmentPath = this.locate(request).path;
+    if (!forInit) {
+      const raced = await this.readStored(segmentPath);
+      if (raced) return raced;
+    }
+    const { init, segment } = await this.produce(content, found, index, reason).catch(async (err: unknown) => {
+      // Keep what ffmpeg and the packager said, for whoever investigates the 502.
+      if (err instanceof EncodeError && err.log) {
+        await this.store.write(this.store.logPath(hash, kind, renditionId, index + 1), err.log).catch(() => undefined);
+      }
+      throw err;
+    });
+    const initRequest: SegmentRequest = { ...request, number: 'init' };
+    const initPath = this.locate(initRequest).path;
+    const storedInit = await this.store.read(initPath);
+    if (!storedInit) {
+      await this.store.write(initPath, init);
+      await this.parts.coordinator.announce(this.locate(initRequest).key);
+    } else if (!sameSampleDescription(storedInit, init)) {
+      throw new EncodeError('encoder output does not match the rendition init segment', '');
+    }
+    await this.store.write(segmentPath, segment);
+    this.parts.cache.add(segmentPath, segment.length);
+    return segment;
+  }
+
+  /** A file from another instance's store, kept in ours; undefined when it cannot give it. */
+  private async fetchFromPeer(holder: string, request: SegmentRequest): Promise<Buffer | undefined> {
+    const { content, kind, renditionId } = request;
+    const { path: filePath, key, fileName } = this.locate(request);
+    const url = `${holder}/api/v1/content/${content.metadata.hash}/${kind}/${encodeURIComponent(renditionId)}/${fileName}`;
+    try {
+      const response = await undiciRequest(url, { headers: { [PEER_HEADER]: '1' }, headersTimeout: 5000, bodyTimeout: 30_000 });
+      if (response.statusCode !== 200) {
+        await response.body.dump();
+        return undefined;
+      }
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      if (bytes.length === 0) return undefined;
+      await this.store.write(filePath, bytes);
+      this.parts.cache.add(filePath, bytes.length);
+      this.parts.metrics.peerFetches.inc();
+      await this.parts.coordinator.announce(key);
+      return bytes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async produce(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<{ init: Uint8Array; segment: Buffer }> {
     const { plan } = content;
     let lastError: Error | undefined;
     const logs: string[] = [];
@@ -99,6 +223,7 @@ export class Origin {
       try {
         const video = found.kind === 'video';
         const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
+        this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
         const span: EncodedSpan = video
           ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
             await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {})
@@ -135,8 +260,8 @@ export class Origin {
       }
     }
     this.counters.encodeFailures++;
-    const reason = lastError instanceof ProcessError ? `${lastError.tool} failed: ${lastError.message}` : (lastError?.message ?? 'unknown error');
-    throw new EncodeError(reason, logs.join('\n'));
+    const why = lastError instanceof ProcessError ? `${lastError.tool} failed: ${lastError.message}` : (lastError?.message ?? 'unknown error');
+    throw new EncodeError(why, logs.join('\n'));
   }
 }
 

@@ -1,48 +1,107 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { serve, type ServerType } from '@hono/node-server';
 import type { ServerConfig } from './config/config.js';
+import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordinate/cluster.js';
+import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { MediaLibrary } from './library/media-library.js';
+import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
+import { Prefetcher } from './prefetch/prefetcher.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
+import { SegmentCache } from './store/segment-cache.js';
 
 /** Wires the stages together and listens. Used by the CLI, the tests and the bench alike. */
 export interface RunningServer {
   url: string;
   port: number;
   origin: Origin;
+  metrics: Metrics;
+  cache: SegmentCache;
+  queue: EncodeQueue;
+  coordinator: Coordinator;
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
+export interface ServerHooks {
+  /** Where operational messages go (default: stderr with a prefix). */
+  log?: (message: string) => void;
+}
+
+export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
+  const log = hooks.log ?? ((message: string) => console.error(`[jitseg] ${message}`));
+  const { streaming } = config;
   await mkdir(config.mediaDir, { recursive: true });
   await mkdir(config.cacheDir, { recursive: true });
   const store = new ContentStore(config.cacheDir);
   await store.init();
   const ids = new ContentIdIndex(config.cacheDir);
   await ids.load();
-  const library = new MediaLibrary(config.mediaDir, store, ids, config.streaming);
-  const origin = new Origin(store);
-  const app = createApp({ library, origin });
+
+  let metrics: Metrics | undefined;
+  const cache = new SegmentCache(config.cacheDir, {
+    maxBytes: streaming.storage.max_bytes,
+    retentionMs: streaming.storage.retention_days * 86_400_000,
+    onEvict: () => metrics?.cacheEvictions.inc(),
+  });
+  await cache.load();
+
+  const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism());
+  let advertiseUrl = config.advertiseUrl ?? '';
+  const coordinator: Coordinator = config.redisUrl
+    ? new RedisCoordinator({ redisUrl: config.redisUrl, advertiseUrl: () => advertiseUrl, leaseMs: config.leaseMs ?? 5000, log })
+    : new LocalCoordinator();
+  metrics = new Metrics({
+    cacheBytes: () => cache.bytes,
+    cacheSegments: () => cache.count,
+    queueDepth: () => queue.depth,
+    encodesRunning: () => queue.running,
+    redisConnected: () => coordinator.connected,
+  });
+  const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
+  const origin = new Origin({ store, cache, queue, coordinator, metrics });
+  const prefetcher = new Prefetcher(
+    { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
+    ({ content, kind, renditionId, number }, signal) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal }),
+    ({ content, kind, renditionId, number }) => origin.isStored({ content, kind, renditionId, number }),
+    (scheduled) => {
+      metrics.prefetchScheduled.inc();
+      void scheduled.then((dropped) => dropped && metrics.prefetchDropped.inc());
+    },
+  );
+  const app = createApp({ library, origin, metrics, prefetcher });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  advertiseUrl ||= url;
+  if (coordinator instanceof RedisCoordinator && !(await coordinator.ready(3000))) {
+    log(`redis at ${config.redisUrl} is not reachable yet: coordinating encodes in this process until it is`);
+  }
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     port,
     origin,
+    metrics,
+    cache,
+    queue,
+    coordinator,
     close: async () => {
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive sockets (and ones a client reset mid-request) would otherwise hold close() open for seconds.
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
+      queue.dropWaiting();
       // Metadata is written just after the responses that created it: finish those writes before exiting.
       await library.flush();
+      await cache.close();
+      await coordinator.close();
     },
   };
 }

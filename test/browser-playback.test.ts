@@ -53,7 +53,7 @@ beforeAll(async () => {
       { name: '360p', width: 640, height: 360, bitrate: 900, quality: 26 },
       { name: '240p', width: 426, height: 240, bitrate: 400, quality: 28 },
     ],
-    encoder: { preset: 'ultrafast', threads: 0 },
+    encoder: { preset: 'ultrafast', threads: 0, workers: 0 },
   });
   hash = (await (await fetch(`${origin.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clips/show.mp4' }) })).json()).hash;
   pageServer = createServer(async (req, res) => {

@@ -17,7 +17,7 @@ describe('encoder settings keep the declared codec string', () => {
     ...tunes.map((tune) => ({ preset: 'veryfast' as const, tune })),
   ])('preset $preset, tune $tune', async ({ preset, tune }) => {
     const server = await testServer(await mediaFolder({ 'small.mp4': await testSource('small') }), {
-      encoder: { preset, threads: 0, ...(tune ? { tune } : {}) },
+      encoder: { preset, threads: 0, workers: 0, ...(tune ? { tune } : {}) },
     });
     try {
       const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'small.mp4' }) })).json();

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { defaultStreamingConfig } from '../src/config/config.js';
 import { startServer } from '../src/server.js';
 import { mediaFolder, testSource } from './support/media.js';
-import { testServer } from './support/server.js';
+import { metricValue, scrape } from './support/metrics.js';
+import { NO_PREFETCH, testServer } from './support/server.js';
 
 /** One encode per segment within a process, and a store that outlives the process. */
 
@@ -15,17 +16,22 @@ async function register(url: string, file: string) {
 }
 
 describe('single-flight', () => {
-  it('concurrent requests for one cold segment share one encode and get identical bytes', async () => {
+  it('50 concurrent requests for one cold segment: one ffmpeg run, identical bytes (prefetch on)', async () => {
     const server = await testServer(await mediaFolder({ 'small.mp4': await testSource('small') }));
     try {
       const { hash, info } = await register(server.url, 'small.mp4');
-      const url = `${server.url}/api/v1/content/${hash}/video/${info.renditions[0].id}/segment_2.m4s`;
-      const bodies = await Promise.all(Array.from({ length: 12 }, async () => {
+      // The last segment: prefetch has nothing after it to add, so every encode counted is this one's.
+      const url = `${server.url}/api/v1/content/${hash}/video/${info.renditions[0].id}/segment_${info.segments}.m4s`;
+      const before = metricValue(await scrape(server.url), 'jitseg_transcodes_total');
+      const bodies = await Promise.all(Array.from({ length: 50 }, async () => {
         const response = await fetch(url);
         expect(response.status).toBe(200);
         return Buffer.from(await response.arrayBuffer());
       }));
       for (const body of bodies) expect(body.equals(bodies[0]!)).toBe(true);
+      const metrics = await scrape(server.url);
+      expect(metricValue(metrics, 'jitseg_transcodes_total') - before).toBe(1);
+      expect(metricValue(metrics, 'jitseg_transcodes_total', { kind: 'video', reason: 'request' })).toBe(1);
       expect(server.origin.counters.spansEncoded).toBe(1);
     } finally {
       await server.close();
@@ -33,7 +39,7 @@ describe('single-flight', () => {
   });
 
   it('a client that goes away does not cancel the encode others wait for', async () => {
-    const server = await testServer(await mediaFolder({ 'small.mp4': await testSource('small') }));
+    const server = await testServer(await mediaFolder({ 'small.mp4': await testSource('small') }), NO_PREFETCH);
     try {
       const { hash, info } = await register(server.url, 'small.mp4');
       const url = `${server.url}/api/v1/content/${hash}/video/${info.renditions[0].id}/segment_2.m4s`;
@@ -56,7 +62,7 @@ describe('single-flight', () => {
 describe('restart', () => {
   it('serves hash-addressed segments from the store after a restart without encoding or registering again', async () => {
     const media = await mediaFolder({ 'small.mp4': await testSource('small') });
-    const first = await testServer(media);
+    const first = await testServer(media, NO_PREFETCH);
     const { hash, info } = await register(first.url, 'small.mp4');
     const segmentPath = `/api/v1/content/${hash}/video/${info.renditions[0].id}/segment_1.m4s`;
     const before = Buffer.from(await (await fetch(`${first.url}${segmentPath}`)).arrayBuffer());
@@ -64,7 +70,7 @@ describe('restart', () => {
     const index = JSON.parse(await readFile(path.join(first.cacheDir, 'index', 'content-ids.json'), 'utf8'));
     expect(Object.values(index).map((e: any) => e.hash)).toContain(hash);
 
-    const second = await startServer({ mediaDir: media, cacheDir: first.cacheDir, port: 0, host: '127.0.0.1', streaming: defaultStreamingConfig() });
+    const second = await startServer({ mediaDir: media, cacheDir: first.cacheDir, port: 0, host: '127.0.0.1', streaming: { ...defaultStreamingConfig(), ...NO_PREFETCH } });
     try {
       const response = await fetch(`${second.url}${segmentPath}`);
       expect(response.status).toBe(200);

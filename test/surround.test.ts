@@ -12,7 +12,7 @@ async function audioRenditions(surround: boolean) {
   const source = await corpusSource(broadcast);
   const defaults = defaultStreamingConfig();
   const server = await testServer(await mediaFolder({ 'b.ts': source }), {
-    encoder: { preset: 'ultrafast', threads: 0 },
+    encoder: { preset: 'ultrafast', threads: 0, workers: 0 },
     audio: { ...defaults.audio, surround },
   });
   const master = `${server.url}/vod/b.ts/master.m3u8`;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseByteSize } from '../store/segment-cache.js';
 
 /**
  * The `streaming:` block of the design, validated. YAML keys are the design's
@@ -51,9 +52,23 @@ const streamingSchema = z
           .default('veryfast'),
         tune: z.enum(['film', 'animation', 'grain', 'stillimage', 'fastdecode', 'zerolatency']).optional(),
         threads: z.number().int().min(0).max(256).default(0),
+        /** Encodes at once (0: one per CPU core). */
+        workers: z.number().int().min(0).max(256).default(0),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0 }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0 }),
+    prefetch: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Segments made ahead when a player starts. */
+        startup_segments: z.number().int().min(0).max(20).default(3),
+        /** Segments kept ready ahead of a player in linear play. */
+        ahead_segments: z.number().int().min(0).max(30).default(5),
+        /** Segments made at a seek point. */
+        seek_segments: z.number().int().min(0).max(20).default(2),
+      })
+      .strict()
+      .default({ enabled: true, startup_segments: 3, ahead_segments: 5, seek_segments: 2 }),
     packager: z
       .object({
         chunk_duration: z.number().optional(),
@@ -67,13 +82,22 @@ const streamingSchema = z
     storage: z
       .object({
         retention_days: z.number().min(0).default(30),
+        /** Byte budget of the segment cache on disk, e.g. 10GB or 500MiB (least recently used segments go first). */
+        max_bytes: z
+          .union([z.number(), z.string()])
+          .transform((v, ctx) => {
+            const bytes = parseByteSize(v);
+            if (bytes === undefined || bytes < 1) ctx.addIssue({ code: 'custom', message: 'a size such as 10GB, 500MiB or a byte count' });
+            return bytes ?? 0;
+          })
+          .default(10e9),
         dedup_enabled: z.boolean().default(true),
         compression: z.boolean().optional(),
         /** full: SHA-256 of every byte; sampled: SHA-256 of size + sampled regions (see README). */
         hash_mode: z.enum(['sampled', 'full']).default('sampled'),
       })
       .strict()
-      .default({ retention_days: 30, dedup_enabled: true, hash_mode: 'sampled' }),
+      .default({ retention_days: 30, dedup_enabled: true, hash_mode: 'sampled', max_bytes: 10e9 }),
   })
   .strict();
 
@@ -88,6 +112,12 @@ export interface ServerConfig {
   port: number;
   host: string;
   streaming: StreamingConfig;
+  /** Coordinate encodes with other instances through this Redis (none: this process alone). */
+  redisUrl?: string;
+  /** This instance's base URL as its peers reach it (default http://127.0.0.1:{port}). */
+  advertiseUrl?: string;
+  /** Lease on an encode: how long peers wait before taking over from an instance that died (default 5 s). */
+  leaseMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +161,10 @@ export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = 
         port: { type: 'string' },
         host: { type: 'string' },
         config: { type: 'string' },
+        'cache-size': { type: 'string' },
+        redis: { type: 'string' },
+        'advertise-url': { type: 'string' },
+        'lease-ms': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -149,7 +183,22 @@ export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = 
     }
     streaming = parseStreamingYaml(text, configPath);
   }
+  const cacheSize = flags['cache-size'] ?? env.JITSEG_CACHE_SIZE;
+  if (cacheSize !== undefined) {
+    const bytes = parseByteSize(cacheSize);
+    if (bytes === undefined || bytes < 1) throw new ConfigError(`--cache-size: expected a size such as 2GB or 500MiB, got "${cacheSize}"`);
+    streaming = { ...streaming, storage: { ...streaming.storage, max_bytes: bytes } };
+  }
+  const leaseMs = Number(flags['lease-ms'] ?? env.JITSEG_LEASE_MS ?? 5000);
+  if (!Number.isInteger(leaseMs) || leaseMs < 500 || leaseMs > 600_000) throw new ConfigError('--lease-ms: expected 500-600000 milliseconds');
+  const redisUrl = flags.redis ?? env.JITSEG_REDIS_URL;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`--redis: expected redis://host:port, got "${redisUrl}"`);
+  const advertiseUrl = flags['advertise-url'] ?? env.JITSEG_ADVERTISE_URL;
+  if (advertiseUrl !== undefined && !/^https?:\/\/[^/]+$/.test(advertiseUrl)) throw new ConfigError(`--advertise-url: expected http://host:port, got "${advertiseUrl}"`);
   return {
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(advertiseUrl ? { advertiseUrl } : {}),
+    leaseMs,
     mediaDir: flags.media ?? env.JITSEG_MEDIA_DIR ?? './media',
     cacheDir: flags.cache ?? env.JITSEG_CACHE_DIR ?? './cache',
     port: flags.port ? parsePort(flags.port, '--port') : env.JITSEG_PORT ? parsePort(env.JITSEG_PORT, 'JITSEG_PORT') : 8080,

@@ -5,8 +5,10 @@ import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { Content, MediaLibrary } from '../library/media-library.js';
 import { dashManifest } from '../manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../manifest/hls.js';
-import { segmentNumberFromFileName, type Plan } from '../plan/plan.js';
-import { findRendition, type Origin } from '../origin.js';
+import { segmentFileName, segmentNumberFromFileName, type Plan } from '../plan/plan.js';
+import { findRendition, PEER_HEADER, segmentCountOf, type Origin } from '../origin.js';
+import type { Metrics } from '../metrics.js';
+import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { MediaKind } from '../store/content-store.js';
 import { errorResponse } from './errors.js';
 import { sendBytes } from './serve-bytes.js';
@@ -30,6 +32,8 @@ const DASH_TYPE = 'application/dash+xml';
 export interface AppDeps {
   library: MediaLibrary;
   origin: Origin;
+  metrics: Metrics;
+  prefetcher: Prefetcher;
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
@@ -51,6 +55,18 @@ function corsHeaders(headers: Headers): void {
   headers.set('Access-Control-Allow-Origin', '*');
   headers.set('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag, Cache-Control, Date');
   headers.append('Vary', 'Origin');
+}
+
+/**
+ * Who is playing, for prefetch: the player's own session id when it sends
+ * one (AVPlayer: X-Playback-Session-Id), else its address and user agent.
+ */
+function clientOf(c: Context): string {
+  const session = c.req.header('x-playback-session-id');
+  if (session) return `session:${session.slice(0, 128)}`;
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  const address = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? incoming?.socket?.remoteAddress ?? '?';
+  return `${address}|${(c.req.header('user-agent') ?? '').slice(0, 256)}`;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -76,6 +92,8 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.get('/metrics', async (c) => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType, 'Cache-Control': 'no-store' }));
 
   app.get('/healthz', (c) => (deps.isReady?.() === false ? c.json({ status: 'starting' }, 503) : c.json({ status: 'ok' })));
 
@@ -159,14 +177,29 @@ export function createApp(deps: AppDeps): Hono {
     const kind = mediaKind(c);
     const renditionId = c.req.param('rendition');
     const file = c.req.param('file');
-    const number = file === 'init.mp4' ? 'init' : segmentNumberFromFileName(content.plan.segmentTemplate, file);
+    const number: number | 'init' | undefined = file === 'init.mp4' ? 'init' : segmentNumberFromFileName(content.plan.segmentTemplate, file);
     if (number === undefined) throw new NotFoundError(`no segment "${file}"`);
+    const request = { content, kind, renditionId, number };
     const key = `${content.metadata.hash}/${kind}/${renditionId}/${file}`;
+    if (c.req.header(PEER_HEADER)) {
+      // Another instance asking for what we have: the store only, no encode, no prefetch.
+      const body = hot.get(key)?.body ?? (await origin.getStored(request));
+      return sendBytes(c, { body, etag: etagOf(body), contentType: 'application/octet-stream', cacheControl: 'no-store' });
+    }
+    const segmentCount = segmentCountOf(content.plan, findRendition(content.plan, kind, renditionId));
+    deps.prefetcher.onRequest({ client: clientOf(c), content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
     let cached = hot.get(key);
-    if (!cached) {
-      const body = await origin.get({ content, kind, renditionId, number });
+    if (cached) {
+      deps.metrics.cacheHits.inc({ tier: 'memory' });
+    } else {
+      const body = await origin.get(request);
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
+    }
+    const next = number === 'init' ? 1 : number + 1;
+    if (next <= segmentCount) {
+      // Origin-assisted prefetch for CDNs: the next segment of this rendition.
+      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
     }
     return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
   });

@@ -14,7 +14,7 @@ export function corpusSuite(items: CorpusItem[]): void {
   beforeAll(async () => {
     const files: Record<string, string> = {};
     for (const item of items) files[item.file] = await corpusSource(item);
-    server = await testServer(await mediaFolder(files), { encoder: { preset: 'ultrafast', threads: 0 } });
+    server = await testServer(await mediaFolder(files), { encoder: { preset: 'ultrafast', threads: 0, workers: 0 } });
   });
 
   afterAll(async () => {

@@ -1,18 +1,24 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultStreamingConfig, type StreamingConfig } from '../../src/config/config.js';
+import { defaultStreamingConfig, type ServerConfig, type StreamingConfig } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
-/** A real origin on a loopback port with a fresh cache. */
-export async function testServer(mediaDir: string, streaming: Partial<StreamingConfig> = {}): Promise<RunningServer & { cacheDir: string }> {
-  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-cache-'));
-  const server = await startServer({
-    mediaDir,
-    cacheDir,
-    port: 0,
-    host: '127.0.0.1',
-    streaming: { ...defaultStreamingConfig(), ...streaming },
-  });
+export type TestServer = RunningServer & { cacheDir: string };
+
+/** A real origin on a loopback port with a fresh cache (or the given one). */
+export async function testServer(
+  mediaDir: string,
+  streaming: Partial<StreamingConfig> = {},
+  options: Partial<Pick<ServerConfig, 'cacheDir' | 'redisUrl' | 'leaseMs'>> = {},
+): Promise<TestServer> {
+  const cacheDir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'jitseg-cache-')));
+  const server = await startServer(
+    { ...options, mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: { ...defaultStreamingConfig(), ...streaming } },
+    { log: () => {} },
+  );
   return { ...server, cacheDir };
 }
+
+/** Streaming config with prefetch off: for tests that count encodes of exactly what they request. */
+export const NO_PREFETCH: Partial<StreamingConfig> = { prefetch: { ...defaultStreamingConfig().prefetch, enabled: false } };

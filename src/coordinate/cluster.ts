@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+/**
+ * Who makes a file when several origin instances serve the same content.
+ *
+ * Without Redis every instance makes what it is asked for (LocalCoordinator).
+ * With Redis (RedisCoordinator) one instance per file takes a lease (SET NX
+ * PX, renewed while it works), makes the file, lists itself as a holder and
+ * announces it on a channel; the others wait for the announcement (or the
+ * lease to lapse, when the holder died: then one of them takes over), and
+ * read the file from a shared cache directory or fetch it from a holder over
+ * HTTP. When Redis is unreachable every call falls back to making the file
+ * locally, and coordination resumes when it reconnects.
+ *
+ * A hand-written lease rather than BullMQ: a job queue hands each encode to
+ * whichever worker pulls it, so most cold requests would be encoded on
+ * another instance and copied back, the per-instance priority queue (player
+ * requests before prefetch, stale prefetch dropped) would have to be rebuilt
+ * on Redis, and its blocking connections wait for reconnects where a player
+ * needs its segment now. The lease is two small Lua scripts.
+ */
+
+export interface Obtain {
+  /** Make the file here (encode, validate, store); it is then ours to serve. */
+  produce(): Promise<Buffer>;
+  /** The file from this instance's store, when someone put it there (a shared volume). */
+  readLocal(): Promise<Buffer | undefined>;
+  /** The file from a holder; undefined when it no longer has it or cannot be reached. */
+  fetchFromPeer(holderUrl: string): Promise<Buffer | undefined>;
+}
+
+export interface Coordinator {
+  obtain(key: string, how: Obtain): Promise<Buffer>;
+  /** This instance now has the file (made or fetched it). */
+  announce(key: string): Promise<void>;
+  /** Whether cluster coordination is in effect right now. */
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export class LocalCoordinator implements Coordinator {
+  readonly connected = false;
+  obtain(_key: string, how: Obtain): Promise<Buffer> {
+    return how.produce();
+  }
+  async announce(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+export interface RedisCoordinatorOptions {
+  redisUrl: string;
+  /** This instance's base URL as peers reach it (http://host:port). */
+  advertiseUrl: () => string;
+  /** How long a lease lasts without renewal: the takeover time after a crash. */
+  leaseMs: number;
+  /** Holders are remembered this long (a holder may evict the file sooner; then the next is asked). */
+  holderTtlSeconds?: number;
+  log?: (message: string) => void;
+}
+
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+const CHANNEL = 'jitseg:ready';
+/** A waiter looks again this often even without an announcement (a lapsed lease sends none). */
+const POLL_MS = 250;
+/** Redis calls that take longer than this count as Redis being away. */
+const COMMAND_TIMEOUT_MS = 1000;
+
+class RedisUnavailable extends Error {
+  override name = 'RedisUnavailable';
+}
+
+export class RedisCoordinator implements Coordinator {
+  private readonly id = randomUUID();
+  private readonly commands: Redis;
+  private readonly events: Redis;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly leaseMs: number;
+  private readonly holderTtl: number;
+  private wasConnected = false;
+  private closed = false;
+
+  constructor(private readonly options: RedisCoordinatorOptions) {
+    this.leaseMs = options.leaseMs;
+    this.holderTtl = options.holderTtlSeconds ?? 3600;
+    const connection = {
+      // Fail fast while disconnected: the caller then works locally instead of queueing behind a reconnect.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
+      lazyConnect: false,
+    };
+    this.commands = new Redis(options.redisUrl, connection);
+    this.events = new Redis(options.redisUrl, { ...connection, commandTimeout: undefined });
+    for (const client of [this.commands, this.events]) {
+      client.on('error', () => {}); // reported through 'ready'/'close' below, once per change
+      client.on('ready', () => this.onConnectionChange());
+      client.on('close', () => this.onConnectionChange());
+    }
+    this.events.on('ready', () => void this.events.subscribe(CHANNEL).catch(() => undefined));
+    this.events.on('message', (_channel: string, key: string) => this.wake(key));
+  }
+
+  get connected(): boolean {
+    return !this.closed && this.commands.status === 'ready' && this.events.status === 'ready';
+  }
+
+  /** Resolves once both connections are up (for start-up and tests). */
+  async ready(timeoutMs = 5000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.connected && Date.now() < until) await sleep(20);
+    return this.connected;
+  }
+
+  async obtain(key: string, how: Obtain): Promise<Buffer> {
+    for (;;) {
+      if (!this.connected) return how.produce();
+      let acquired: boolean;
+      try {
+        const found = await this.fromHolders(key, how);
+        if (found) return found;
+        acquired = (await this.call(this.commands.set(leaseKey(key), this.id, 'PX', this.leaseMs, 'NX'))) === 'OK';
+      } catch (err) {
+        if (err instanceof RedisUnavailable) return how.produce();
+        throw err;
+      }
+      if (acquired) return this.produceUnderLease(key, how);
+      // Someone else is making it: wait for their announcement, or look again (their lease may lapse).
+      await this.waitForNews(key, POLL_MS);
+      const shared = await how.readLocal();
+      if (shared) return shared;
+    }
+  }
+
+  async announce(key: string): Promise<void> {
+    if (!this.connected) return;
+    try {
+      await this.call(this.commands.multi().sadd(holdersKey(key), this.options.advertiseUrl()).expire(holdersKey(key), this.holderTtl).publish(CHANNEL, key).exec());
+    } catch {
+      // Peers then make it themselves: slower, never wrong.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of [...this.waiters.values()].flatMap((s) => [...s])) wake();
+    this.commands.disconnect();
+    this.events.disconnect();
+  }
+
+  private async produceUnderLease(key: string, how: Obtain): Promise<Buffer> {
+    const renewal = setInterval(() => {
+      // A lost lease (we stalled past it) only means someone else may make the file too.
+      void this.call(this.commands.eval(RENEW, 1, leaseKey(key), this.id, this.leaseMs)).catch(() => undefined);
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    try {
+      const bytes = await how.produce();
+      await this.announce(key);
+      return bytes;
+    } finally {
+      clearInterval(renewal);
+      await this.call(this.commands.eval(RELEASE, 1, leaseKey(key), this.id)).catch(() => undefined);
+      // Waiters look again at once: the file, or a free lease when this failed.
+      await this.call(this.commands.publish(CHANNEL, key)).catch(() => undefined);
+    }
+  }
+
+  /** The file from this store or a listed holder, if any has it. */
+  private async fromHolders(key: string, how: Obtain): Promise<Buffer | undefined> {
+    const holders = (await this.call(this.commands.smembers(holdersKey(key)))) as string[];
+    if (holders.length === 0) return undefined;
+    const self = this.options.advertiseUrl();
+    const local = await how.readLocal();
+    if (local) return local;
+    for (const holder of holders) {
+      if (holder === self) continue;
+      const bytes = await how.fetchFromPeer(holder);
+      if (bytes) return bytes;
+      // Gone or evicted: no one should ask it again.
+      await this.call(this.commands.srem(holdersKey(key), holder)).catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  private waitForNews(key: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(key);
+      if (!set) this.waiters.set(key, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      set.add(done);
+    });
+  }
+
+  private wake(key: string): void {
+    for (const done of [...(this.waiters.get(key) ?? [])]) done();
+  }
+
+  /** A Redis command; any failure of Redis itself becomes RedisUnavailable. */
+  private async call<T>(command: Promise<T>): Promise<T> {
+    try {
+      return await command;
+    } catch (err) {
+      throw new RedisUnavailable((err as Error).message);
+    }
+  }
+
+  private onConnectionChange(): void {
+    const now = this.connected;
+    if (now === this.wasConnected || this.closed) return;
+    this.wasConnected = now;
+    this.options.log?.(now ? 'redis connected: coordinating encodes across instances' : 'redis unavailable: coordinating encodes in this process until it is back');
+    // Waiters re-evaluate at once (and work locally while Redis is away).
+    for (const key of [...this.waiters.keys()]) this.wake(key);
+  }
+}
+
+const leaseKey = (key: string) => `jitseg:lease:${key}`;
+const holdersKey = (key: string) => `jitseg:holders:${key}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,102 @@
+import { LRUCache } from 'lru-cache';
+import type { Content } from '../library/media-library.js';
+import type { MediaKind } from '../store/content-store.js';
+
+/**
+ * Stays ahead of each player, following the design's strategy: at start-up
+ * the first `startup` segments, in linear play `ahead` segments past the one
+ * requested, after a seek `afterSeek` segments from the seek point — for the
+ * rendition the player is using (each rendition a player requests is its own
+ * playhead, so an ABR switch starts a new one). A seek drops the player's
+ * prefetch that has not started yet. Prefetch runs at the lowest priority of
+ * the encode queue: a player's request never waits behind it.
+ *
+ * A player is known by its playback session id header when it sends one
+ * (AVPlayer's X-Playback-Session-Id), else by address and user agent; a CDN
+ * pulling linearly is one more player.
+ */
+
+export interface PrefetchSettings {
+  enabled: boolean;
+  startup: number;
+  ahead: number;
+  afterSeek: number;
+}
+
+export interface PrefetchTarget {
+  content: Content;
+  kind: MediaKind;
+  renditionId: string;
+  number: number;
+}
+
+export interface PrefetchRequest {
+  client: string;
+  content: Content;
+  kind: MediaKind;
+  renditionId: string;
+  /** 0 for the init segment. */
+  number: number;
+  segmentCount: number;
+}
+
+interface Playhead {
+  last: number;
+  /** Aborted when the player seeks away: drops what it queued. */
+  controller: AbortController;
+}
+
+/** Playheads idle this long are forgotten. */
+const PLAYHEAD_TTL_MS = 10 * 60_000;
+
+export class Prefetcher {
+  private readonly playheads = new LRUCache<string, Playhead>({
+    max: 50_000,
+    ttl: PLAYHEAD_TTL_MS,
+    dispose: (playhead) => playhead.controller.abort(),
+  });
+
+  constructor(
+    private readonly settings: PrefetchSettings,
+    /** Makes (or finds) one segment at prefetch priority; rejects when dropped. */
+    private readonly fetchSegment: (target: PrefetchTarget, signal: AbortSignal) => Promise<unknown>,
+    private readonly isReady: (target: PrefetchTarget) => boolean,
+    private readonly onScheduled: (dropped: Promise<boolean>) => void = () => {},
+  ) {}
+
+  /** A player asked for segment `number` (0: the init segment). Returns the segments queued. */
+  onRequest(request: PrefetchRequest): number[] {
+    if (!this.settings.enabled) return [];
+    const { client, content, kind, renditionId, number, segmentCount } = request;
+    const key = `${client}\u0000${content.metadata.hash}\u0000${kind}\u0000${renditionId}`;
+    let playhead = this.playheads.get(key);
+    let from: number;
+    let count: number;
+    if (!playhead) {
+      playhead = { last: number, controller: new AbortController() };
+      this.playheads.set(key, playhead);
+      // Start-up: the first segments; a player starting mid-stream is a seek.
+      [from, count] = number <= 1 ? [Math.max(1, number + 1), this.settings.startup - Math.max(0, number)] : [number + 1, this.settings.afterSeek];
+    } else if (number === playhead.last || number === playhead.last + 1 || (playhead.last === 0 && number === 1)) {
+      [from, count] = [number + 1, this.settings.ahead];
+    } else {
+      playhead.controller.abort();
+      playhead.controller = new AbortController();
+      [from, count] = [number + 1, this.settings.afterSeek];
+    }
+    playhead.last = number;
+    const queued: number[] = [];
+    for (let n = from; n < from + count && n <= segmentCount; n++) {
+      const target: PrefetchTarget = { content, kind, renditionId, number: n };
+      if (this.isReady(target)) continue;
+      queued.push(n);
+      this.onScheduled(
+        this.fetchSegment(target, playhead.controller.signal).then(
+          () => false,
+          (err: unknown) => (err as Error)?.name === 'DroppedError',
+        ),
+      );
+    }
+    return queued;
+  }
+}

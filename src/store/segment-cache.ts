@@ -1,0 +1,237 @@
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { writeFileAtomic } from './atomic.js';
+
+/**
+ * The byte budget of the store: every media segment on disk is an entry of an
+ * LRU (lru-cache) bounded in bytes; when a new segment pushes it over, the
+ * least recently used segments are deleted. Only segments count: metadata,
+ * probe results and init segments (a few KB per rendition, and needed to play
+ * any segment) stay. Files are added only after their atomic rename, so a file
+ * being written is never evicted; a file being served is read whole first,
+ * and an unlink never takes bytes from a reader that has it open.
+ *
+ * The order survives restarts: a snapshot (relative path, size, last use) is
+ * written on close and every SNAPSHOT_INTERVAL_MS, and the start-up rebuild
+ * lists the store (one recursive readdir), keeps the snapshot's order for the
+ * files still there and stats only the files it does not know.
+ */
+
+export interface SegmentCacheOptions {
+  /** Byte budget for segments. */
+  maxBytes: number;
+  /** Segments unused for longer are deleted (0: no age limit). */
+  retentionMs: number;
+  /** Called after a segment was evicted and deleted. */
+  onEvict?: (bytes: number) => void;
+}
+
+interface Entry {
+  size: number;
+  lastUse: number;
+}
+
+type SnapshotRow = [relativePath: string, size: number, lastUse: number];
+
+const SNAPSHOT_FILE = path.join('index', 'segments.json');
+const SNAPSHOT_INTERVAL_MS = 30_000;
+/** Segment files: what the LRU holds. */
+const SEGMENT_FILE = /\.(m4s|mp4)$/;
+const INIT_FILE = 'init.mp4';
+
+export class SegmentCache {
+  private readonly lru: LRUCache<string, Entry>;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private evictions = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: SegmentCacheOptions,
+  ) {
+    this.lru = new LRUCache<string, Entry>({
+      maxSize: Math.max(1, options.maxBytes),
+      sizeCalculation: (entry) => Math.max(1, entry.size),
+      dispose: (entry, relative, reason) => {
+        if (reason !== 'evict' && reason !== 'expire') return;
+        this.evictions++;
+        this.dirty = true;
+        void unlink(path.join(this.root, relative)).then(
+          () => this.options.onEvict?.(entry.size),
+          () => this.options.onEvict?.(entry.size), // already gone: the bytes are free either way
+        );
+      },
+    });
+  }
+
+  /** Whether a file under the store root is one the LRU manages. */
+  static isSegmentPath(relativePath: string): boolean {
+    const parts = relativePath.split(path.sep);
+    return parts.length === 4 && (parts[1] === 'video' || parts[1] === 'audio') && SEGMENT_FILE.test(parts[3]!) && parts[3] !== INIT_FILE;
+  }
+
+  /**
+   * Rebuilds the index from the snapshot and what is on disk; deletes what
+   * is over the budget or past retention. Returns the number of segments kept.
+   */
+  async load(): Promise<number> {
+    const onDisk = await this.listSegments();
+    const snapshot = await this.readSnapshot();
+    const now = Date.now();
+    const rows: SnapshotRow[] = [];
+    for (const row of snapshot) {
+      if (onDisk.delete(row[0])) rows.push(row);
+    }
+    // Files the snapshot does not know (written after it, or no snapshot at all): their mtime is their last use.
+    const unknown = [...onDisk];
+    for (let i = 0; i < unknown.length; i += 256) {
+      const batch = unknown.slice(i, i + 256);
+      const stats = await Promise.all(batch.map((relative) => stat(path.join(this.root, relative)).catch(() => undefined)));
+      batch.forEach((relative, k) => {
+        const st = stats[k];
+        if (st) rows.push([relative, st.size, st.mtimeMs]);
+      });
+    }
+    rows.sort((a, b) => a[2] - b[2]);
+    for (const [relative, size, lastUse] of rows) {
+      if (this.isExpired(lastUse, now)) {
+        await unlink(path.join(this.root, relative)).catch(() => undefined);
+        continue;
+      }
+      this.lru.set(relative, { size, lastUse });
+    }
+    this.dirty = true;
+    this.timer = setInterval(() => void this.maintain(), SNAPSHOT_INTERVAL_MS);
+    this.timer.unref();
+    return this.lru.size;
+  }
+
+  /** A segment was just stored (after its rename). May evict others. */
+  add(absolutePath: string, size: number): void {
+    const relative = this.relative(absolutePath);
+    if (!relative) return;
+    if (size > this.options.maxBytes) {
+      // Larger than the whole budget: served this once, never kept.
+      this.evictions++;
+      void unlink(absolutePath).catch(() => undefined).then(() => this.options.onEvict?.(size));
+      return;
+    }
+    this.lru.set(relative, { size, lastUse: Date.now() });
+    this.dirty = true;
+  }
+
+  /** A segment was read from disk: it becomes the most recently used. */
+  touch(absolutePath: string, size: number): void {
+    const relative = this.relative(absolutePath);
+    if (!relative) return;
+    const entry = this.lru.get(relative);
+    if (entry) entry.lastUse = Date.now();
+    // Written by another instance sharing this directory: now ours to account for.
+    else this.lru.set(relative, { size, lastUse: Date.now() });
+    this.dirty = true;
+  }
+
+  /** Whether a segment is in the index (does not change its recency). */
+  has(absolutePath: string): boolean {
+    const relative = this.relative(absolutePath);
+    return relative !== undefined && this.lru.has(relative);
+  }
+
+  /** A segment found missing (deleted behind our back): forget it. */
+  forget(absolutePath: string): void {
+    const relative = this.relative(absolutePath);
+    if (relative && this.lru.delete(relative)) this.dirty = true;
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get count(): number {
+    return this.lru.size;
+  }
+
+  get evictionCount(): number {
+    return this.evictions;
+  }
+
+  /** Drops segments past retention and writes the snapshot when something changed. */
+  async maintain(): Promise<void> {
+    if (this.options.retentionMs > 0) {
+      const now = Date.now();
+      const expired: Array<[string, Entry]> = [];
+      for (const relative of this.lru.rkeys()) {
+        const entry = this.lru.peek(relative)!;
+        if (!this.isExpired(entry.lastUse, now)) break; // oldest first: the rest are newer
+        expired.push([relative, entry]);
+      }
+      for (const [relative, entry] of expired) {
+        this.lru.delete(relative);
+        this.evictions++;
+        await unlink(path.join(this.root, relative)).catch(() => undefined);
+        this.options.onEvict?.(entry.size);
+        this.dirty = true;
+      }
+    }
+    if (!this.dirty) return;
+    this.dirty = false;
+    const rows: SnapshotRow[] = [];
+    for (const relative of this.lru.rkeys()) {
+      const entry = this.lru.peek(relative)!;
+      rows.push([relative, entry.size, Math.round(entry.lastUse)]);
+    }
+    await writeFileAtomic(path.join(this.root, SNAPSHOT_FILE), JSON.stringify({ version: 1, rows })).catch(() => {
+      this.dirty = true; // try again next time
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.maintain();
+  }
+
+  private isExpired(lastUse: number, now: number): boolean {
+    return this.options.retentionMs > 0 && now - lastUse > this.options.retentionMs;
+  }
+
+  private relative(absolutePath: string): string | undefined {
+    const relative = path.relative(this.root, absolutePath);
+    return SegmentCache.isSegmentPath(relative) ? relative : undefined;
+  }
+
+  /** Every segment file under the root, as relative paths. */
+  private async listSegments(): Promise<Set<string>> {
+    const found = new Set<string>();
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const relative = path.relative(this.root, path.join(entry.parentPath, entry.name));
+      if (SegmentCache.isSegmentPath(relative)) found.add(relative);
+    }
+    return found;
+  }
+
+  private async readSnapshot(): Promise<SnapshotRow[]> {
+    try {
+      const parsed = JSON.parse(await readFile(path.join(this.root, SNAPSHOT_FILE), 'utf8')) as { version?: number; rows?: unknown };
+      if (parsed.version !== 1 || !Array.isArray(parsed.rows)) return [];
+      return parsed.rows.filter(
+        (r): r is SnapshotRow => Array.isArray(r) && typeof r[0] === 'string' && typeof r[1] === 'number' && typeof r[2] === 'number',
+      );
+    } catch {
+      return [];
+    }
+  }
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 1e3, KB: 1e3, M: 1e6, MB: 1e6, G: 1e9, GB: 1e9, T: 1e12, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+
+/** "2GB", "500 MiB", "1.5G", 1048576 → bytes; undefined when unreadable. */
+export function parseByteSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m && UNITS[m[2]!.toUpperCase()];
+  return m && unit ? Math.floor(Number(m[1]) * unit) : undefined;
+}
