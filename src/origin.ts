@@ -67,6 +67,11 @@ export interface GetOptions {
   reason?: TaskReason;
   /** Drops a prefetch that is still waiting for a worker. */
   signal?: AbortSignal;
+  /**
+   * Called once the file is found or its making is queued: work started
+   * from here (prefetch) cannot take the worker this request is due.
+   */
+  onScheduled?: () => void;
 }
 
 /** Header on instance-to-instance fetches: answer from the store only, never encode. */
@@ -91,6 +96,7 @@ export class Origin {
     const stored = await this.readStored(file.path);
     if (stored) {
       if (reason === 'request') metrics.cacheHits.inc({ tier: 'disk' });
+      options.onScheduled?.();
       return stored;
     }
     if (reason === 'request') {
@@ -109,7 +115,9 @@ export class Origin {
       readLocal: () => this.readStored(file.path),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
     };
-    return this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
+    const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
+    options.onScheduled?.();
+    return made;
   }
 
   /** A file only if this instance's store has it (peers ask this way). */
@@ -147,7 +155,8 @@ export class Origin {
   /** The init segment comes out of packaging a span: the first segment's, wanted soon anyway. */
   private async makeInit(request: SegmentRequest, options: GetOptions): Promise<Buffer> {
     const initPath = this.locate(request).path;
-    await this.get({ ...request, number: 1 }, options);
+    const { onScheduled: _calledByTheInitRequest, ...forSegment } = options;
+    await this.get({ ...request, number: 1 }, forSegment);
     const made = await this.readStored(initPath);
     if (made) return made;
     // Segment 1 came from a peer that had no init to give: encode it here for its init.

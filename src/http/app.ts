@@ -187,12 +187,14 @@ export function createApp(deps: AppDeps): Hono {
       return sendBytes(c, { body, etag: etagOf(body), contentType: 'application/octet-stream', cacheControl: 'no-store' });
     }
     const segmentCount = segmentCountOf(content.plan, findRendition(content.plan, kind, renditionId));
-    deps.prefetcher.onRequest({ client: clientOf(c), content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
+    const prefetch = () => deps.prefetcher.onRequest({ client: clientOf(c), content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
     let cached = hot.get(key);
     if (cached) {
       deps.metrics.cacheHits.inc({ tier: 'memory' });
+      prefetch();
     } else {
-      const body = await origin.get(request);
+      // Prefetch is set off once this request holds its place in the encode queue.
+      const body = await origin.get(request, { onScheduled: prefetch });
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
     }

@@ -1,0 +1,176 @@
+/**
+ * Several origin instances on one real Redis: one encode per segment in the
+ * whole cluster, takeover when the encoding instance is killed (kill -9),
+ * and no failed request while Redis is away.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mediaFolder, testSource } from './support/media.js';
+import { metricValue, scrape } from './support/metrics.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+import { NO_PREFETCH, testServer, type TestServer } from './support/server.js';
+
+const LEASE_MS = 2000;
+/** The encoding instance sleeps this long before ffmpeg starts, so there is time to kill it mid-encode. */
+const ENCODE_DELAY_S = 1.5;
+
+interface Instance {
+  url: string;
+  child: ChildProcess;
+}
+
+let redis: TestRedis;
+let media: string;
+let work: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  media = await mediaFolder({ 'clip.mp4': await testSource('browser360p') });
+  work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-cluster-'));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** One origin process (the real CLI), with its own cache directory. */
+async function startInstance(name: string, extraEnv: Record<string, string> = {}): Promise<Instance> {
+  const config = path.join(work, 'config.yaml');
+  await writeFile(config, 'streaming:\n  segment_duration: 4\n  prefetch:\n    enabled: false\n  encoder:\n    preset: ultrafast\n');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts', '--media', media, '--cache', path.join(work, `cache-${name}`), '--port', '0', '--host', '127.0.0.1',
+      '--config', config, '--redis', redis.url, '--lease-ms', String(LEASE_MS)],
+    { cwd: path.resolve(import.meta.dirname, '..'), env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`instance ${name} did not start: ${out}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /serving .* on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`instance ${name} exited (${code}): ${out}`)));
+  });
+  return { url, child };
+}
+
+async function slowFfmpeg(): Promise<string> {
+  const script = path.join(work, 'slow-ffmpeg.sh');
+  await writeFile(script, `#!/bin/sh\nsleep ${ENCODE_DELAY_S}\nexec ffmpeg "$@"\n`);
+  await chmod(script, 0o755);
+  return script;
+}
+
+async function segmentUrlPath(base: string): Promise<{ hash: string; rendition: string; segments: number }> {
+  const registered = await (await fetch(`${base}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clip.mp4' }) })).json();
+  const info = await (await fetch(`${base}${registered.urls.info}`)).json();
+  return { hash: registered.hash, rendition: info.renditions[0].id, segments: info.segments };
+}
+
+const sumOver = async (urls: string[], name: string, labels: Record<string, string> = {}) =>
+  (await Promise.all(urls.map(async (u) => metricValue(await scrape(u), name, labels)))).reduce((a, b) => a + b, 0);
+
+describe('three origin processes on one Redis', () => {
+  let instances: Instance[] = [];
+  afterAll(() => {
+    for (const i of instances) i.child.kill('SIGKILL');
+  });
+
+  it('30 concurrent requests for a cold segment, spread over them: one encode in the cluster; kill -9 of the encoder: another takes over within the lease', async () => {
+    const ffmpeg = await slowFfmpeg();
+    instances = await Promise.all(['a', 'b', 'c'].map((n) => startInstance(n, { JITSEG_FFMPEG: ffmpeg })));
+    const urls = instances.map((i) => i.url);
+    const { hash, rendition } = await segmentUrlPath(urls[0]!);
+    await Promise.all(urls.slice(1).map((u) => segmentUrlPath(u)));
+    const segment = (n: number) => `/api/v1/content/${hash}/video/${rendition}/segment_${n}.m4s`;
+
+    // 1. The stampede: one encode, the other instances fetch it from the one that made it.
+    const bodies = await Promise.all(
+      Array.from({ length: 30 }, async (_, k) => {
+        const response = await fetch(`${urls[k % 3]}${segment(3)}`);
+        expect(response.status).toBe(200);
+        return Buffer.from(await response.arrayBuffer());
+      }),
+    );
+    for (const body of bodies) expect(body.equals(bodies[0]!)).toBe(true);
+    expect(await sumOver(urls, 'jitseg_transcodes_total', { kind: 'video' })).toBe(1);
+    expect(await sumOver(urls, 'jitseg_peer_fetches_total')).toBe(2);
+
+    // 2. Kill -9 the instance that is encoding; every client still gets the segment from another one.
+    const before = await Promise.all(urls.map(async (u) => metricValue(await scrape(u), 'jitseg_transcodes_total', { kind: 'video' })));
+    const results = Array.from({ length: 30 }, async (_, k) => {
+      // A client whose instance dies retries on the next one, as a load balancer or player does.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const base = urls[(k + attempt) % 3]!;
+        try {
+          const response = await fetch(`${base}${segment(5)}`);
+          expect(response.status).toBe(200);
+          return { body: Buffer.from(await response.arrayBuffer()), deliveredAt: Date.now(), by: base };
+        } catch {
+          // connection reset by the killed instance
+        }
+      }
+      throw new Error('no instance delivered the segment');
+    });
+    let encoder: Instance | undefined;
+    for (const until = Date.now() + 10_000; !encoder && Date.now() < until; ) {
+      for (const instance of instances) {
+        if (metricValue(await scrape(instance.url), 'jitseg_encodes_running') > 0) encoder = instance;
+      }
+    }
+    expect(encoder, 'an instance was seen encoding').toBeDefined();
+    encoder!.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const delivered = await Promise.all(results);
+    for (const d of delivered) expect(d.body.equals(delivered[0]!.body)).toBe(true);
+    expect(delivered.every((d) => d.by !== encoder!.url)).toBe(true);
+    // Lease lapse + a fresh (deliberately slowed) encode, with room for a loaded machine.
+    const takeover = Math.max(...delivered.map((d) => d.deliveredAt)) - killedAt;
+    expect(takeover).toBeLessThan(LEASE_MS + ENCODE_DELAY_S * 1000 + 6000);
+    const survivors = instances.filter((i) => i !== encoder);
+    const after = await Promise.all(survivors.map(async (i) => metricValue(await scrape(i.url), 'jitseg_transcodes_total', { kind: 'video' })));
+    const survivorsBefore = survivors.map((i) => before[instances.indexOf(i)]!);
+    expect(after.reduce((a, b) => a + b, 0) - survivorsBefore.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+});
+
+describe('Redis going away', () => {
+  let servers: TestServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it('no request fails while Redis is down; coordination resumes when it is back', async () => {
+    servers = await Promise.all([0, 1].map(() => testServer(media, { ...NO_PREFETCH, segment_duration: 4 }, { redisUrl: redis.url, leaseMs: LEASE_MS })));
+    const { hash, rendition } = await segmentUrlPath(servers[0]!.url);
+    await segmentUrlPath(servers[1]!.url);
+    const segment = (n: number) => `/api/v1/content/${hash}/video/${rendition}/segment_${n}.m4s`;
+    const getAll = (n: number) =>
+      Promise.all(servers.flatMap((s) => [0, 1, 2].map(async () => (await fetch(`${s.url}${segment(n)}`)).status)));
+
+    expect(servers.every((s) => s.coordinator.connected)).toBe(true);
+    expect(await getAll(1)).toEqual([200, 200, 200, 200, 200, 200]);
+
+    await redis.stop();
+    const whileDown = await Promise.all([getAll(2), getAll(3)]);
+    expect(whileDown.flat().every((status) => status === 200)).toBe(true);
+    expect(servers.every((s) => !s.coordinator.connected)).toBe(true);
+
+    await redis.start();
+    for (const until = Date.now() + 10_000; !servers.every((s) => s.coordinator.connected) && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(servers.every((s) => s.coordinator.connected)).toBe(true);
+    const encodedBefore = await sumOver(servers.map((s) => s.url), 'jitseg_transcodes_total', { kind: 'video' });
+    expect(await getAll(4)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect((await sumOver(servers.map((s) => s.url), 'jitseg_transcodes_total', { kind: 'video' })) - encodedBefore).toBe(1);
+  });
+});
