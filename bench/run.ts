@@ -58,6 +58,7 @@ import {
   type ChildServer,
   type LoadResult,
 } from './lib.js';
+import { measureCacheAndCoordination, reportCacheAndCoordination, type CacheCoordinationResults } from './cache-coordination.js';
 import { BENCH_DIR, ensureLong30MinMp4, ensureLongMkv, ensureLongMp4, ensureMain1080p } from './sources.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -91,11 +92,15 @@ const TARGETS = {
 };
 
 /**
- * The origin's defaults, with read-ahead encoding off: a background encode
- * started by one request would overlap the next measurement (or the bare
- * ffmpeg run) on this 2-core machine. buffer_ahead is not an input of the plan.
+ * The origin's defaults with prefetch off: a background encode started by
+ * one request would overlap the next measurement (or the bare ffmpeg run) on
+ * this 2-core machine. Prefetch is measured on its own (cache-coordination.ts).
  */
-const benchStreamingConfig = (): StreamingConfig => ({ ...defaultStreamingConfig(), buffer_ahead: 0 });
+const benchStreamingConfig = (): StreamingConfig => ({
+  ...defaultStreamingConfig(),
+  buffer_ahead: 0,
+  prefetch: { ...defaultStreamingConfig().prefetch, enabled: false },
+});
 
 // ---------------------------------------------------------------------------
 // Child mode: one server per process
@@ -730,6 +735,7 @@ interface Results {
   ttfs: TtfsResult[];
   segmentRuns: { label: string; results: SegmentResults }[];
   fullFile: FullFileResult;
+  cacheCoordination: CacheCoordinationResults;
 }
 
 const mark = (met: boolean) => (met ? 'met' : '**not met**');
@@ -843,6 +849,7 @@ function report(r: Results): string {
     `| Wall time | ${seconds(median(fullFile.pairs.map((p) => p.jit.wallMs)) / 1000)} | ${seconds(median(fullFile.pairs.map((p) => p.onePass.wallMs)) / 1000)} | ${ratio(median(fullFile.pairs.map((p) => p.jit.wallMs / p.onePass.wallMs)))} |`,
     '',
     'One pass: the origin\'s ffmpeg command for the rendition without the trim and the seek (same filters and x264 options).',
+    ...reportCacheAndCoordination(r.cacheCoordination),
   );
   return lines.join('\n');
 }
@@ -888,7 +895,9 @@ async function main(): Promise<void> {
   log(`[bench] full-file JIT CPU: ${main1080p.label}, ${FULL_FILE_RENDITION}`);
   const fullFile = await measureFullFile(main1080p, FULL_FILE_RENDITION);
 
-  const results: Results = { machine, manifests, ttfs, segmentRuns, fullFile };
+  const cacheCoordination = await measureCacheAndCoordination();
+
+  const results: Results = { machine, manifests, ttfs, segmentRuns, fullFile, cacheCoordination };
   const table = report(results);
   const totalSeconds = (performance.now() - started) / 1000;
   await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
@@ -914,6 +923,7 @@ async function main(): Promise<void> {
         ttfs,
         segments,
         fullFile,
+        cacheCoordination,
         totalSeconds,
       }),
       null,

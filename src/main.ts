@@ -3,7 +3,7 @@ import { generateDemoClip, listMediaFiles } from './library/demo.js';
 import { startServer } from './server.js';
 import { mkdir } from 'node:fs/promises';
 
-/** `npm start -- --media DIR --cache DIR --port N [--host H] [--config FILE]` */
+/** `npm start -- --media DIR --cache DIR --port N [--host H] [--config FILE] [--cache-size 10GB] [--redis URL] [--advertise-url URL] [--lease-ms N]` */
 async function main(): Promise<void> {
   const config = await loadServerConfig(process.argv.slice(2));
   await mkdir(config.mediaDir, { recursive: true });

@@ -174,3 +174,25 @@ describe('Redis going away', () => {
     expect((await sumOver(servers.map((s) => s.url), 'jitseg_transcodes_total', { kind: 'video' })) - encodedBefore).toBe(1);
   });
 });
+
+describe('instances sharing a cache directory', () => {
+  it('read each other\'s segments from the shared store: one encode, no peer fetch', async () => {
+    const first = await testServer(media, { ...NO_PREFETCH, segment_duration: 4 }, { redisUrl: redis.url, leaseMs: LEASE_MS });
+    const second = await testServer(media, { ...NO_PREFETCH, segment_duration: 4 }, { redisUrl: redis.url, leaseMs: LEASE_MS, cacheDir: first.cacheDir });
+    const servers = [first, second];
+    try {
+      const { hash, rendition } = await segmentUrlPath(first.url);
+      await segmentUrlPath(second.url);
+      const path = `/api/v1/content/${hash}/video/${rendition}/segment_6.m4s`;
+      const bodies = await Promise.all(
+        Array.from({ length: 10 }, async (_, k) => Buffer.from(await (await fetch(`${servers[k % 2]!.url}${path}`)).arrayBuffer())),
+      );
+      for (const body of bodies) expect(body.equals(bodies[0]!)).toBe(true);
+      const urls = servers.map((s) => s.url);
+      expect(await sumOver(urls, 'jitseg_transcodes_total', { kind: 'video' })).toBe(1);
+      expect(await sumOver(urls, 'jitseg_peer_fetches_total')).toBe(0);
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+});

@@ -58,6 +58,23 @@ describe('config', () => {
     await expect(loadServerConfig(['--bogus'], {})).rejects.toThrow(ConfigError);
   });
 
+  it('reads the cache budget, prefetch and cluster settings', async () => {
+    const yaml = parseStreamingYaml('streaming:\n  storage:\n    max_bytes: 2GB\n  prefetch:\n    ahead_segments: 8\n  encoder:\n    workers: 3\n');
+    expect(yaml.storage.max_bytes).toBe(2e9);
+    expect(yaml.prefetch).toEqual({ enabled: true, startup_segments: 3, ahead_segments: 8, seek_segments: 2 });
+    expect(yaml.encoder.workers).toBe(3);
+    expect(() => parseStreamingYaml('streaming:\n  storage:\n    max_bytes: lots\n')).toThrow(/streaming\.storage\.max_bytes/);
+
+    const flags = await loadServerConfig(['--cache-size', '500MiB', '--redis', 'redis://10.0.0.5:6379', '--lease-ms', '3000'], {});
+    expect(flags.streaming.storage.max_bytes).toBe(500 * 2 ** 20);
+    expect(flags).toMatchObject({ redisUrl: 'redis://10.0.0.5:6379', leaseMs: 3000 });
+    expect((await loadServerConfig([], { JITSEG_CACHE_SIZE: '1G', JITSEG_REDIS_URL: 'redis://r:1' })).streaming.storage.max_bytes).toBe(1e9);
+    expect((await loadServerConfig([], {})).redisUrl).toBeUndefined();
+    await expect(loadServerConfig(['--cache-size', 'huge'], {})).rejects.toThrow(/--cache-size/);
+    await expect(loadServerConfig(['--redis', 'localhost:6379'], {})).rejects.toThrow(/--redis/);
+    await expect(loadServerConfig(['--lease-ms', '5'], {})).rejects.toThrow(/--lease-ms/);
+  });
+
   it('an invalid config file stops start-up with a message naming the key', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-config-'));
     const file = path.join(dir, 'bad.yaml');

@@ -76,6 +76,7 @@ export function createApp(deps: AppDeps): Hono {
     sizeCalculation: (v) => Math.max(1, v.body.length),
   });
   const app = new Hono();
+  const memoryHits = deps.metrics.cacheHits.labels({ tier: 'memory' });
 
   // CORS on every response, errors and 206s included (players need it everywhere).
   app.use('*', async (c, next) => {
@@ -190,7 +191,7 @@ export function createApp(deps: AppDeps): Hono {
     const prefetch = () => deps.prefetcher.onRequest({ client: clientOf(c), content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
     let cached = hot.get(key);
     if (cached) {
-      deps.metrics.cacheHits.inc({ tier: 'memory' });
+      memoryHits.inc();
       prefetch();
     } else {
       // Prefetch is set off once this request holds its place in the encode queue.

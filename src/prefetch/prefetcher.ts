@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { DroppedError } from '../coordinate/encode-queue.js';
 import type { Content } from '../library/media-library.js';
 import type { MediaKind } from '../store/content-store.js';
 
@@ -42,6 +43,8 @@ export interface PrefetchRequest {
 
 interface Playhead {
   last: number;
+  /** The furthest segment queued for this playhead since its last seek. */
+  horizon: number;
   /** Aborted when the player seeks away: drops what it queued. */
   controller: AbortController;
 }
@@ -53,6 +56,7 @@ export class Prefetcher {
   private readonly playheads = new LRUCache<string, Playhead>({
     max: 50_000,
     ttl: PLAYHEAD_TTL_MS,
+    updateAgeOnGet: true,
     dispose: (playhead) => playhead.controller.abort(),
   });
 
@@ -73,18 +77,22 @@ export class Prefetcher {
     let from: number;
     let count: number;
     if (!playhead) {
-      playhead = { last: number, controller: new AbortController() };
+      playhead = { last: number, horizon: number, controller: new AbortController() };
       this.playheads.set(key, playhead);
       // Start-up: the first segments; a player starting mid-stream is a seek.
       [from, count] = number <= 1 ? [Math.max(1, number + 1), this.settings.startup - Math.max(0, number)] : [number + 1, this.settings.afterSeek];
     } else if (number === playhead.last || number === playhead.last + 1 || (playhead.last === 0 && number === 1)) {
-      [from, count] = [number + 1, this.settings.ahead];
+      // Linear: keep `ahead` segments queued; what was queued before is queued still.
+      from = Math.max(number + 1, playhead.horizon + 1);
+      count = number + this.settings.ahead - from + 1;
     } else {
       playhead.controller.abort();
       playhead.controller = new AbortController();
       [from, count] = [number + 1, this.settings.afterSeek];
+      playhead.horizon = number;
     }
     playhead.last = number;
+    playhead.horizon = Math.max(playhead.horizon, Math.min(segmentCount, from + count - 1));
     const queued: number[] = [];
     for (let n = from; n < from + count && n <= segmentCount; n++) {
       const target: PrefetchTarget = { content, kind, renditionId, number: n };
@@ -93,7 +101,7 @@ export class Prefetcher {
       this.onScheduled(
         this.fetchSegment(target, playhead.controller.signal).then(
           () => false,
-          (err: unknown) => (err as Error)?.name === 'DroppedError',
+          (err: unknown) => err instanceof DroppedError,
         ),
       );
     }

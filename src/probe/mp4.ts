@@ -294,10 +294,13 @@ export interface SyncSampleCheck {
 const NAL_PEEK_BYTES = 64;
 /**
  * Sync-sample reads go synchronously while they are fast (the file in the
- * page cache: ~2 µs each, ten times faster than a thread-pool round trip)
- * and stop blocking the event loop after this long (a cold, slow disk).
+ * page cache: ~5 µs each, several times faster than a thread-pool round
+ * trip); once they average more than this (a cold, slow disk), the rest go
+ * asynchronously so the event loop is never blocked for long.
  */
-const SYNC_READ_BUDGET_MS = 10;
+const FAST_READ_MS = 0.05;
+/** Reads between two looks at their average time. */
+const READ_TIMING_WINDOW = 32;
 /** Asynchronous reads in flight at once, after the budget. */
 const NAL_PEEK_CONCURRENCY = 16;
 
@@ -310,34 +313,53 @@ export async function keepClosedGopKeyframes(fh: FileHandle, analysis: MoovAnaly
   const { probe, syncSamples } = analysis;
   if (!syncSamples) return probe;
   const { codec, lengthSize, samples } = syncSamples;
-  const classify = async (offset: number, size: number, read: (buf: Uint8Array, position: number) => number | Promise<number>): Promise<boolean> => {
+  // One sample's verdict as a sequence of reads (usually one), driven synchronously or asynchronously below.
+  function* lookups(offset: number, size: number): Generator<{ position: number; length: number }, boolean, Uint8Array> {
     const end = offset + size;
     let position = offset;
     // A keyframe rarely holds more than a few non-picture NAL units (AUD, SPS, PPS, SEI) before its slice.
     for (let look = 0; look < 16; look++) {
-      const bytes = new Uint8Array(Math.min(NAL_PEEK_BYTES, end - position));
-      const got = await read(bytes, position);
-      const verdict = classifyLengthPrefixedSample(codec, lengthSize, bytes.subarray(0, got), position, end);
+      const bytes = yield { position, length: Math.min(NAL_PEEK_BYTES, end - position) };
+      const verdict = classifyLengthPrefixedSample(codec, lengthSize, bytes, position, end);
       if (typeof verdict === 'boolean') return verdict;
-      if (verdict <= position || got === 0) return false;
+      if (verdict <= position || bytes.length === 0) return false;
       position = verdict;
     }
     return false;
+  }
+  const buffer = new Uint8Array(NAL_PEEK_BYTES);
+  const classifyNow = (offset: number, size: number): boolean => {
+    const steps = lookups(offset, size);
+    let step = steps.next();
+    while (!step.done) {
+      const got = readSync(fh.fd, buffer, 0, step.value.length, step.value.position);
+      step = steps.next(buffer.subarray(0, got));
+    }
+    return step.value;
   };
-  const readNow = (buf: Uint8Array, position: number) => readSync(fh.fd, buf, 0, buf.length, position);
-  const readLater = (buf: Uint8Array, position: number) => readAt(fh, buf, position);
+  const classifyLater = async (offset: number, size: number): Promise<boolean> => {
+    const steps = lookups(offset, size);
+    let step = steps.next();
+    while (!step.done) {
+      const bytes = new Uint8Array(step.value.length);
+      const got = await readAt(fh, bytes, step.value.position);
+      step = steps.next(bytes.subarray(0, got));
+    }
+    return step.value;
+  };
 
   const verdictAt = new Map<number, boolean>();
   const started = performance.now();
   let next = 0;
-  for (; next < samples.length && performance.now() - started < SYNC_READ_BUDGET_MS; next++) {
-    const { offset, size } = samples[next]!;
-    if (!verdictAt.has(offset)) verdictAt.set(offset, await classify(offset, size, readNow));
+  while (next < samples.length) {
+    const { offset, size } = samples[next++]!;
+    if (!verdictAt.has(offset)) verdictAt.set(offset, classifyNow(offset, size));
+    if (next % READ_TIMING_WINDOW === 0 && (performance.now() - started) / next > FAST_READ_MS) break;
   }
   const worker = async () => {
     while (next < samples.length) {
       const { offset, size } = samples[next++]!;
-      if (!verdictAt.has(offset)) verdictAt.set(offset, await classify(offset, size, readLater));
+      if (!verdictAt.has(offset)) verdictAt.set(offset, await classifyLater(offset, size));
     }
   };
   await Promise.all(Array.from({ length: NAL_PEEK_CONCURRENCY }, worker));

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -10,7 +10,7 @@ import { writeFileAtomic } from './atomic.js';
  *   {cache}/{hash}/video/{rendition}/init.mp4, segment_N.m4s
  *   {cache}/{hash}/audio/{rendition}/init.mp4, segment_N.m4s
  *   {cache}/{hash}/logs/{kind}-{rendition}-{N}.log   ffmpeg/packager output of a failed encode
- *   {cache}/tmp/…                     work directories of running encodes
+ *   {cache}/tmp/…                     work directories of running encodes (of every instance sharing the directory)
  *
  * Rendition ids carry a hash of every setting that changes their bytes, so a
  * config change writes new files and never serves old ones.
@@ -18,14 +18,23 @@ import { writeFileAtomic } from './atomic.js';
 export type MediaKind = 'video' | 'audio';
 
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** Work directories older than this at start-up are leftovers of a crash. */
+const STALE_WORK_DIR_MS = 10 * 60_000;
 
 export class ContentStore {
   constructor(readonly root: string) {}
 
   async init(): Promise<void> {
-    await mkdir(path.join(this.root, 'tmp'), { recursive: true });
-    // Work directories left by a crash hold only partial output.
-    for (const name of await readdir(path.join(this.root, 'tmp'))) await rm(path.join(this.root, 'tmp', name), { recursive: true, force: true });
+    const tmp = path.join(this.root, 'tmp');
+    await mkdir(tmp, { recursive: true });
+    // Work directories left by a crash hold only partial output. Recent ones may belong to another
+    // instance sharing this directory (an encode takes seconds), so only old ones go.
+    const cutoff = Date.now() - STALE_WORK_DIR_MS;
+    for (const name of await readdir(tmp)) {
+      const dir = path.join(tmp, name);
+      const info = await stat(dir).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) await rm(dir, { recursive: true, force: true });
+    }
   }
 
   contentDir(hash: string): string {

@@ -39,6 +39,7 @@ const SNAPSHOT_INTERVAL_MS = 30_000;
 /** Segment files: what the LRU holds. */
 const SEGMENT_FILE = /\.(m4s|mp4)$/;
 const INIT_FILE = 'init.mp4';
+const CONTENT_DIR = /^[0-9a-f]{64}$/;
 
 export class SegmentCache {
   private readonly lru: LRUCache<string, Entry>;
@@ -201,14 +202,23 @@ export class SegmentCache {
     return SegmentCache.isSegmentPath(relative) ? relative : undefined;
   }
 
-  /** Every segment file under the root, as relative paths. */
+  /** Every segment file under the root ({hash}/{kind}/{rendition}/{file}), as relative paths. */
   private async listSegments(): Promise<Set<string>> {
     const found = new Set<string>();
-    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      if (!entry.isFile()) continue;
-      const relative = path.relative(this.root, path.join(entry.parentPath, entry.name));
-      if (SegmentCache.isSegmentPath(relative)) found.add(relative);
+    const list = (dir: string) => readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const content of await list(this.root)) {
+      if (!content.isDirectory() || !CONTENT_DIR.test(content.name)) continue;
+      for (const kind of ['video', 'audio']) {
+        const kindDir = path.join(this.root, content.name, kind);
+        const renditions = (await list(kindDir)).filter((r) => r.isDirectory());
+        const listings = await Promise.all(renditions.map((r) => list(path.join(kindDir, r.name))));
+        renditions.forEach((rendition, i) => {
+          const prefix = `${content.name}${path.sep}${kind}${path.sep}${rendition.name}${path.sep}`;
+          for (const file of listings[i]!) {
+            if (file.isFile() && SEGMENT_FILE.test(file.name) && file.name !== INIT_FILE) found.add(prefix + file.name);
+          }
+        });
+      }
     }
     return found;
   }
