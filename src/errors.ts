@@ -20,3 +20,20 @@ export class EncodeError extends Error {
     super(message);
   }
 }
+
+/** The origin cannot take this now (queue full, storage full, a content failing): retry later. */
+export class ServiceUnavailableError extends Error {
+  override name = 'ServiceUnavailableError';
+  constructor(
+    message: string,
+    /** Seconds the client should wait (Retry-After). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A signature or token is missing, wrong or expired. */
+export class ForbiddenError extends Error {
+  override name = 'ForbiddenError';
+}

@@ -47,6 +47,16 @@ export class Metrics {
     help: 'Queued prefetch dropped before it ran (the player moved away)',
     registers: [this.registry],
   });
+  readonly prefetchShed = new Counter({
+    name: 'jitseg_prefetch_shed_total',
+    help: 'Prefetch shed because the encode queue was full',
+    registers: [this.registry],
+  });
+  readonly requestsRefused = new Counter({
+    name: 'jitseg_requests_refused_total',
+    help: 'Player requests answered 503 because no encoder could take them in time',
+    registers: [this.registry],
+  });
   readonly peerFetches = new Counter({
     name: 'jitseg_peer_fetches_total',
     help: 'Segments fetched from another origin instance instead of encoded',

@@ -67,6 +67,8 @@ export interface GetOptions {
   reason?: TaskReason;
   /** Drops a prefetch that is still waiting for a worker. */
   signal?: AbortSignal;
+  /** Who asks: encode workers are shared fairly between clients. */
+  client?: string;
   /**
    * Called once the file is found or its making is queued: work started
    * from here (prefetch) cannot take the worker this request is due.
@@ -110,6 +112,7 @@ export class Origin {
           : () =>
               queue.run(file.key, (startedAs) => this.makeSegment(content, found, number - 1, startedAs), {
                 priority: PRIORITY[reason],
+                ...(options.client ? { client: options.client } : {}),
                 ...(options.signal ? { signal: options.signal } : {}),
               }),
       readLocal: () => this.readStored(file.path),

@@ -49,7 +49,12 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
   await cache.load();
 
-  const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism());
+  const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism(), {
+    maxWaiting: streaming.encoder.max_queue,
+    maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
+    onShed: () => metrics?.prefetchShed.inc(),
+    onRefused: () => metrics?.requestsRefused.inc(),
+  });
   let advertiseUrl = config.advertiseUrl ?? '';
   const coordinator: Coordinator = config.redisUrl
     ? new RedisCoordinator({ redisUrl: config.redisUrl, advertiseUrl: () => advertiseUrl, leaseMs: config.leaseMs ?? 5000, log })
@@ -65,7 +70,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const origin = new Origin({ store, cache, queue, coordinator, metrics });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
-    ({ content, kind, renditionId, number }, signal) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal }),
+    ({ content, kind, renditionId, number }, signal, client) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal, client }),
     ({ content, kind, renditionId, number }) => origin.isStored({ content, kind, renditionId, number }),
     (scheduled) => {
       metrics.prefetchScheduled.inc();

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaFolder, testSource } from './support/media.js';
-import { testServer } from './support/server.js';
+import { encoderWith, testServer } from './support/server.js';
 
 /**
  * Real players in a real browser: hls.js, dash.js and Shaka Player in Debian's
@@ -53,7 +53,7 @@ beforeAll(async () => {
       { name: '360p', width: 640, height: 360, bitrate: 900, quality: 26 },
       { name: '240p', width: 426, height: 240, bitrate: 400, quality: 28 },
     ],
-    encoder: { preset: 'ultrafast', threads: 0, workers: 0 },
+    encoder: encoderWith({ preset: 'ultrafast' }),
   });
   hash = (await (await fetch(`${origin.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clips/show.mp4' }) })).json()).hash;
   pageServer = createServer(async (req, res) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { avcCodecString } from '../src/package/fmp4.js';
 import { mediaFolder, testSource } from './support/media.js';
-import { testServer } from './support/server.js';
+import { encoderWith, testServer } from './support/server.js';
 
 /**
  * Manifests declare CODECS before anything is encoded; every preset and tune
@@ -17,7 +17,7 @@ describe('encoder settings keep the declared codec string', () => {
     ...tunes.map((tune) => ({ preset: 'veryfast' as const, tune })),
   ])('preset $preset, tune $tune', async ({ preset, tune }) => {
     const server = await testServer(await mediaFolder({ 'small.mp4': await testSource('small') }), {
-      encoder: { preset, threads: 0, workers: 0, ...(tune ? { tune } : {}) },
+      encoder: encoderWith({ preset, ...(tune ? { tune } : {}) }),
     });
     try {
       const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'small.mp4' }) })).json();

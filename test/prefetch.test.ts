@@ -10,7 +10,7 @@ import type { Content } from '../src/library/media-library.js';
 import { Prefetcher, type PrefetchTarget } from '../src/prefetch/prefetcher.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
-import { testServer } from './support/server.js';
+import { encoderWith, testServer } from './support/server.js';
 
 const deferred = () => {
   let resolve!: () => void;
@@ -154,7 +154,7 @@ describe('a player at 1×', () => {
   it('a seek drops prefetch still waiting for a worker', async () => {
     const media = await mediaFolder({ 'clip.mp4': await testSource('browser360p') });
     // One worker: while segment 2 is prefetched, segment 3 waits in the queue.
-    const server = await testServer(media, { segment_duration: 2, encoder: { preset: 'veryfast', threads: 0, workers: 1 } });
+    const server = await testServer(media, { segment_duration: 2, encoder: encoderWith({ workers: 1 }) });
     try {
       const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clip.mp4' }) })).json();
       const info = await (await fetch(`${server.url}${registered.urls.info}`)).json();

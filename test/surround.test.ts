@@ -3,7 +3,7 @@ import { defaultStreamingConfig } from '../src/config/config.js';
 import { CORPUS } from './support/corpus.js';
 import { corpusSource, decodeFrames, expectContinuousAudio, parseM3u8 } from './support/conformance.js';
 import { ffprobeJson, mediaFolder } from './support/media.js';
-import { testServer } from './support/server.js';
+import { encoderWith, testServer } from './support/server.js';
 
 /** Surround sources get a stereo rendition always and, when the config asks, a 5.1 one too. */
 const broadcast = CORPUS.find((item) => item.file === 'broadcast.ts')!;
@@ -12,7 +12,7 @@ async function audioRenditions(surround: boolean) {
   const source = await corpusSource(broadcast);
   const defaults = defaultStreamingConfig();
   const server = await testServer(await mediaFolder({ 'b.ts': source }), {
-    encoder: { preset: 'ultrafast', threads: 0, workers: 0 },
+    encoder: encoderWith({ preset: 'ultrafast' }),
     audio: { ...defaults.audio, surround },
   });
   const master = `${server.url}/vod/b.ts/master.m3u8`;

@@ -1,9 +1,19 @@
+import { ServiceUnavailableError } from '../errors.js';
+
 /**
  * The encode worker pool: at most `workers` encodes at once, the rest wait
- * in priority order (a player's request before any prefetch, then first come
- * first served). A waiting prefetch can be dropped (its signal aborts) unless
- * a player has asked for the same key meanwhile: `raise` lifts a key's
- * priority whether its task is waiting already or is queued later.
+ * in a bounded queue. Order: a player's request before any prefetch; among
+ * equals, the client with the fewest encodes running (one client cannot
+ * take every worker while others wait), then first come first served.
+ *
+ * Overload: when the queue is full, waiting prefetch is shed to make room
+ * for a request, a new prefetch is shed at once, and a request that finds no
+ * prefetch to displace is refused (503). A request that has not started
+ * within `maxWaitMs` is refused too, rather than left waiting unboundedly.
+ *
+ * A waiting prefetch can be dropped (its signal aborts) unless a player has
+ * asked for the same key meanwhile: `raise` lifts a key's priority whether
+ * its task is waiting already or is queued later.
  */
 
 export const PRIORITY = { request: 100, prefetch: 0 } as const;
@@ -16,59 +26,107 @@ export class DroppedError extends Error {
   override name = 'DroppedError';
 }
 
+export interface QueueLimits {
+  /** Tasks that may wait for a worker. */
+  maxWaiting: number;
+  /** How long a player's request may wait for a worker before it is refused. */
+  maxWaitMs: number;
+  /** Told of each prefetch shed and each request refused (metrics). */
+  onShed?: () => void;
+  onRefused?: () => void;
+}
+
 interface Task {
   key: string;
+  client: string;
   priority: number;
   seq: number;
   start: () => void;
-  drop: () => void;
+  fail: (err: Error) => void;
 }
 
 export interface QueueOptions {
   priority: number;
+  /** Who asked (fairness between clients). */
+  client?: string;
   /** Aborting drops the task while it waits at prefetch priority. */
   signal?: AbortSignal;
 }
 
+/** Retry-After for refused requests: about one encode. */
+const RETRY_AFTER_SECONDS = 2;
+
 export class EncodeQueue {
   private readonly waiting: Task[] = [];
   private readonly raised = new Map<string, number>();
+  private readonly runningByClient = new Map<string, number>();
   private active = 0;
   private seq = 0;
+  private shedCount = 0;
+  private refusedCount = 0;
 
-  constructor(readonly workers: number) {}
+  constructor(
+    readonly workers: number,
+    private readonly limits: QueueLimits = { maxWaiting: Infinity, maxWaitMs: Infinity },
+  ) {}
 
   /** Runs `work` in a worker slot; `work` learns the priority it started with. */
   run<T>(key: string, work: (reason: TaskReason) => Promise<T>, options: QueueOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const client = options.client ?? '';
+      let deadline: NodeJS.Timeout | undefined;
       const task: Task = {
         key,
+        client,
         priority: Math.max(options.priority, this.raised.get(key) ?? -Infinity),
         seq: this.seq++,
         start: () => {
+          clearTimeout(deadline);
           options.signal?.removeEventListener('abort', onAbort);
           this.active++;
+          this.runningByClient.set(client, (this.runningByClient.get(client) ?? 0) + 1);
           work(reasonOf(task.priority))
             .then(resolve, reject)
             .finally(() => {
               this.active--;
+              const left = (this.runningByClient.get(client) ?? 1) - 1;
+              if (left > 0) this.runningByClient.set(client, left);
+              else this.runningByClient.delete(client);
               this.pump();
             });
         },
-        drop: () => reject(new DroppedError(`dropped: ${key}`)),
+        fail: (err) => {
+          clearTimeout(deadline);
+          options.signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
       const onAbort = () => {
-        const at = this.waiting.indexOf(task);
-        if (at >= 0 && task.priority < PRIORITY.request) {
-          this.waiting.splice(at, 1);
-          task.drop();
-        }
+        if (task.priority < PRIORITY.request && this.remove(task)) task.fail(new DroppedError(`dropped: ${key}`));
       };
       if (options.signal?.aborted && task.priority < PRIORITY.request) {
-        task.drop();
+        reject(new DroppedError(`dropped: ${key}`));
+        return;
+      }
+      if (this.active >= this.workers && this.waiting.length >= this.limits.maxWaiting && !this.makeRoomFor(task)) {
+        if (task.priority < PRIORITY.request) {
+          this.countShed();
+          reject(new DroppedError(`shed (queue full): ${key}`));
+        } else {
+          this.countRefused();
+          reject(new ServiceUnavailableError('the encode queue is full', RETRY_AFTER_SECONDS));
+        }
         return;
       }
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (task.priority >= PRIORITY.request && Number.isFinite(this.limits.maxWaitMs)) {
+        deadline = setTimeout(() => {
+          if (this.remove(task)) {
+            this.countRefused();
+            task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
+          }
+        }, this.limits.maxWaitMs);
+      }
       this.waiting.push(task);
       this.pump();
     });
@@ -86,7 +144,7 @@ export class EncodeQueue {
 
   /** Drops every waiting task (at shutdown); running ones finish. */
   dropWaiting(): void {
-    for (const task of this.waiting.splice(0)) task.drop();
+    for (const task of this.waiting.splice(0)) task.fail(new DroppedError(`dropped at shutdown: ${task.key}`));
   }
 
   /** Tasks waiting for a worker. */
@@ -99,16 +157,61 @@ export class EncodeQueue {
     return this.active;
   }
 
+  /** Prefetch tasks shed because the queue was full. */
+  get shed(): number {
+    return this.shedCount;
+  }
+
+  /** Player requests refused (queue full, or no worker in time). */
+  get refused(): number {
+    return this.refusedCount;
+  }
+
+  private countShed(): void {
+    this.shedCount++;
+    this.limits.onShed?.();
+  }
+
+  private countRefused(): void {
+    this.refusedCount++;
+    this.limits.onRefused?.();
+  }
+
+  /** A full queue takes a request by shedding its newest waiting prefetch. */
+  private makeRoomFor(task: Task): boolean {
+    if (task.priority < PRIORITY.request) return false;
+    let victim: Task | undefined;
+    for (const t of this.waiting) if (t.priority < PRIORITY.request && (!victim || t.seq > victim.seq)) victim = t;
+    if (!victim) return false;
+    this.remove(victim);
+    this.countShed();
+    victim.fail(new DroppedError(`shed for a request: ${victim.key}`));
+    return true;
+  }
+
+  private remove(task: Task): boolean {
+    const at = this.waiting.indexOf(task);
+    if (at < 0) return false;
+    this.waiting.splice(at, 1);
+    return true;
+  }
+
   private pump(): void {
     while (this.active < this.workers && this.waiting.length > 0) {
       let best = 0;
       for (let i = 1; i < this.waiting.length; i++) {
-        const t = this.waiting[i]!;
-        const b = this.waiting[best]!;
-        if (t.priority > b.priority || (t.priority === b.priority && t.seq < b.seq)) best = i;
+        if (this.before(this.waiting[i]!, this.waiting[best]!)) best = i;
       }
       const [task] = this.waiting.splice(best, 1);
       task!.start();
     }
+  }
+
+  private before(a: Task, b: Task): boolean {
+    if (a.priority !== b.priority) return a.priority > b.priority;
+    const ra = this.runningByClient.get(a.client) ?? 0;
+    const rb = this.runningByClient.get(b.client) ?? 0;
+    if (ra !== rb) return ra < rb;
+    return a.seq < b.seq;
   }
 }

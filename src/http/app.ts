@@ -188,14 +188,15 @@ export function createApp(deps: AppDeps): Hono {
       return sendBytes(c, { body, etag: etagOf(body), contentType: 'application/octet-stream', cacheControl: 'no-store' });
     }
     const segmentCount = segmentCountOf(content.plan, findRendition(content.plan, kind, renditionId));
-    const prefetch = () => deps.prefetcher.onRequest({ client: clientOf(c), content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
+    const client = clientOf(c);
+    const prefetch = () => deps.prefetcher.onRequest({ client, content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
     let cached = hot.get(key);
     if (cached) {
       memoryHits.inc();
       prefetch();
     } else {
       // Prefetch is set off once this request holds its place in the encode queue.
-      const body = await origin.get(request, { onScheduled: prefetch });
+      const body = await origin.get(request, { onScheduled: prefetch, client });
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
     }

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from '../config/config.js';
-import { EncodeError, InvalidRequestError, NotFoundError } from '../errors.js';
+import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, ServiceUnavailableError } from '../errors.js';
 import { ProbeError } from '../probe/errors.js';
 
 /** The one mapping from pipeline errors to HTTP statuses; every error body is JSON with a reason. */
@@ -10,6 +10,8 @@ export function errorStatus(err: unknown): { status: ContentfulStatusCode; code:
   if (err instanceof InvalidRequestError) return { status: 400, code: 'bad_request' };
   if (err instanceof ProbeError) return { status: 415, code: 'unsupported_media' };
   if (err instanceof EncodeError) return { status: 502, code: 'encode_failed' };
+  if (err instanceof ServiceUnavailableError) return { status: 503, code: 'unavailable' };
+  if (err instanceof ForbiddenError) return { status: 403, code: 'forbidden' };
   if (err instanceof ConfigError) return { status: 500, code: 'config_error' };
   return { status: 500, code: 'internal_error' };
 }
@@ -19,5 +21,6 @@ export function errorResponse(c: Context, err: unknown): Response {
   const message = err instanceof ProbeError ? err.reason : err instanceof Error ? err.message : String(err);
   if (status >= 500) console.error(`[jitseg] ${c.req.method} ${c.req.path}: ${status} ${message}`);
   c.header('Cache-Control', 'no-store');
+  if (err instanceof ServiceUnavailableError) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
   return c.json({ error: code, message }, status);
 }

@@ -63,7 +63,7 @@ export class Prefetcher {
   constructor(
     private readonly settings: PrefetchSettings,
     /** Makes (or finds) one segment at prefetch priority; rejects when dropped. */
-    private readonly fetchSegment: (target: PrefetchTarget, signal: AbortSignal) => Promise<unknown>,
+    private readonly fetchSegment: (target: PrefetchTarget, signal: AbortSignal, client: string) => Promise<unknown>,
     private readonly isReady: (target: PrefetchTarget) => boolean,
     private readonly onScheduled: (dropped: Promise<boolean>) => void = () => {},
   ) {}
@@ -99,7 +99,7 @@ export class Prefetcher {
       if (this.isReady(target)) continue;
       queued.push(n);
       this.onScheduled(
-        this.fetchSegment(target, playhead.controller.signal).then(
+        this.fetchSegment(target, playhead.controller.signal, client).then(
           () => false,
           (err: unknown) => err instanceof DroppedError,
         ),

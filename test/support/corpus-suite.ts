@@ -5,7 +5,7 @@ import {
   sourceTruth, streamGeometry,
 } from './conformance.js';
 import { mediaFolder } from './media.js';
-import { testServer } from './server.js';
+import { encoderWith, testServer } from './server.js';
 
 /** Streams each corpus item through HLS and DASH and checks it plays exactly like its source. */
 export function corpusSuite(items: CorpusItem[]): void {
@@ -14,7 +14,7 @@ export function corpusSuite(items: CorpusItem[]): void {
   beforeAll(async () => {
     const files: Record<string, string> = {};
     for (const item of items) files[item.file] = await corpusSource(item);
-    server = await testServer(await mediaFolder(files), { encoder: { preset: 'ultrafast', threads: 0, workers: 0 } });
+    server = await testServer(await mediaFolder(files), { encoder: encoderWith({ preset: 'ultrafast' }) });
   });
 
   afterAll(async () => {

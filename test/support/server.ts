@@ -22,3 +22,6 @@ export async function testServer(
 
 /** Streaming config with prefetch off: for tests that count encodes of exactly what they request. */
 export const NO_PREFETCH: Partial<StreamingConfig> = { prefetch: { ...defaultStreamingConfig().prefetch, enabled: false } };
+
+/** The default encoder settings with some changed. */
+export const encoderWith = (changes: Partial<StreamingConfig['encoder']>): StreamingConfig['encoder'] => ({ ...defaultStreamingConfig().encoder, ...changes });

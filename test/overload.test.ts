@@ -1,0 +1,125 @@
+/**
+ * Overload: a bounded encode queue that sheds prefetch first, refuses what it
+ * cannot start in time with 503 + Retry-After, shares workers fairly between
+ * clients, and a health endpoint that answers throughout.
+ */
+import { describe, expect, it } from 'vitest';
+import { DroppedError, EncodeQueue, PRIORITY } from '../src/coordinate/encode-queue.js';
+import { ServiceUnavailableError } from '../src/errors.js';
+import { mediaFolder, testSource } from './support/media.js';
+import { metricValue, scrape } from './support/metrics.js';
+import { encoderWith, NO_PREFETCH, testServer } from './support/server.js';
+
+const gate = () => {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+};
+
+describe('EncodeQueue limits', () => {
+  it('when full: sheds waiting prefetch for a request, sheds new prefetch, refuses a request with nothing to displace', async () => {
+    const queue = new EncodeQueue(1, { maxWaiting: 2, maxWaitMs: Infinity });
+    const hold = gate();
+    const running = queue.run('busy', () => hold.opened, { priority: PRIORITY.request });
+    const p1 = queue.run('p1', async () => 'p1', { priority: PRIORITY.prefetch });
+    const p2 = queue.run('p2', async () => 'p2', { priority: PRIORITY.prefetch });
+    const r1 = queue.run('r1', async () => 'r1', { priority: PRIORITY.request }); // sheds p2 (the newest prefetch)
+    await expect(p2).rejects.toBeInstanceOf(DroppedError);
+    await expect(queue.run('p3', async () => 'p3', { priority: PRIORITY.prefetch })).rejects.toBeInstanceOf(DroppedError);
+    const r2 = queue.run('r2', async () => 'r2', { priority: PRIORITY.request }); // sheds p1
+    await expect(p1).rejects.toBeInstanceOf(DroppedError);
+    await expect(queue.run('r3', async () => 'r3', { priority: PRIORITY.request })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    expect(queue.shed).toBe(3);
+    expect(queue.refused).toBe(1);
+    hold.open();
+    expect(await Promise.all([running, r1, r2])).toEqual([undefined, 'r1', 'r2']);
+  });
+
+  it('refuses a request that cannot start in time', async () => {
+    const queue = new EncodeQueue(1, { maxWaiting: 10, maxWaitMs: 100 });
+    const hold = gate();
+    const running = queue.run('busy', () => hold.opened, { priority: PRIORITY.request });
+    const started = Date.now();
+    await expect(queue.run('late', async () => 'late', { priority: PRIORITY.request })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(queue.depth).toBe(0);
+    hold.open();
+    await running;
+  });
+
+  it('does not let one client take every worker while another waits', async () => {
+    const queue = new EncodeQueue(2, { maxWaiting: 100, maxWaitMs: Infinity });
+    const order: string[] = [];
+    const holds = new Map<string, ReturnType<typeof gate>>();
+    const submit = (client: string, n: number) => {
+      const key = `${client}${n}`;
+      holds.set(key, gate());
+      return queue.run(key, async () => {
+        order.push(key);
+        await holds.get(key)!.opened;
+      }, { priority: PRIORITY.request, client });
+    };
+    const all = [submit('a', 1), submit('a', 2), submit('a', 3), submit('a', 4), submit('b', 1)];
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).toEqual(['a1', 'a2']);
+    holds.get('a1')!.open();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).toEqual(['a1', 'a2', 'b1']); // b goes before a's third
+    for (const h of holds.values()) h.open();
+    await Promise.all(all);
+    expect(order).toEqual(['a1', 'a2', 'b1', 'a3', 'a4']);
+  });
+});
+
+describe('an origin flooded with cold requests', () => {
+  it('answers every accepted request, refuses the excess with 503 + Retry-After, and stays healthy', async () => {
+    const media = await mediaFolder({ 'clip.mp4': await testSource('browser360p') });
+    const server = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, encoder: encoderWith({ workers: 1, max_queue: 3, max_wait_seconds: 60 }) });
+    try {
+      const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clip.mp4' }) })).json();
+      const info = await (await fetch(`${server.url}${registered.urls.info}`)).json();
+      const video = `${server.url}/api/v1/content/${registered.hash}/video/${info.renditions[0].id}`;
+
+      let flooding = true;
+      const healthLatencies: number[] = [];
+      const health = (async () => {
+        while (flooding) {
+          const t = Date.now();
+          const response = await fetch(`${server.url}/healthz`);
+          expect(response.status).toBe(200);
+          healthLatencies.push(Date.now() - t);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const response = await fetch(`${video}/segment_${i + 1}.m4s`);
+          const body = Buffer.from(await response.arrayBuffer());
+          return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+        }),
+      );
+      flooding = false;
+      await health;
+
+      const ok = responses.filter((r) => r.status === 200);
+      const refused = responses.filter((r) => r.status === 503);
+      // One worker and three places in the queue: four are accepted and answered, the rest refused at once.
+      expect(ok.length).toBe(4);
+      expect(refused.length).toBe(16);
+      for (const r of refused) {
+        expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+        expect(JSON.parse(r.body.toString()).error).toBe('unavailable');
+      }
+      for (const r of ok) expect(r.body.subarray(4, 8).toString()).toBe('styp');
+      expect(Math.max(...healthLatencies)).toBeLessThan(1000);
+      const metrics = await scrape(server.url);
+      expect(metricValue(metrics, 'jitseg_requests_refused_total')).toBe(refused.length);
+      // Refused requests were never encoded, and come through once the flood is over.
+      expect(metricValue(metrics, 'jitseg_transcodes_total')).toBe(ok.length);
+      const retried = responses.findIndex((r) => r.status === 503);
+      expect((await fetch(`${video}/segment_${retried + 1}.m4s`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});
