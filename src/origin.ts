@@ -11,7 +11,8 @@ import type { Coordinator, Obtain } from './coordinate/cluster.js';
 import { PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import type { Metrics } from './metrics.js';
 import { request as undiciRequest } from 'undici';
-import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan } from './transcode/transcode.js';
+import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
+import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
 
 /**
  * Makes segments on first request: transcode → package → validate → store,
@@ -56,6 +57,8 @@ export interface OriginCounters {
 
 export interface OriginParts {
   store: ContentStore;
+  breaker: CircuitBreaker;
+  limits: SpanLimits;
   cache: SegmentCache;
   queue: EncodeQueue;
   coordinator: Coordinator;
@@ -101,10 +104,9 @@ export class Origin {
       options.onScheduled?.();
       return stored;
     }
-    if (reason === 'request') {
-      metrics.cacheMisses.inc();
-      queue.raise(file.key, PRIORITY.request);
-    }
+    if (reason === 'request') metrics.cacheMisses.inc();
+    this.parts.breaker.assertNotOpen(content.metadata.hash);
+    if (reason === 'request') queue.raise(file.key, PRIORITY.request);
     const how: Obtain = {
       produce:
         number === 'init'
@@ -181,13 +183,28 @@ export class Origin {
       const raced = await this.readStored(segmentPath);
       if (raced) return raced;
     }
-    const { init, segment } = await this.produce(content, found, index, reason).catch(async (err: unknown) => {
-      // Keep what ffmpeg and the packager said, for whoever investigates the 502.
-      if (err instanceof EncodeError && err.log) {
-        await this.store.write(this.store.logPath(hash, kind, renditionId, index + 1), err.log).catch(() => undefined);
+    const { breaker } = this.parts;
+    breaker.admit(hash);
+    let produced: { init: Uint8Array; segment: Buffer };
+    try {
+      produced = await this.produce(content, found, index, reason);
+      breaker.succeeded(hash);
+    } catch (err) {
+      if (!(err instanceof EncodeError)) {
+        breaker.abandoned(hash);
+        throw err;
       }
+      breaker.failed(hash);
+      // Keep what ffmpeg and the packager said, and a TranscodeFailed record, for whoever investigates the 502.
+      const logPath = this.store.logPath(hash, kind, renditionId, index + 1);
+      const record = { event: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS, at: new Date().toISOString() };
+      await Promise.all([
+        this.store.write(logPath, err.log),
+        this.store.write(logPath.replace(/\.log$/, '.json'), JSON.stringify(record)),
+      ]).catch(() => undefined);
       throw err;
-    });
+    }
+    const { init, segment } = produced;
     const initRequest: SegmentRequest = { ...request, number: 'init' };
     const initPath = this.locate(initRequest).path;
     const storedInit = await this.store.read(initPath);
@@ -238,8 +255,8 @@ export class Origin {
         this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
         const span: EncodedSpan = video
           ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
-            await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {})
-          : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir);
+            await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {}, this.parts.limits)
+          : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, this.parts.limits);
         log += span.log;
         const packaged = await packageSpan(span.tsPath, found.kind, workDir);
         log += packaged.log;
@@ -272,7 +289,7 @@ export class Origin {
       }
     }
     this.counters.encodeFailures++;
-    const why = lastError instanceof ProcessError ? `${lastError.tool} failed: ${lastError.message}` : (lastError?.message ?? 'unknown error');
+    const why = lastError?.message ?? 'unknown error';
     throw new EncodeError(why, logs.join('\n'));
   }
 }

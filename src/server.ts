@@ -4,6 +4,7 @@ import os from 'node:os';
 import { serve, type ServerType } from '@hono/node-server';
 import type { ServerConfig } from './config/config.js';
 import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordinate/cluster.js';
+import { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { MediaLibrary } from './library/media-library.js';
@@ -67,7 +68,15 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     redisConnected: () => coordinator.connected,
   });
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
-  const origin = new Origin({ store, cache, queue, coordinator, metrics });
+  const origin = new Origin({
+    store,
+    cache,
+    queue,
+    coordinator,
+    metrics,
+    breaker: new CircuitBreaker(),
+    limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
+  });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
     ({ content, kind, renditionId, number }, signal, client) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal, client }),

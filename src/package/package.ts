@@ -26,7 +26,8 @@ export interface PackagedSpan {
 export async function packageSpan(tsPath: string, kind: 'video' | 'audio', workDir: string): Promise<PackagedSpan> {
   const initPath = path.join(workDir, `${kind}-init.mp4`);
   const template = path.join(workDir, `${kind}-$Number$.m4s`);
-  const { log } = await run('packager', packagerArgs(tsPath, kind, initPath, template));
+  // One span packages in tens of milliseconds; a minute is a hang.
+  const { log } = await run('packager', packagerArgs(tsPath, kind, initPath, template), { timeoutMs: 60_000 });
   const produced = (await readdir(workDir)).filter((name) => name.startsWith(`${kind}-`) && name.endsWith('.m4s'));
   if (produced.length !== 1) throw new Error(`packager produced ${produced.length} media segments for one span`);
   const [init, segment] = await Promise.all([readFile(initPath), readFile(path.join(workDir, produced[0]!))]);

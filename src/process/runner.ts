@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 
 /**
@@ -18,6 +19,8 @@ export class ProcessError extends Error {
     readonly log: string,
     readonly exitCode?: number,
     readonly timedOut = false,
+    /** Killed for making no progress (a hang), as opposed to running too long overall. */
+    readonly stalled = false,
   ) {
     super(message);
   }
@@ -54,6 +57,11 @@ export interface RunOptions {
   input?: Uint8Array;
   /** Kill the tool after this long (default 120 s). */
   timeoutMs?: number;
+  /**
+   * ffmpeg only: kill it when it reports no progress for this long (a hang:
+   * a stuck decoder, a blocked read). ffmpeg reports on fd 3 every 0.5 s.
+   */
+  stallTimeoutMs?: number;
   cwd?: string;
 }
 
@@ -80,24 +88,44 @@ export async function runStreaming(
 }
 
 async function runWith(tool: Tool, args: readonly string[], options: RunOptions, onStdout?: (chunk: Uint8Array) => void): Promise<RunResult> {
-  const subprocess = execa(commands[tool](), args, {
+  const watchProgress = tool === 'ffmpeg' && options.stallTimeoutMs !== undefined;
+  const subprocess = execa(commands[tool](), watchProgress ? ['-progress', 'pipe:3', '-stats_period', '0.5', ...args] : args, {
     encoding: 'buffer',
     reject: false,
-    stdin: options.input ? 'pipe' : 'ignore',
+    // fd 3 carries ffmpeg's progress reports when they are watched.
+    stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe', watchProgress ? 'pipe' : 'ignore'],
     ...(options.input ? { input: options.input } : {}),
     timeout: options.timeoutMs ?? 120_000,
     killSignal: 'SIGKILL',
     maxBuffer: 512 * 1024 * 1024,
-    buffer: { stdout: onStdout === undefined, stderr: true },
+    buffer: { stdout: onStdout === undefined, stderr: true, fd3: false },
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   if (onStdout) subprocess.stdout.on('data', onStdout);
-  const result = await subprocess;
+  let stalled = false;
+  let watchdog: NodeJS.Timeout | undefined;
+  if (watchProgress) {
+    const stallMs = options.stallTimeoutMs!;
+    const rearm = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        subprocess.kill('SIGKILL');
+      }, stallMs);
+    };
+    rearm();
+    (subprocess.stdio[3] as Readable | null)?.on('data', rearm);
+    subprocess.stderr.on('data', rearm);
+  }
+  const result = await subprocess.finally(() => clearTimeout(watchdog));
   const log = tail(Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8'));
+  if (stalled) throw new ProcessError(tool, `${tool} stalled: no progress for ${options.stallTimeoutMs} ms`, log, undefined, true, true);
   if (result.timedOut) throw new ProcessError(tool, `${tool} timed out after ${options.timeoutMs ?? 120_000} ms`, log, undefined, true);
   if (result.failed) {
     const lastLine = log.trim().split('\n').pop() ?? '';
-    const detail = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : (result.shortMessage ?? 'failed to start');
+    // Never the command line: it names paths on this machine, and the message reaches clients.
+    const detail =
+      result.exitCode !== undefined ? `exited with code ${result.exitCode}` : result.signal ? `was killed by ${result.signal}` : 'failed to start';
     throw new ProcessError(tool, `${tool} ${detail}${lastLine ? `: ${lastLine}` : ''}`, log, result.exitCode);
   }
   return { stdout: onStdout ? new Uint8Array() : (result.stdout ?? new Uint8Array()), log };

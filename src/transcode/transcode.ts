@@ -20,6 +20,11 @@ export class SpanError extends Error {
   }
 }
 
+/** How long a tool may go without progress before it counts as hung. */
+export interface SpanLimits {
+  stallTimeoutMs?: number;
+}
+
 export interface EncodedSpan {
   tsPath: string;
   log: string;
@@ -32,9 +37,10 @@ export async function encodeVideoSpan(
   segment: VideoSegment,
   workDir: string,
   options: VideoEncodeOptions = {},
+  limits: SpanLimits = {},
 ): Promise<EncodedSpan> {
   const tsPath = path.join(workDir, 'video.ts');
-  const { log } = await run('ffmpeg', videoEncodeArgs(sourcePath, plan, rendition, segment, tsPath, options));
+  const { log } = await run('ffmpeg', videoEncodeArgs(sourcePath, plan, rendition, segment, tsPath, options), limits);
   // ffmpeg exits 0 on a source that is damaged in this span; say so rather than let the packager fail on an empty file.
   const written = (await stat(tsPath).catch(() => undefined))?.size ?? 0;
   if (written === 0) {
@@ -48,9 +54,16 @@ export async function encodeVideoSpan(
  * before and after it, then the encoder's priming frame and the pre/post-roll
  * frames are dropped, so every kept frame sits on one global AAC frame grid.
  */
-export async function encodeAudioSpan(sourcePath: string, plan: Plan, audio: AudioRendition, segment: AudioSegment, workDir: string): Promise<EncodedSpan> {
+export async function encodeAudioSpan(
+  sourcePath: string,
+  plan: Plan,
+  audio: AudioRendition,
+  segment: AudioSegment,
+  workDir: string,
+  limits: SpanLimits = {},
+): Promise<EncodedSpan> {
   const { prerollFrames, args } = audioEncodeArgs(sourcePath, plan, audio, segment);
-  const encoded = await run('ffmpeg', args);
+  const encoded = await run('ffmpeg', args, limits);
   const frames = splitAdtsFrames(encoded.stdout);
   const first = AAC_ENCODER_PRIMING_FRAMES + prerollFrames;
   const kept = frames.slice(first, first + segment.frameCount);
@@ -58,6 +71,6 @@ export async function encodeAudioSpan(sourcePath: string, plan: Plan, audio: Aud
     throw new SpanError(`audio span produced ${kept.length} of ${segment.frameCount} AAC frames`);
   }
   const tsPath = path.join(workDir, 'audio.ts');
-  const remux = await run('ffmpeg', audioRemuxArgs(audio, segment, tsPath), { input: Buffer.concat(kept) });
+  const remux = await run('ffmpeg', audioRemuxArgs(audio, segment, tsPath), { ...limits, input: Buffer.concat(kept) });
   return { tsPath, log: encoded.log + remux.log };
 }
