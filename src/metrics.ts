@@ -57,6 +57,11 @@ export class Metrics {
     help: 'Player requests answered 503 because no encoder could take them in time',
     registers: [this.registry],
   });
+  readonly storeWriteErrors = new Counter({
+    name: 'jitseg_store_write_errors_total',
+    help: 'Writes to the cache disk that failed (full disk, I/O error); the file was served uncached',
+    registers: [this.registry],
+  });
   readonly peerFetches = new Counter({
     name: 'jitseg_peer_fetches_total',
     help: 'Segments fetched from another origin instance instead of encoded',

@@ -1,6 +1,6 @@
 import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
-import { EncodeError, NotFoundError } from './errors.js';
+import { EncodeError, NotFoundError, ServiceUnavailableError } from './errors.js';
 import { avcCodecString, canonicalizeInit, findBoxes, retimeVideoFragment, setSequenceNumber, summarizeFragment } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
@@ -43,6 +43,26 @@ export function findRendition(plan: Plan, kind: MediaKind, id: string): Renditio
 
 export function segmentCountOf(plan: Plan, found: Rendition): number {
   return found.kind === 'video' ? plan.videoSegments.length : found.rendition.segments.length;
+}
+
+/** What a full disk frees at once: room for a few encodes' work files and outputs. */
+const EMERGENCY_FREE_BYTES = 16 * 1024 * 1024;
+
+/** Less free space than this on the cache disk counts as a full disk. */
+const LOW_SPACE_BYTES = 1024 * 1024;
+
+const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
+
+function isStorageError(err: unknown): boolean {
+  return STORAGE_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
+/** A full disk, as Node reports it or as ffmpeg and the packager say it. */
+function isOutOfSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  const log = err instanceof ProcessError || err instanceof SpanError ? err.log : '';
+  return /No space left on device|Disk quota exceeded|running out of disk space/i.test(`${(err as Error)?.message ?? ''}\n${log}`);
 }
 
 /** Attempts per segment (the design's error threshold). */
@@ -209,14 +229,35 @@ export class Origin {
     const initPath = this.locate(initRequest).path;
     const storedInit = await this.store.read(initPath);
     if (!storedInit) {
-      await this.store.write(initPath, init);
-      await this.parts.coordinator.announce(this.locate(initRequest).key);
+      if (await this.keep(initPath, init)) await this.parts.coordinator.announce(this.locate(initRequest).key);
     } else if (!sameSampleDescription(storedInit, init)) {
       throw new EncodeError('encoder output does not match the rendition init segment', '');
     }
-    await this.store.write(segmentPath, segment);
-    this.parts.cache.add(segmentPath, segment.length);
+    if (await this.keep(segmentPath, segment)) this.parts.cache.add(segmentPath, segment.length);
     return segment;
+  }
+
+  /**
+   * Stores a made file. When the disk is full, the least recently used
+   * segments make room and the write is tried once more; when it still
+   * fails (full, or an I/O error) the file is served without being cached.
+   * The atomic write never leaves a part behind either way.
+   */
+  private async keep(filePath: string, bytes: Uint8Array): Promise<boolean> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await this.store.write(filePath, bytes);
+        return true;
+      } catch (err) {
+        if (!isStorageError(err)) throw err;
+        this.parts.metrics.storeWriteErrors.inc();
+        if (tries === 0 && isOutOfSpace(err)) {
+          await this.parts.cache.freeSpace(Math.max(4 * bytes.length, EMERGENCY_FREE_BYTES));
+          continue;
+        }
+        return false;
+      }
+    }
   }
 
   /** A file from another instance's store, kept in ours; undefined when it cannot give it. */
@@ -246,10 +287,12 @@ export class Origin {
     const { plan } = content;
     let lastError: Error | undefined;
     const logs: string[] = [];
+    let outOfSpace = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const workDir = await this.store.makeWorkDir();
+      let workDir: string | undefined;
       let log = '';
       try {
+        workDir = await this.store.makeWorkDir();
         const video = found.kind === 'video';
         const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
         this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
@@ -284,9 +327,19 @@ export class Origin {
         lastError = err as Error;
         if (err instanceof ProcessError || err instanceof SpanError) log += err.log;
         logs.push(`--- attempt ${attempt}: ${lastError.message}\n${log}`);
+        // Tools do not always say so (an ffmpeg writing a short file exits 0): ask the file system too.
+        if (isOutOfSpace(err) || ((await this.store.freeBytes()) ?? Infinity) < LOW_SPACE_BYTES) {
+          // The work files did not fit: make room from the least recently used segments and try again.
+          outOfSpace++;
+          await this.parts.cache.freeSpace(EMERGENCY_FREE_BYTES);
+        }
       } finally {
-        await this.store.removeWorkDir(workDir);
+        if (workDir) await this.store.removeWorkDir(workDir);
       }
+    }
+    if (outOfSpace === MAX_ATTEMPTS) {
+      // Not the content's fault: no breaker, no 502; the disk may have room again soon.
+      throw new ServiceUnavailableError('the cache disk is full', 10);
     }
     this.counters.encodeFailures++;
     const why = lastError?.message ?? 'unknown error';

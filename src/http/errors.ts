@@ -18,9 +18,14 @@ export function errorStatus(err: unknown): { status: ContentfulStatusCode; code:
 
 export function errorResponse(c: Context, err: unknown): Response {
   const { status, code } = errorStatus(err);
-  const message = err instanceof ProbeError ? err.reason : err instanceof Error ? err.message : String(err);
+  const message = withoutLocalPaths(err instanceof ProbeError ? err.reason : err instanceof Error ? err.message : String(err));
   if (status >= 500) console.error(`[jitseg] ${c.req.method} ${c.req.path}: ${status} ${message}`);
   c.header('Cache-Control', 'no-store');
   if (err instanceof ServiceUnavailableError) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
   return c.json({ error: code, message }, status);
+}
+
+/** Tool messages name files on this machine; a client needs their names at most. */
+function withoutLocalPaths(message: string): string {
+  return message.replace(/(?:\/[\w.@%+=-]+){2,}/g, (p) => p.slice(p.lastIndexOf('/') + 1));
 }

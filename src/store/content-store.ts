@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -77,6 +77,16 @@ export class ContentStore {
   async listContent(): Promise<string[]> {
     const names = await readdir(this.root).catch(() => [] as string[]);
     return names.filter((n) => HASH_PATTERN.test(n));
+  }
+
+  /** Bytes free for us on the cache's file system (undefined when it cannot tell). */
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      const fs = await statfs(this.root);
+      return fs.bavail * fs.bsize;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A fresh directory for one encode; the caller removes it. */

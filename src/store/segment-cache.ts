@@ -133,6 +133,32 @@ export class SegmentCache {
     this.dirty = true;
   }
 
+  /**
+   * The disk is full: evicts least recently used segments until `bytes` are
+   * freed (or none is left), and waits for their deletion.
+   */
+  async freeSpace(bytes: number): Promise<number> {
+    let freed = 0;
+    const victims: Array<[string, Entry]> = [];
+    for (const relative of this.lru.rkeys()) {
+      if (freed >= bytes) break;
+      const entry = this.lru.peek(relative)!;
+      victims.push([relative, entry]);
+      freed += entry.size;
+    }
+    for (const [relative, entry] of victims) await this.drop(relative, entry);
+    return freed;
+  }
+
+  /** Evicts one segment now (not through the LRU's own eviction) and deletes its file. */
+  private async drop(relative: string, entry: Entry): Promise<void> {
+    this.lru.delete(relative);
+    this.evictions++;
+    this.dirty = true;
+    await unlink(path.join(this.root, relative)).catch(() => undefined);
+    this.options.onEvict?.(entry.size);
+  }
+
   /** Whether a segment is in the index (does not change its recency). */
   has(absolutePath: string): boolean {
     const relative = this.relative(absolutePath);
@@ -167,13 +193,7 @@ export class SegmentCache {
         if (!this.isExpired(entry.lastUse, now)) break; // oldest first: the rest are newer
         expired.push([relative, entry]);
       }
-      for (const [relative, entry] of expired) {
-        this.lru.delete(relative);
-        this.evictions++;
-        await unlink(path.join(this.root, relative)).catch(() => undefined);
-        this.options.onEvict?.(entry.size);
-        this.dirty = true;
-      }
+      for (const [relative, entry] of expired) await this.drop(relative, entry);
     }
     if (!this.dirty) return;
     this.dirty = false;
