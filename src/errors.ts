@@ -37,3 +37,8 @@ export class ServiceUnavailableError extends Error {
 export class ForbiddenError extends Error {
   override name = 'ForbiddenError';
 }
+
+/** A request body larger than the endpoint accepts. */
+export class PayloadTooLargeError extends Error {
+  override name = 'PayloadTooLargeError';
+}

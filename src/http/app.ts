@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
-import { InvalidRequestError, NotFoundError } from '../errors.js';
+import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import type { Content, MediaLibrary } from '../library/media-library.js';
 import { dashManifest } from '../manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../manifest/hls.js';
@@ -103,7 +104,15 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ items: items.map((m) => ({ ...m, urls: contentUrls(m.hash) })) });
   });
 
-  app.post('/api/v1/content', async (c) => {
+  // A registration is a path: a few hundred bytes. Anything far larger is refused before it is read.
+  const smallBody = bodyLimit({
+    maxSize: 16 * 1024,
+    onError: () => {
+      throw new PayloadTooLargeError('request body too large (limit 16 KiB)');
+    },
+  });
+
+  app.post('/api/v1/content', smallBody, async (c) => {
     let body: unknown;
     try {
       body = await c.req.json();

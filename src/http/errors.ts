@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from '../config/config.js';
-import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, ServiceUnavailableError } from '../errors.js';
+import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
 import { ProbeError } from '../probe/errors.js';
 
 /** The one mapping from pipeline errors to HTTP statuses; every error body is JSON with a reason. */
@@ -12,6 +12,7 @@ export function errorStatus(err: unknown): { status: ContentfulStatusCode; code:
   if (err instanceof EncodeError) return { status: 502, code: 'encode_failed' };
   if (err instanceof ServiceUnavailableError) return { status: 503, code: 'unavailable' };
   if (err instanceof ForbiddenError) return { status: 403, code: 'forbidden' };
+  if (err instanceof PayloadTooLargeError) return { status: 413, code: 'payload_too_large' };
   if (err instanceof ConfigError) return { status: 500, code: 'config_error' };
   return { status: 500, code: 'internal_error' };
 }
@@ -21,6 +22,8 @@ export function errorResponse(c: Context, err: unknown): Response {
   const message = withoutLocalPaths(err instanceof ProbeError ? err.reason : err instanceof Error ? err.message : String(err));
   if (status >= 500) console.error(`[jitseg] ${c.req.method} ${c.req.path}: ${status} ${message}`);
   c.header('Cache-Control', 'no-store');
+  // The unread rest of an oversized body must not be taken for the next request on this connection.
+  if (err instanceof PayloadTooLargeError) c.header('Connection', 'close');
   if (err instanceof ServiceUnavailableError) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
   return c.json({ error: code, message }, status);
 }

@@ -10,6 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { ProcessError, run, runStreaming } from '../process/runner.js';
+import { refusedDemuxer, sourceInput } from '../process/source-input.js';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
 import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
@@ -89,7 +90,7 @@ async function assertReadableFile(path: string): Promise<void> {
 }
 
 async function runFfprobeJson(path: string): Promise<FfprobeOutput> {
-  const stdout = await runOnMedia('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', inputUrl(path)], 'ffprobe cannot read the file');
+  const stdout = await runOnMedia('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...sourceInput(path)], 'ffprobe cannot read the file');
   try {
     return JSON.parse(stdout) as FfprobeOutput;
   } catch (err) {
@@ -108,6 +109,8 @@ async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: s
     return Buffer.from(stdout).toString('utf8');
   } catch (err) {
     if (err instanceof ProcessError && (err.exitCode !== undefined || err.timedOut)) {
+      const refused = refusedDemuxer(err.log);
+      if (refused) throw new ProbeError('not-media', `not a media file: it reads as '${refused}', which is not a media container`, { cause: err });
       throw new ProbeError('not-media', `${failure}: ${lastLine(err.log) || err.message}`, { cause: err });
     }
     throw err;
@@ -138,7 +141,7 @@ async function scanVideo(path: string, s: FfprobeStream, ordinal: number): Promi
   const codec = s.codec_name ?? 'unknown';
   // Both read the whole file; they run side by side.
   const [packetLines, pictureScanner] = await Promise.all([
-    runOnMedia('ffprobe', ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', '--', inputUrl(path)], 'ffprobe packet scan failed'),
+    runOnMedia('ffprobe', ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', ...sourceInput(path)], 'ffprobe packet scan failed'),
     scanKeyframePictures(path, codec, ordinal),
   ]);
 
@@ -196,7 +199,7 @@ async function scanKeyframePictures(path: string, codec: string, ordinal: number
   const nalCodec = nalCodecOf(codec);
   if (!nalCodec) return undefined;
   const scanner = new AnnexBPictureScanner(nalCodec);
-  const args = ['-v', 'error', '-nostdin', '-i', inputUrl(path), '-map', `0:v:${ordinal}`, '-c', 'copy', '-bsf:v', 'noise=drop=not(key)', '-f', nalCodec, 'pipe:1'];
+  const args = ['-v', 'error', '-nostdin', ...sourceInput(path), '-map', `0:v:${ordinal}`, '-c', 'copy', '-bsf:v', 'noise=drop=not(key)', '-f', nalCodec, 'pipe:1'];
   try {
     await runOnMedia('ffmpeg', args, 'keyframe scan failed', (chunk) => scanner.push(chunk));
   } catch (err) {
@@ -308,12 +311,4 @@ function containerName(formatName: string, format: FfprobeFormat, path: string):
   if (formatName.startsWith('mov,')) return tag(format, 'major_brand')?.trim() === 'qt' ? 'mov' : 'mp4';
   if (formatName === 'matroska,webm') return extname(path).toLowerCase() === '.webm' ? 'webm' : 'matroska';
   return formatName.split(',')[0] || 'unknown';
-}
-
-/**
- * Force the local-file protocol so a path such as "clip:1.mp4" or one starting
- * with "-" is never taken for a protocol or an option.
- */
-function inputUrl(path: string): string {
-  return `file:${path}`;
 }

@@ -8,6 +8,7 @@ import {
   type VideoRendition,
   type VideoSegment,
 } from '../plan/plan.js';
+import { sourceInput } from '../process/source-input.js';
 
 /**
  * FFmpeg command lines, as pure functions of the plan. Every encode writes
@@ -62,7 +63,7 @@ export function videoEncodeArgs(
     ...COMMON,
     ...seekArgs,
     '-copyts',
-    '-i', sourcePath,
+    ...sourceInput(sourcePath),
     '-map', `0:v:${plan.videoTrackIndex}`,
     '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
     '-vf', filters,
@@ -115,7 +116,7 @@ export function audioEncodeArgs(sourcePath: string, plan: Plan, audio: AudioRend
       ...COMMON,
       ...(seek > 0 ? ['-ss', seconds(seek)] : []),
       '-copyts',
-      '-i', sourcePath,
+      ...sourceInput(sourcePath),
       '-map', `0:a:${audio.trackIndex}`,
       '-vn', '-sn', '-dn', '-map_metadata', '-1',
       '-af', filters,
@@ -131,5 +132,5 @@ export function audioEncodeArgs(sourcePath: string, plan: Plan, audio: AudioRend
 /** Wraps the kept ADTS frames in MPEG-TS at their place on the output timeline. */
 export function audioRemuxArgs(audio: AudioRendition, segment: AudioSegment, outputPath: string): string[] {
   const offset = audioFrameSeconds(audio, segment.firstFrame) + TIMELINE_OFFSET_SECONDS;
-  return [...COMMON, '-f', 'aac', '-i', 'pipe:0', '-c:a', 'copy', '-output_ts_offset', seconds(offset), ...TS_OUTPUT, '-y', outputPath];
+  return [...COMMON, '-protocol_whitelist', 'pipe', '-f', 'aac', '-i', 'pipe:0', '-c:a', 'copy', '-output_ts_offset', seconds(offset), ...TS_OUTPUT, '-y', outputPath];
 }
