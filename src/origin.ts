@@ -79,6 +79,8 @@ export interface OriginParts {
   store: ContentStore;
   breaker: CircuitBreaker;
   limits: SpanLimits;
+  /** The query that authorizes a fetch from a peer when URLs are signed. */
+  peerQuery?: (hash: string) => string;
   cache: SegmentCache;
   queue: EncodeQueue;
   coordinator: Coordinator;
@@ -264,7 +266,7 @@ export class Origin {
   private async fetchFromPeer(holder: string, request: SegmentRequest): Promise<Buffer | undefined> {
     const { content, kind, renditionId } = request;
     const { path: filePath, key, fileName } = this.locate(request);
-    const url = `${holder}/api/v1/content/${content.metadata.hash}/${kind}/${encodeURIComponent(renditionId)}/${fileName}`;
+    const url = `${holder}/api/v1/content/${content.metadata.hash}/${kind}/${encodeURIComponent(renditionId)}/${fileName}${this.parts.peerQuery?.(content.metadata.hash) ?? ''}`;
     try {
       const response = await undiciRequest(url, { headers: { [PEER_HEADER]: '1' }, headersTimeout: 5000, bodyTimeout: 30_000 });
       if (response.statusCode !== 200) {

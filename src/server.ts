@@ -7,6 +7,7 @@ import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordina
 import { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
+import { UrlSigner } from './http/signing.js';
 import { MediaLibrary } from './library/media-library.js';
 import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
@@ -68,7 +69,10 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     redisConnected: () => coordinator.connected,
   });
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
+  const signer = config.signKey ? new UrlSigner(config.signKey) : undefined;
   const origin = new Origin({
+    // Peers are asked with a short-lived signature when URLs must be signed.
+    ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
     store,
     cache,
     queue,
@@ -86,7 +90,21 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       void scheduled.then((dropped) => dropped && metrics.prefetchDropped.inc());
     },
   );
-  const app = createApp({ library, origin, metrics, prefetcher });
+  const app = createApp({
+    library,
+    origin,
+    metrics,
+    prefetcher,
+    ...(signer ? { signer } : {}),
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+    system: () => ({
+      workers: queue.workers,
+      queue: { waiting: queue.depth, running: queue.running, shed: queue.shed, refused: queue.refused },
+      cache: { bytes: cache.bytes, segments: cache.count, maxBytes: streaming.storage.max_bytes },
+      redis: config.redisUrl ? { connected: coordinator.connected } : null,
+      signedUrls: signer !== undefined,
+    }),
+  });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });

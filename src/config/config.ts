@@ -124,6 +124,10 @@ export interface ServerConfig {
   advertiseUrl?: string;
   /** Lease on an encode: how long peers wait before taking over from an instance that died (default 5 s). */
   leaseMs?: number;
+  /** HMAC key for signed URLs: when set, content and /vod URLs need a valid signature. */
+  signKey?: string;
+  /** Bearer token for the admin endpoints (none: they are open). */
+  adminToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -171,6 +175,8 @@ export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = 
         redis: { type: 'string' },
         'advertise-url': { type: 'string' },
         'lease-ms': { type: 'string' },
+        'sign-key': { type: 'string' },
+        'admin-token': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -201,7 +207,13 @@ export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = 
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`--redis: expected redis://host:port, got "${redisUrl}"`);
   const advertiseUrl = flags['advertise-url'] ?? env.JITSEG_ADVERTISE_URL;
   if (advertiseUrl !== undefined && !/^https?:\/\/[^/]+$/.test(advertiseUrl)) throw new ConfigError(`--advertise-url: expected http://host:port, got "${advertiseUrl}"`);
+  const signKey = flags['sign-key'] ?? env.JITSEG_SIGN_KEY;
+  if (signKey !== undefined && signKey.length < 16) throw new ConfigError('--sign-key: use at least 16 characters');
+  const adminToken = flags['admin-token'] ?? env.JITSEG_ADMIN_TOKEN;
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('--admin-token: use at least 16 characters');
   return {
+    ...(signKey ? { signKey } : {}),
+    ...(adminToken ? { adminToken } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(advertiseUrl ? { advertiseUrl } : {}),
     leaseMs,

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
-import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { hasAdminToken, UrlSigner } from './signing.js';
 import type { Content, MediaLibrary } from '../library/media-library.js';
 import { dashManifest } from '../manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../manifest/hls.js';
@@ -35,6 +36,12 @@ export interface AppDeps {
   origin: Origin;
   metrics: Metrics;
   prefetcher: Prefetcher;
+  /** Checks signed URLs on content and /vod paths, and signs manifests' child URLs. */
+  signer?: UrlSigner;
+  /** Bearer token for the admin endpoints (content list and registration, system, metrics, signing). */
+  adminToken?: string;
+  /** What GET /api/v1/system reports. */
+  system?: () => unknown;
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
@@ -93,9 +100,44 @@ export function createApp(deps: AppDeps): Hono {
     corsHeaders(c.res.headers);
   });
   app.onError((err, c) => errorResponse(c, err));
+
+  const { signer, adminToken } = deps;
+  // Signed URLs: content and /vod paths need a valid signature for their scope (checked on the raw path).
+  if (signer) {
+    app.use('*', async (c, next) => {
+      const scope = UrlSigner.scopeOf(new URL(c.req.url).pathname);
+      if (scope) signer.verify(scope, c.req.query('exp'), c.req.query('sig'));
+      await next();
+    });
+  }
+  /** The query that grants the children of this (verified) request: same expiry, the children's scope. */
+  const childQuery = (c: Context, hash: string): string => {
+    if (!signer) return '';
+    return signer.query(UrlSigner.contentScope(hash), Number(c.req.query('exp')));
+  };
+  const admin = async (c: Context, next: () => Promise<void>) => {
+    if (adminToken && !hasAdminToken(c.req.header('authorization'), adminToken)) {
+      throw new ForbiddenError('this endpoint needs the admin token (Authorization: Bearer …)');
+    }
+    await next();
+  };
+  for (const path of ['/metrics', '/api/v1/system', '/api/v1/sign', '/api/v1/content']) app.use(path, admin);
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.get('/metrics', async (c) => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType, 'Cache-Control': 'no-store' }));
+
+  app.get('/api/v1/system', (c) => c.json(deps.system?.() ?? {}));
+
+  app.post('/api/v1/sign', async (c) => {
+    if (!signer) throw new NotFoundError('URL signing is not enabled (--sign-key)');
+    const body = (await c.req.json().catch(() => undefined)) as { path?: unknown; ttl?: unknown } | undefined;
+    const target = typeof body?.path === 'string' ? body.path : undefined;
+    const ttl = typeof body?.ttl === 'number' && body.ttl > 0 && body.ttl <= 7 * 86_400 ? Math.floor(body.ttl) : 3600;
+    const scope = target && target.startsWith('/') ? UrlSigner.scopeOf(new URL(target, 'http://origin').pathname) : undefined;
+    if (!target || !scope) throw new InvalidRequestError('body must be JSON: {"path": "/vod/…/master.m3u8" or "/api/v1/content/{hash}/…", "ttl": seconds}');
+    const exp = Math.floor(Date.now() / 1000) + ttl;
+    return c.json({ url: new URL(target, 'http://origin').pathname + signer.query(scope, exp), expires: exp });
+  });
 
   app.get('/healthz', (c) => (deps.isReady?.() === false ? c.json({ status: 'starting' }, 503) : c.json({ status: 'ok' })));
 
@@ -147,6 +189,11 @@ export function createApp(deps: AppDeps): Hono {
   // Manifests are pure functions of the plan: each is rendered (and its ETag hashed) once per plan and kept with it.
   const rendered = new WeakMap<Plan, Map<string, CachedBody>>();
   const manifest = (c: Context, plan: Plan, key: string, render: () => string, contentType: string, cacheControl: string) => {
+    if (signer) {
+      // Signed child URLs differ per request: rendered each time (still a pure function of the plan).
+      const body = render();
+      return sendBytes(c, { body: Buffer.from(body), etag: etagOf(body), contentType, cacheControl: 'private, no-store' });
+    }
     let forPlan = rendered.get(plan);
     if (!forPlan) rendered.set(plan, (forPlan = new Map()));
     let cached = forPlan.get(key);
@@ -159,12 +206,12 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
-    const { plan } = await withContent(c);
-    return manifest(c, plan, 'master', () => multivariantPlaylist(plan), HLS_TYPE, CONTENT_MANIFEST_TTL);
+    const { plan, metadata } = await withContent(c);
+    return manifest(c, plan, 'master', () => multivariantPlaylist(plan, '', childQuery(c, metadata.hash)), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
-    const { plan } = await withContent(c);
-    return manifest(c, plan, 'mpd', () => dashManifest(plan), DASH_TYPE, CONTENT_MANIFEST_TTL);
+    const { plan, metadata } = await withContent(c);
+    return manifest(c, plan, 'mpd', () => dashManifest(plan, '', childQuery(c, metadata.hash)), DASH_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   const mediaKind = (c: Context): MediaKind => {
@@ -174,12 +221,13 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   app.get('/api/v1/content/:hash/:kind/:rendition/playlist.m3u8', async (c) => {
-    const { plan } = await withContent(c);
+    const { plan, metadata } = await withContent(c);
     const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
+    const query = childQuery(c, metadata.hash);
     // Every video rendition has the same playlist (one cut list); each audio rendition its own.
     return found.kind === 'video'
-      ? manifest(c, plan, 'video', () => videoMediaPlaylist(plan), HLS_TYPE, CONTENT_MANIFEST_TTL)
-      : manifest(c, plan, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition), HLS_TYPE, CONTENT_MANIFEST_TTL);
+      ? manifest(c, plan, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
+      : manifest(c, plan, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   app.get('/api/v1/content/:hash/:kind/:rendition/:file', async (c) => {
@@ -212,7 +260,7 @@ export function createApp(deps: AppDeps): Hono {
     const next = number === 'init' ? 1 : number + 1;
     if (next <= segmentCount) {
       // Origin-assisted prefetch for CDNs: the next segment of this rendition.
-      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
+      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}${childQuery(c, content.metadata.hash)}>; rel=preload; as=fetch; crossorigin`);
     }
     return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
   });
@@ -230,9 +278,10 @@ export function createApp(deps: AppDeps): Hono {
     }
     const { plan, metadata } = await library.register(relative);
     const prefix = `/api/v1/content/${metadata.hash}/`;
+    const query = childQuery(c, metadata.hash);
     return file === 'master.m3u8'
-      ? manifest(c, plan, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix), HLS_TYPE, PATH_MANIFEST_TTL)
-      : manifest(c, plan, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix), DASH_TYPE, PATH_MANIFEST_TTL);
+      ? manifest(c, plan, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query), HLS_TYPE, PATH_MANIFEST_TTL)
+      : manifest(c, plan, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query), DASH_TYPE, PATH_MANIFEST_TTL);
   });
 
   return app;

@@ -44,23 +44,24 @@ function segmentTimeline(segments: readonly TimelineSegment[]): string {
   return `<SegmentTimeline>${entries.join('')}</SegmentTimeline>`;
 }
 
-function segmentTemplate(plan: Plan, kind: 'video' | 'audio', segments: readonly TimelineSegment[]): string {
-  const media = `${kind}/$RepresentationID$/${plan.segmentTemplate}`;
+function segmentTemplate(plan: Plan, kind: 'video' | 'audio', segments: readonly TimelineSegment[], query: string): string {
+  const media = `${kind}/$RepresentationID$/${plan.segmentTemplate}${query}`;
+  const initialization = `${kind}/$RepresentationID$/init.mp4${query}`;
   return (
     `<SegmentTemplate timescale="${plan.timescale}" presentationTimeOffset="${plan.presentationTimeOffset}" ` +
-    `initialization="${kind}/$RepresentationID$/init.mp4" media="${escapeXml(media)}" startNumber="1">` +
+    `initialization="${escapeXml(initialization)}" media="${escapeXml(media)}" startNumber="1">` +
     segmentTimeline(segments) +
     '</SegmentTemplate>'
   );
 }
 
-function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number): string {
+function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string): string {
   const lang = audio.language !== 'und' ? ` lang="${escapeXml(languageTag(audio.language))}"` : '';
   return [
     `<AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1"${lang}>`,
     `<Label>${escapeXml(audio.name)}</Label>`,
     `<Role schemeIdUri="urn:mpeg:dash:role:2011" value="${audio.isDefault ? 'main' : 'alternate'}"/>`,
-    segmentTemplate(plan, 'audio', audio.segments),
+    segmentTemplate(plan, 'audio', audio.segments, query),
     `<Representation id="${audio.id}" codecs="${audio.codecs}" bandwidth="${audio.bitrateKbps * 1000}" audioSamplingRate="${audio.sampleRate}">`,
     `<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${audio.channels}"/>`,
     '</Representation>',
@@ -68,13 +69,14 @@ function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number): stri
   ].join('\n');
 }
 
-export function dashManifest(plan: Plan, baseUrl = ''): string {
+/** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
+export function dashManifest(plan: Plan, baseUrl = '', query = ''): string {
   const frameRate = plan.frameRate.toFixed(3).replace(/\.?0+$/, '');
   const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
   const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
   const video = [
     `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
-    segmentTemplate(plan, 'video', plan.videoSegments),
+    segmentTemplate(plan, 'video', plan.videoSegments, query),
     ...[...plan.renditions]
       .sort((a, b) => a.peakBandwidth - b.peakBandwidth)
       .map((r) => `<Representation id="${r.id}" codecs="${r.codecs}" bandwidth="${r.peakBandwidth}" width="${r.width}" height="${r.height}" sar="1:1"/>`),
@@ -88,7 +90,7 @@ export function dashManifest(plan: Plan, baseUrl = ''): string {
     ...(baseUrl ? [`<BaseURL>${escapeXml(baseUrl)}</BaseURL>`] : []),
     '<Period id="0" start="PT0S">',
     video,
-    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1)),
+    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query)),
     '</Period>',
     '</MPD>',
     '',

@@ -6,6 +6,7 @@ import { languageTag } from './language.js';
  * HLS (RFC 8216) playlists from the plan, fMP4/CMAF segments with EXT-X-MAP.
  * `uriPrefix` is prepended to rendition paths in the multivariant playlist:
  * "" when it is served beside them, an absolute path when it is not (/vod/…).
+ * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every URI.
  */
 
 /** Version 7: fMP4 segments with EXT-X-MAP in media playlists (RFC 8216 §7). */
@@ -26,7 +27,7 @@ function audioBandwidth(audio: AudioRendition | undefined): number {
   return audio ? Math.ceil(audio.bitrateKbps * 1000 * CONTAINER_OVERHEAD) : 0;
 }
 
-export function multivariantPlaylist(plan: Plan, uriPrefix = ''): string {
+export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = ''): string {
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
     const attributes = [
@@ -37,7 +38,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = ''): string {
       `DEFAULT=${audio.isDefault ? 'YES' : 'NO'}`,
       'AUTOSELECT=YES',
       `CHANNELS=${quote(String(audio.channels))}`,
-      `URI=${quote(uriPrefix + audioPlaylistPath(audio))}`,
+      `URI=${quote(uriPrefix + audioPlaylistPath(audio) + query)}`,
     ];
     lines.push(`#EXT-X-MEDIA:${attributes.join(',')}`);
   }
@@ -54,7 +55,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = ''): string {
       `FRAME-RATE=${plan.frameRate.toFixed(3)}`,
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
     ];
-    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition));
+    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
   }
   return lines.join('\n') + '\n';
 }
@@ -67,7 +68,7 @@ interface TimedSegment {
 /** EXTINF to the microsecond; the exact tick count is in the segment itself. */
 const extinf = (ticks: number, timescale: number) => (ticks / timescale).toFixed(6);
 
-function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[]): string {
+function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: string): string {
   // RFC 8216 §4.3.3.1: each EXTINF rounded to the nearest integer must not exceed the target duration.
   const target = Math.max(1, ...segments.map((s) => Math.round(s.duration / plan.timescale)));
   const lines = [
@@ -77,19 +78,19 @@ function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[]): string {
     '#EXT-X-PLAYLIST-TYPE:VOD',
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-INDEPENDENT-SEGMENTS',
-    '#EXT-X-MAP:URI="init.mp4"',
+    `#EXT-X-MAP:URI=${quote(`init.mp4${query}`)}`,
   ];
   for (const segment of segments) {
-    lines.push(`#EXTINF:${extinf(segment.duration, plan.timescale)},`, segmentFileName(plan.segmentTemplate, segment.index + 1));
+    lines.push(`#EXTINF:${extinf(segment.duration, plan.timescale)},`, segmentFileName(plan.segmentTemplate, segment.index + 1) + query);
   }
   lines.push('#EXT-X-ENDLIST');
   return lines.join('\n') + '\n';
 }
 
-export function videoMediaPlaylist(plan: Plan): string {
-  return mediaPlaylist(plan, plan.videoSegments);
+export function videoMediaPlaylist(plan: Plan, query = ''): string {
+  return mediaPlaylist(plan, plan.videoSegments, query);
 }
 
-export function audioMediaPlaylist(plan: Plan, audio: AudioRendition): string {
-  return mediaPlaylist(plan, audio.segments);
+export function audioMediaPlaylist(plan: Plan, audio: AudioRendition, query = ''): string {
+  return mediaPlaylist(plan, audio.segments, query);
 }
