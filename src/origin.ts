@@ -13,6 +13,8 @@ import type { Metrics } from './metrics.js';
 import { request as undiciRequest } from 'undici';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
+import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
+import path from 'node:path';
 
 /**
  * Makes segments on first request: transcode → package → validate → store,
@@ -43,6 +45,16 @@ export function findRendition(plan: Plan, kind: MediaKind, id: string): Renditio
 
 export function segmentCountOf(plan: Plan, found: Rendition): number {
   return found.kind === 'video' ? plan.videoSegments.length : found.rendition.segments.length;
+}
+
+/** Beside a video rendition's init segment: the encoder that made it (its segments must all come from it). */
+const ENCODER_FILE = 'encoder';
+
+interface Produced {
+  init: Uint8Array;
+  segment: Buffer;
+  /** The video encoder that made it. */
+  encoder?: VideoEncoderName;
 }
 
 /** What a full disk frees at once: room for a few encodes' work files and outputs. */
@@ -79,6 +91,8 @@ export interface OriginParts {
   store: ContentStore;
   breaker: CircuitBreaker;
   limits: SpanLimits;
+  /** The video encoder in use, and its fallback to libx264. */
+  encoders: EncoderSelector;
   /** The query that authorizes a fetch from a peer when URLs are signed. */
   peerQuery?: (hash: string) => string;
   cache: SegmentCache;
@@ -106,6 +120,8 @@ export const PEER_HEADER = 'x-jitseg-peer';
 
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
+  /** Recorded encoder of each started video rendition, by init path. */
+  private readonly renditionEncoders = new Map<string, VideoEncoderName>();
   readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
   private readonly store: ContentStore;
 
@@ -207,7 +223,7 @@ export class Origin {
     }
     const { breaker } = this.parts;
     breaker.admit(hash);
-    let produced: { init: Uint8Array; segment: Buffer };
+    let produced: Produced;
     try {
       produced = await this.produce(content, found, index, reason);
       breaker.succeeded(hash);
@@ -226,11 +242,13 @@ export class Origin {
       ]).catch(() => undefined);
       throw err;
     }
-    const { init, segment } = produced;
+    const { init, segment, encoder } = produced;
     const initRequest: SegmentRequest = { ...request, number: 'init' };
     const initPath = this.locate(initRequest).path;
     const storedInit = await this.store.read(initPath);
     if (!storedInit) {
+      // The rendition's encoder is fixed from here on: every later segment must match this init.
+      if (encoder && (await this.keep(path.join(path.dirname(initPath), ENCODER_FILE), Buffer.from(encoder)))) this.renditionEncoders.set(initPath, encoder);
       if (await this.keep(initPath, init)) await this.parts.coordinator.announce(this.locate(initRequest).key);
     } else if (!sameSampleDescription(storedInit, init)) {
       throw new EncodeError('encoder output does not match the rendition init segment', '');
@@ -285,11 +303,29 @@ export class Origin {
     }
   }
 
-  private async produce(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<{ init: Uint8Array; segment: Buffer }> {
+  /**
+   * The encoder a video rendition's segments must use: the one that made its
+   * init segment (recorded beside it), or, for a rendition not started yet,
+   * the one in use now.
+   */
+  private async videoEncoderFor(content: Content, renditionId: string): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
+    const initPath = this.locate({ content, kind: 'video', renditionId, number: 'init' }).path;
+    let recorded = this.renditionEncoders.get(initPath);
+    if (!recorded && (await this.store.read(initPath))) {
+      // Renditions started before encoders were recorded were made with libx264.
+      recorded = ((await this.store.read(path.join(path.dirname(initPath), ENCODER_FILE)))?.toString('utf8').trim() || 'libx264') as VideoEncoderName;
+      this.renditionEncoders.set(initPath, recorded);
+    }
+    return recorded ? { encoder: recorded, fixed: true } : { encoder: this.parts.encoders.current, fixed: false };
+  }
+
+  private async produce(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<Produced> {
     const { plan } = content;
     let lastError: Error | undefined;
     const logs: string[] = [];
     let outOfSpace = 0;
+    const { encoders } = this.parts;
+    let { encoder, fixed } = found.kind === 'video' ? await this.videoEncoderFor(content, found.rendition.id) : { encoder: undefined, fixed: true };
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       let workDir: string | undefined;
       let log = '';
@@ -300,7 +336,15 @@ export class Origin {
         this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
         const span: EncodedSpan = video
           ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
-            await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, attempt > 1 ? { extraSeekBackSeconds: 30 } : {}, this.parts.limits)
+            await encodeVideoSpan(
+                content.absolutePath,
+                plan,
+                found.rendition,
+                plan.videoSegments[index]!,
+                workDir,
+                { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) },
+                this.parts.limits,
+              )
           : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, this.parts.limits);
         log += span.log;
         const packaged = await packageSpan(span.tsPath, found.kind, workDir);
@@ -324,11 +368,23 @@ export class Origin {
           throw new EncodeError(`encoder wrote ${avcCodecString(init)}, manifests declare ${found.rendition.codecs}`, log);
         }
         this.counters.spansEncoded++;
-        return { init, segment: Buffer.from(setSequenceNumber(fragment, index + 1)) };
+        if (encoder && isHardware(encoder)) encoders.hardwareSucceeded();
+        return { init, segment: Buffer.from(setSequenceNumber(fragment, index + 1)), ...(encoder ? { encoder } : {}) };
       } catch (err) {
         lastError = err as Error;
         if (err instanceof ProcessError || err instanceof SpanError) log += err.log;
-        logs.push(`--- attempt ${attempt}: ${lastError.message}\n${log}`);
+        logs.push(`--- attempt ${attempt}${encoder ? ` (${encoder})` : ''}: ${lastError.message}\n${log}`);
+        if (encoder && isHardware(encoder)) {
+          encoders.hardwareFailed(lastError.message);
+          if (!fixed) {
+            // A rendition not started yet: encode this segment with libx264 at once (a full set of tries),
+            // and the rendition stays on libx264.
+            encoder = 'libx264';
+            fixed = true;
+            attempt = 0;
+            continue;
+          }
+        }
         // Tools do not always say so (an ffmpeg writing a short file exits 0): ask the file system too.
         if (isOutOfSpace(err) || ((await this.store.freeBytes()) ?? Infinity) < LOW_SPACE_BYTES) {
           // The work files did not fit: make room from the least recently used segments and try again.

@@ -8,6 +8,8 @@ import { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { UrlSigner } from './http/signing.js';
+import { detectEncoders } from './transcode/detect-encoders.js';
+import { chooseEncoder, EncoderSelector } from './transcode/encoders.js';
 import { MediaLibrary } from './library/media-library.js';
 import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
@@ -69,6 +71,10 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     redisConnected: () => coordinator.connected,
   });
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
+  const detection = await detectEncoders();
+  const choice = chooseEncoder(streaming.encoder.hwaccel, detection);
+  const encoders = new EncoderSelector(detection, choice.encoder, choice.note);
+  if (detection.listed.length > 0 || streaming.encoder.hwaccel !== 'auto') log(`video encoder: ${choice.encoder} (${choice.note})`);
   const signer = config.signKey ? new UrlSigner(config.signKey) : undefined;
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
@@ -79,6 +85,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     coordinator,
     metrics,
     breaker: new CircuitBreaker(),
+    encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
   });
   const prefetcher = new Prefetcher(
@@ -103,6 +110,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       cache: { bytes: cache.bytes, segments: cache.count, maxBytes: streaming.storage.max_bytes },
       redis: config.redisUrl ? { connected: coordinator.connected } : null,
       signedUrls: signer !== undefined,
+      encoders: encoders.report(),
     }),
   });
   const server: ServerType = await new Promise((resolve) => {

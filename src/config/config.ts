@@ -60,9 +60,11 @@ const streamingSchema = z
         max_wait_seconds: z.number().min(0.1).max(600).default(15),
         /** FFmpeg reporting no progress for this long is killed (and the encode retried). */
         stall_timeout_seconds: z.number().min(0.5).max(600).default(20),
+        /** Hardware H.264 encoder: auto (the first that works), none (libx264), or one by name. */
+        hwaccel: z.enum(['auto', 'none', 'nvenc', 'qsv', 'vaapi', 'videotoolbox']).default('auto'),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20 }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto' }),
     prefetch: z
       .object({
         enabled: z.boolean().default(true),

@@ -9,6 +9,7 @@ import {
   type VideoSegment,
 } from '../plan/plan.js';
 import { sourceInput } from '../process/source-input.js';
+import { encoderArgs, hwInputArgs, scaleFilters, type VideoEncoderName } from './encoders.js';
 
 /**
  * FFmpeg command lines, as pure functions of the plan. Every encode writes
@@ -42,6 +43,8 @@ export function videoSeekSeconds(plan: Plan, segment: VideoSegment): number | un
 export interface VideoEncodeOptions {
   /** Seek this far before the cut (seconds), e.g. when a first try found frames missing. */
   extraSeekBackSeconds?: number;
+  /** The H.264 encoder (default libx264); a hardware one also decodes and scales on its device. */
+  encoder?: VideoEncoderName;
 }
 
 export function videoEncodeArgs(
@@ -52,17 +55,18 @@ export function videoEncodeArgs(
   outputPath: string,
   options: VideoEncodeOptions = {},
 ): string[] {
+  const encoder = options.encoder ?? 'libx264';
   const seek = videoSeekSeconds(plan, segment);
   const seekArgs = seek === undefined ? [] : ['-noaccurate_seek', '-ss', seconds(Math.max(0, seek - (options.extraSeekBackSeconds ?? 0)))];
   const isLast = segment.index === plan.videoSegments.length - 1;
   // trim on exact source ticks: the filter sees the stream's own time base under -copyts.
   const trim = `trim=start_pts=${segment.startPts}${isLast ? '' : `:end_pts=${segment.endPts}`}`;
-  const filters = [trim, `scale=${rendition.width}:${rendition.height}:flags=bicubic`, 'setsar=1', 'format=yuv420p'].join(',');
-  const { encoder } = plan;
+  const filters = [trim, ...scaleFilters(encoder, rendition.width, rendition.height), 'setsar=1'].join(',');
   return [
     ...COMMON,
     ...seekArgs,
     '-copyts',
+    ...hwInputArgs(encoder),
     ...sourceInput(sourcePath),
     '-map', `0:v:${plan.videoTrackIndex}`,
     '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
@@ -70,20 +74,7 @@ export function videoEncodeArgs(
     // Every source frame once, on its own timestamp: no frame-rate conversion, VFR stays VFR.
     '-fps_mode', 'passthrough',
     '-enc_time_base', '-1',
-    '-c:v', 'libx264',
-    '-preset', encoder.preset,
-    ...(encoder.tune ? ['-tune', encoder.tune] : []),
-    '-profile:v', 'high',
-    '-level:v', String(rendition.levelIdc / 10),
-    '-crf', String(rendition.crf),
-    '-maxrate', `${rendition.maxrateKbps}k`,
-    '-bufsize', `${rendition.bufsizeKbps}k`,
-    '-bf', '3',
-    // Closed GOPs: nothing in a segment refers to another segment. 8x8 transforms keep the stream
-    // High profile under every preset (ultrafast turns them off and x264 would then signal Main),
-    // so the CODECS the manifests declare before any encode is what the stream is.
-    '-x264-params', 'open-gop=0:8x8dct=1',
-    ...(encoder.threads > 0 ? ['-threads', String(encoder.threads)] : []),
+    ...encoderArgs(encoder, rendition, plan.encoder),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
     ...TS_OUTPUT,
     '-y', outputPath,
