@@ -4,6 +4,7 @@
  * clients, and a health endpoint that answers throughout.
  */
 import { describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../src/coordinate/circuit-breaker.js';
 import { DroppedError, EncodeQueue, PRIORITY } from '../src/coordinate/encode-queue.js';
 import { ServiceUnavailableError } from '../src/errors.js';
 import { mediaFolder, testSource } from './support/media.js';
@@ -68,6 +69,30 @@ describe('EncodeQueue limits', () => {
     for (const h of holds.values()) h.open();
     await Promise.all(all);
     expect(order).toEqual(['a1', 'a2', 'b1', 'a3', 'a4']);
+  });
+});
+
+describe('CircuitBreaker', () => {
+  it('opens after 3 failures, lets one trial through after the cool-down, doubles it when the trial fails, closes on success', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ failuresToOpen: 3, openMs: 1000, maxOpenMs: 3000 }, () => now);
+    const refused = (f: () => void) => expect(f).toThrow(ServiceUnavailableError);
+    for (let i = 0; i < 2; i++) breaker.failed('c');
+    breaker.assertNotOpen('c'); // two failures: still closed
+    breaker.failed('c');
+    refused(() => breaker.assertNotOpen('c'));
+    breaker.assertNotOpen('other'); // per content
+    now = 1001;
+    breaker.admit('c'); // the half-open trial
+    refused(() => breaker.admit('c')); // only one at a time
+    breaker.failed('c'); // the trial failed: open for twice as long
+    now = 2500;
+    refused(() => breaker.assertNotOpen('c'));
+    now = 3002;
+    breaker.admit('c');
+    breaker.succeeded('c');
+    breaker.admit('c');
+    breaker.admit('c'); // closed: no limit
   });
 });
 

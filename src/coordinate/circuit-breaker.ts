@@ -34,23 +34,21 @@ export class CircuitBreaker {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Throws ServiceUnavailableError while `key` may not be encoded; returns whether this is the half-open trial. */
-  admit(key: string): boolean {
-    const circuit = this.circuits.get(key);
-    if (!circuit || circuit.failures < this.settings.failuresToOpen) return false;
-    const wait = circuit.openUntil - this.now();
-    if (wait > 0) throw new ServiceUnavailableError('this content keeps failing to encode; encodes for it are paused', wait / 1000);
-    if (circuit.trialRunning) throw new ServiceUnavailableError('this content keeps failing to encode; a trial encode is running', 1);
-    circuit.trialRunning = true;
-    return true;
-  }
-
   /** Fast refusal during the cool-down, before anything is queued (the trial itself goes through admit). */
   assertNotOpen(key: string): void {
     const circuit = this.circuits.get(key);
     if (!circuit || circuit.failures < this.settings.failuresToOpen) return;
     const wait = circuit.openUntil - this.now();
     if (wait > 0) throw new ServiceUnavailableError('this content keeps failing to encode; encodes for it are paused', wait / 1000);
+  }
+
+  /** Throws ServiceUnavailableError while `key` may not be encoded; after the cool-down, lets one trial through. */
+  admit(key: string): void {
+    this.assertNotOpen(key);
+    const circuit = this.circuits.get(key);
+    if (!circuit || circuit.failures < this.settings.failuresToOpen) return;
+    if (circuit.trialRunning) throw new ServiceUnavailableError('this content keeps failing to encode; a trial encode is running', 1);
+    circuit.trialRunning = true;
   }
 
   /** An admitted encode ended for a reason that says nothing about the content (shed, shutdown). */
@@ -72,11 +70,5 @@ export class CircuitBreaker {
     }
     circuit.trialRunning = false;
     this.circuits.set(key, circuit);
-  }
-
-  /** Whether the breaker for `key` is open now (for health and tests). */
-  isOpen(key: string): boolean {
-    const circuit = this.circuits.get(key);
-    return circuit !== undefined && circuit.failures >= this.settings.failuresToOpen && circuit.openUntil > this.now();
   }
 }
