@@ -13,6 +13,8 @@ import type { Metrics } from './metrics.js';
 import { request as undiciRequest } from 'undici';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
+import type { EventBus } from './observe/events.js';
+import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
 import path from 'node:path';
 
@@ -93,6 +95,8 @@ export interface OriginParts {
   limits: SpanLimits;
   /** The video encoder in use, and its fallback to libx264. */
   encoders: EncoderSelector;
+  events: EventBus;
+  sessions: SessionRegistry;
   /** The query that authorizes a fetch from a peer when URLs are signed. */
   peerQuery?: (hash: string) => string;
   cache: SegmentCache;
@@ -135,6 +139,7 @@ export class Origin {
     const found = findRendition(content.plan, kind, renditionId);
     const file = this.locate(request);
     const { queue, coordinator, metrics } = this.parts;
+    this.parts.sessions.touch(content.metadata.hash, kind, renditionId, segmentCountOf(content.plan, found));
 
     const stored = await this.readStored(file.path);
     if (stored) {
@@ -233,6 +238,8 @@ export class Origin {
         throw err;
       }
       breaker.failed(hash);
+      this.parts.events.emit({ type: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS });
+      this.parts.sessions.addLog(hash, kind, renditionId, index + 1, err.log);
       // Keep what ffmpeg and the packager said, and a TranscodeFailed record, for whoever investigates the 502.
       const logPath = this.store.logPath(hash, kind, renditionId, index + 1);
       const record = { event: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS, at: new Date().toISOString() };
@@ -254,6 +261,7 @@ export class Origin {
       throw new EncodeError('encoder output does not match the rendition init segment', '');
     }
     if (await this.keep(segmentPath, segment)) this.parts.cache.add(segmentPath, segment.length);
+    this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
     return segment;
   }
 
@@ -296,6 +304,9 @@ export class Origin {
       await this.store.write(filePath, bytes);
       this.parts.cache.add(filePath, bytes.length);
       this.parts.metrics.peerFetches.inc();
+      if (request.number !== 'init') {
+        this.parts.events.emit({ type: 'SegmentReady', content: content.metadata.hash, kind, rendition: renditionId, segment: request.number, bytes: bytes.length, source: 'peer' });
+      }
       await this.parts.coordinator.announce(key);
       return bytes;
     } catch {
@@ -334,6 +345,14 @@ export class Origin {
         const video = found.kind === 'video';
         const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
         this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
+        const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
+        const startSeconds = planned.start / plan.timescale;
+        const started = performance.now();
+        const limits: SpanLimits = {
+          ...this.parts.limits,
+          onProgress: ({ outSeconds, speed }) =>
+            this.parts.events.emit({ type: 'ProgressUpdate', ...ref, mediaSeconds: Math.max(0, outSeconds - startSeconds), speed }),
+        };
         const span: EncodedSpan = video
           ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
             await encodeVideoSpan(
@@ -343,9 +362,9 @@ export class Origin {
                 plan.videoSegments[index]!,
                 workDir,
                 { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) },
-                this.parts.limits,
+                limits,
               )
-          : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, this.parts.limits);
+          : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits);
         log += span.log;
         const packaged = await packageSpan(span.tsPath, found.kind, workDir);
         log += packaged.log;
@@ -369,6 +388,10 @@ export class Origin {
         }
         this.counters.spansEncoded++;
         if (encoder && isHardware(encoder)) encoders.hardwareSucceeded();
+        const encodeMs = performance.now() - started;
+        const mediaSeconds = planned.duration / plan.timescale;
+        this.parts.events.emit({ type: 'TranscodeCompleted', ...ref, encoder: encoder ?? 'aac', encodeMs, mediaSeconds, speed: mediaSeconds / (encodeMs / 1000) });
+        this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, log);
         return { init, segment: Buffer.from(setSequenceNumber(fragment, index + 1)), ...(encoder ? { encoder } : {}) };
       } catch (err) {
         lastError = err as Error;

@@ -8,6 +8,10 @@ import { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { UrlSigner } from './http/signing.js';
+import { EventBus } from './observe/events.js';
+import { SessionRegistry } from './observe/sessions.js';
+import { segmentFileName } from './plan/plan.js';
+import { randomUUID } from 'node:crypto';
 import { detectEncoders } from './transcode/detect-encoders.js';
 import { chooseEncoder, EncoderSelector } from './transcode/encoders.js';
 import { MediaLibrary } from './library/media-library.js';
@@ -76,6 +80,12 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const encoders = new EncoderSelector(detection, choice.encoder, choice.note);
   if (detection.listed.length > 0 || streaming.encoder.hwaccel !== 'auto') log(`video encoder: ${choice.encoder} (${choice.note})`);
   const signer = config.signKey ? new UrlSigner(config.signKey) : undefined;
+  const events = new EventBus(randomUUID().slice(0, 8));
+  if (coordinator instanceof RedisCoordinator) coordinator.relayEvents(events);
+  const sessions = new SessionRegistry(events, (hash, kind, rendition, segment) =>
+    // The file name only matters for the index lookup; the default template is what the store uses unless configured.
+    cache.has(store.mediaPath(hash, kind, rendition, segmentFileName(streaming.packager.segment_template, segment))),
+  );
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
@@ -85,6 +95,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     coordinator,
     metrics,
     breaker: new CircuitBreaker(),
+    events,
+    sessions,
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
   });
@@ -102,6 +114,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     origin,
     metrics,
     prefetcher,
+    events,
+    sessions,
     ...(signer ? { signer } : {}),
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     system: () => ({

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { EventBus, StampedEvent } from '../observe/events.js';
 
 /**
  * Who makes a file when several origin instances serve the same content.
@@ -63,6 +64,8 @@ const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 const CHANNEL = 'jitseg:ready';
+/** Pipeline events of every instance. */
+const EVENTS_CHANNEL = 'jitseg:events';
 /** A waiter looks again this often even without an announcement (a lapsed lease sends none). */
 const POLL_MS = 250;
 /** Redis calls that take longer than this count as Redis being away. */
@@ -80,6 +83,7 @@ export class RedisCoordinator implements Coordinator {
   private readonly leaseMs: number;
   private readonly holderTtl: number;
   private wasConnected = false;
+  private onRemoteEvent: ((message: string) => void) | undefined;
   private closed = false;
 
   constructor(private readonly options: RedisCoordinatorOptions) {
@@ -100,8 +104,11 @@ export class RedisCoordinator implements Coordinator {
       client.on('ready', () => this.onConnectionChange());
       client.on('close', () => this.onConnectionChange());
     }
-    this.events.on('ready', () => void this.events.subscribe(CHANNEL).catch(() => undefined));
-    this.events.on('message', (_channel: string, key: string) => this.wake(key));
+    this.events.on('ready', () => void this.events.subscribe(CHANNEL, EVENTS_CHANNEL).catch(() => undefined));
+    this.events.on('message', (channel: string, message: string) => {
+      if (channel === CHANNEL) this.wake(message);
+      else if (channel === EVENTS_CHANNEL) this.onRemoteEvent?.(message);
+    });
   }
 
   get connected(): boolean {
@@ -142,6 +149,21 @@ export class RedisCoordinator implements Coordinator {
     } catch {
       // Peers then make it themselves: slower, never wrong.
     }
+  }
+
+  /** Relays the bus's events to the other instances and theirs to it (dropped while Redis is away). */
+  relayEvents(bus: EventBus): void {
+    bus.relayTo((event) => {
+      if (this.connected) void this.commands.publish(EVENTS_CHANNEL, JSON.stringify(event)).catch(() => undefined);
+    });
+    this.onRemoteEvent = (message) => {
+      try {
+        const event = JSON.parse(message) as StampedEvent;
+        if (event.instance !== bus.instance) bus.deliver(event);
+      } catch {
+        // not ours
+      }
+    };
   }
 
   async close(): Promise<void> {

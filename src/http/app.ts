@@ -4,6 +4,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
 import { ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import { hasAdminToken, UrlSigner } from './signing.js';
+import { streamSSE } from 'hono/streaming';
+import { EVENT_TYPES, type EventBus, type PipelineEventType, type StampedEvent } from '../observe/events.js';
+import type { SessionRegistry } from '../observe/sessions.js';
 import type { Content, MediaLibrary } from '../library/media-library.js';
 import { dashManifest } from '../manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../manifest/hls.js';
@@ -36,6 +39,10 @@ export interface AppDeps {
   origin: Origin;
   metrics: Metrics;
   prefetcher: Prefetcher;
+  events: EventBus;
+  sessions: SessionRegistry;
+  /** Seconds between SSE heartbeats (default 15). */
+  heartbeatSeconds?: number;
   /** Checks signed URLs on content and /vod paths, and signs manifests' child URLs. */
   signer?: UrlSigner;
   /** Bearer token for the admin endpoints (content list and registration, system, metrics, signing). */
@@ -121,7 +128,57 @@ export function createApp(deps: AppDeps): Hono {
     }
     await next();
   };
-  for (const path of ['/metrics', '/api/v1/system', '/api/v1/sign', '/api/v1/content']) app.use(path, admin);
+  for (const path of ['/metrics', '/api/v1/system', '/api/v1/sign', '/api/v1/content', '/api/v1/sessions', '/api/v1/sessions/*', '/api/v1/events']) app.use(path, admin);
+
+  // Server-Sent Events: the pipeline's events as they happen, filtered by content and type, with heartbeats.
+  app.get('/api/v1/events', (c) => {
+    const content = c.req.query('content');
+    const types = c.req.query('type')?.split(',').filter(Boolean);
+    if (types?.some((t) => !EVENT_TYPES.includes(t as PipelineEventType))) throw new InvalidRequestError(`type must be among ${EVENT_TYPES.join(', ')}`);
+    const heartbeatMs = (deps.heartbeatSeconds ?? 15) * 1000;
+    return streamSSE(c, async (stream) => {
+      const queue: StampedEvent[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = deps.events.subscribe((event) => {
+        if (content && ('content' in event ? event.content : undefined) !== content) return;
+        if (types && !types.includes(event.type)) return;
+        queue.push(event);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        unsubscribe();
+        wake?.();
+      });
+      await stream.write(': connected\n\n');
+      while (!stream.aborted) {
+        const event = queue.shift();
+        if (event) {
+          await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+          continue;
+        }
+        const timedOut = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), heartbeatMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+        });
+        wake = undefined;
+        if (timedOut && !stream.aborted) await stream.write(': heartbeat\n\n');
+      }
+      unsubscribe();
+    });
+  });
+
+  app.get('/api/v1/sessions', (c) => c.json({ sessions: deps.sessions.list() }));
+  const session = (c: Context) => {
+    const found = deps.sessions.get(c.req.param('id') ?? '');
+    if (!found) throw new NotFoundError(`no session "${c.req.param('id')}"`);
+    return found;
+  };
+  app.get('/api/v1/sessions/:id/status', (c) => c.json(session(c).status));
+  app.get('/api/v1/sessions/:id/health', (c) => c.json({ ...session(c).status, ...session(c).health }));
+  app.get('/api/v1/sessions/:id/logs', (c) => c.text(session(c).logs, 200, { 'Cache-Control': 'no-store' }));
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.get('/metrics', async (c) => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType, 'Cache-Control': 'no-store' }));
@@ -188,7 +245,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // Manifests are pure functions of the plan: each is rendered (and its ETag hashed) once per plan and kept with it.
   const rendered = new WeakMap<Plan, Map<string, CachedBody>>();
-  const manifest = (c: Context, plan: Plan, key: string, render: () => string, contentType: string, cacheControl: string) => {
+  const manifest = (c: Context, { plan, metadata }: Content, key: string, render: () => string, contentType: string, cacheControl: string) => {
     if (signer) {
       // Signed child URLs differ per request: rendered each time (still a pure function of the plan).
       const body = render();
@@ -201,17 +258,20 @@ export function createApp(deps: AppDeps): Hono {
       const body = render();
       cached = { body: Buffer.from(body), etag: etagOf(body) };
       forPlan.set(key, cached);
+      deps.events.emit({ type: 'ManifestUpdated', content: metadata.hash, manifest: contentType === DASH_TYPE ? 'dash' : 'hls', segments: plan.videoSegments.length });
     }
     return sendBytes(c, { ...cached, contentType, cacheControl });
   };
 
   app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
-    const { plan, metadata } = await withContent(c);
-    return manifest(c, plan, 'master', () => multivariantPlaylist(plan, '', childQuery(c, metadata.hash)), HLS_TYPE, CONTENT_MANIFEST_TTL);
+    const content = await withContent(c);
+    const { plan, metadata } = content;
+    return manifest(c, content, 'master', () => multivariantPlaylist(plan, '', childQuery(c, metadata.hash)), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
-    const { plan, metadata } = await withContent(c);
-    return manifest(c, plan, 'mpd', () => dashManifest(plan, '', childQuery(c, metadata.hash)), DASH_TYPE, CONTENT_MANIFEST_TTL);
+    const content = await withContent(c);
+    const { plan, metadata } = content;
+    return manifest(c, content, 'mpd', () => dashManifest(plan, '', childQuery(c, metadata.hash)), DASH_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   const mediaKind = (c: Context): MediaKind => {
@@ -221,13 +281,14 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   app.get('/api/v1/content/:hash/:kind/:rendition/playlist.m3u8', async (c) => {
-    const { plan, metadata } = await withContent(c);
+    const content = await withContent(c);
+    const { plan, metadata } = content;
     const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
     const query = childQuery(c, metadata.hash);
     // Every video rendition has the same playlist (one cut list); each audio rendition its own.
     return found.kind === 'video'
-      ? manifest(c, plan, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
-      : manifest(c, plan, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query), HLS_TYPE, CONTENT_MANIFEST_TTL);
+      ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
+      : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   app.get('/api/v1/content/:hash/:kind/:rendition/:file', async (c) => {
@@ -276,12 +337,13 @@ export function createApp(deps: AppDeps): Hono {
     } catch {
       throw new InvalidRequestError('path is not valid percent-encoding');
     }
-    const { plan, metadata } = await library.register(relative);
+    const content = await library.register(relative);
+    const { plan, metadata } = content;
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = childQuery(c, metadata.hash);
     return file === 'master.m3u8'
-      ? manifest(c, plan, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query), HLS_TYPE, PATH_MANIFEST_TTL)
-      : manifest(c, plan, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query), DASH_TYPE, PATH_MANIFEST_TTL);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query), HLS_TYPE, PATH_MANIFEST_TTL)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query), DASH_TYPE, PATH_MANIFEST_TTL);
   });
 
   return app;

@@ -62,7 +62,34 @@ export interface RunOptions {
    * a stuck decoder, a blocked read). ffmpeg reports on fd 3 every 0.5 s.
    */
   stallTimeoutMs?: number;
+  /** ffmpeg only (with stallTimeoutMs): its progress reports, parsed. */
+  onProgress?: (progress: FfmpegProgress) => void;
   cwd?: string;
+}
+
+export interface FfmpegProgress {
+  /** Output timestamp reached, seconds (on the output timeline). */
+  outSeconds: number;
+  /** Encoding speed, × real time (0 when not known yet). */
+  speed: number;
+}
+
+/** ffmpeg -progress blocks ("key=value" lines, each block ending with progress=continue|end). */
+export function parseProgressBlocks(text: string): FfmpegProgress[] {
+  const out: FfmpegProgress[] = [];
+  let outSeconds: number | undefined;
+  let speed = 0;
+  for (const line of text.split('\n')) {
+    const [key, value = ''] = line.trim().split('=');
+    if (key === 'out_time_us' && /^-?\d+$/.test(value)) outSeconds = Number(value) / 1e6;
+    else if (key === 'speed') speed = Number.parseFloat(value) || 0;
+    else if (key === 'progress') {
+      if (outSeconds !== undefined) out.push({ outSeconds, speed });
+      outSeconds = undefined;
+      speed = 0;
+    }
+  }
+  return out;
 }
 
 export interface RunResult {
@@ -114,7 +141,18 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
       }, stallMs);
     };
     rearm();
-    (subprocess.stdio[3] as Readable | null)?.on('data', rearm);
+    let pending = '';
+    (subprocess.stdio[3] as Readable | null)?.on('data', (chunk: Buffer) => {
+      rearm();
+      if (!options.onProgress) return;
+      // Whole blocks only: a block ends with its "progress=…" line.
+      pending += chunk.toString('utf8');
+      const end = pending.lastIndexOf('progress=');
+      const lineEnd = end < 0 ? -1 : pending.indexOf('\n', end);
+      if (lineEnd < 0) return;
+      for (const progress of parseProgressBlocks(pending.slice(0, lineEnd + 1))) options.onProgress(progress);
+      pending = pending.slice(lineEnd + 1);
+    });
     subprocess.stderr.on('data', rearm);
   }
   const result = await subprocess.finally(() => clearTimeout(watchdog));

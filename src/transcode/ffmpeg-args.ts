@@ -17,7 +17,8 @@ import { encoderArgs, hwInputArgs, scaleFilters, type VideoEncoderName } from '.
  * writes tfdt values on the source timeline (see FACTS.md).
  */
 
-const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+/** info: the encoder's own summary (x264 frame stats) goes to the session logs; -nostats keeps it short. */
+const COMMON = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
 /** No mux delay: TS timestamps must be the encoder's, untouched. */
 const TS_OUTPUT = ['-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts'];
 /** AAC frames of audio decoded before a segment's first kept frame, so the encoder's overlap window is primed with real audio. */

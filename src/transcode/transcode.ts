@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment } from '../plan/plan.js';
-import { run } from '../process/runner.js';
+import { run, type FfmpegProgress } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
 import { AAC_ENCODER_PRIMING_FRAMES, audioEncodeArgs, audioRemuxArgs, videoEncodeArgs, type VideoEncodeOptions } from './ffmpeg-args.js';
 
@@ -20,9 +20,10 @@ export class SpanError extends Error {
   }
 }
 
-/** How long a tool may go without progress before it counts as hung. */
+/** How a span's tools run: how long they may go without progress, and who hears of it. */
 export interface SpanLimits {
   stallTimeoutMs?: number;
+  onProgress?: (progress: FfmpegProgress) => void;
 }
 
 export interface EncodedSpan {

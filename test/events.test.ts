@@ -1,0 +1,137 @@
+/**
+ * Events and sessions: a segment encode shows on the SSE stream as
+ * TranscodeCompleted and SegmentReady (with ProgressUpdate while it runs), a
+ * failing encode as TranscodeFailed; sessions go through their lifecycle;
+ * the logs endpoint returns ffmpeg's output; /metrics has the named series.
+ */
+import { copyFile, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mediaFolder, testSource } from './support/media.js';
+import { metricValue, scrape } from './support/metrics.js';
+import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  const small = await testSource('small');
+  const media = await mediaFolder({ 'clip.mp4': small });
+  await copyFile(small, path.join(media, 'truncated.mp4'));
+  await truncate(path.join(media, 'truncated.mp4'), 40_000);
+  // verbose ffmpeg output, so the logs endpoint has something to show for a good encode too
+  server = await testServer(media, { ...NO_PREFETCH, segment_duration: 4, encoder: encoderWith({ preset: 'ultrafast' }) });
+});
+afterAll(() => server?.close());
+
+/** Reads an SSE stream until `until` returns true for the events so far (or the time runs out). */
+async function collectEvents(url: string, run: () => Promise<void>, until: (events: Array<{ event: string; data: any }>) => boolean) {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal });
+  expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const reader = response.body!.getReader();
+  const events: Array<{ event: string; data: any }> = [];
+  let buffer = '';
+  let comments = 0;
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += Buffer.from(value).toString('utf8');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (block.startsWith(':')) comments++;
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      }
+      if (until(events)) return;
+    }
+  })();
+  await run();
+  await Promise.race([reading, new Promise((r) => setTimeout(r, 20_000))]);
+  controller.abort();
+  return { events, comments };
+}
+
+async function register(file: string) {
+  const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: file }) })).json();
+  const info = await (await fetch(`${server.url}${registered.urls.info}`)).json();
+  return { hash: registered.hash as string, info, video: `${server.url}/api/v1/content/${registered.hash}/video/${info.renditions[0].id}` };
+}
+
+describe('the event stream', () => {
+  it('shows an encode as ProgressUpdate…, TranscodeCompleted and SegmentReady; manifests as ManifestUpdated', async () => {
+    const { hash, video } = await register('clip.mp4');
+    const { events, comments } = await collectEvents(
+      `${server.url}/api/v1/events?content=${hash}`,
+      async () => {
+        expect((await fetch(`${server.url}/api/v1/content/${hash}/master.m3u8`)).status).toBe(200);
+        expect((await fetch(`${video}/segment_2.m4s`)).status).toBe(200);
+      },
+      (events) => events.some((e) => e.event === 'SegmentReady'),
+    );
+    expect(comments).toBeGreaterThanOrEqual(1);
+    const types = events.map((e) => e.event);
+    expect(types).toContain('ManifestUpdated');
+    const completed = events.find((e) => e.event === 'TranscodeCompleted')!.data;
+    expect(completed).toMatchObject({ type: 'TranscodeCompleted', content: hash, kind: 'video', segment: 2, encoder: 'libx264' });
+    expect(completed.speed).toBeGreaterThan(0);
+    const ready = events.find((e) => e.event === 'SegmentReady')!.data;
+    expect(ready).toMatchObject({ content: hash, segment: 2, source: 'encoded' });
+    expect(types.indexOf('TranscodeCompleted')).toBeLessThan(types.indexOf('SegmentReady'));
+  });
+
+  it('filters by type, and shows a failing encode as TranscodeFailed', async () => {
+    const { hash, info, video } = await register('truncated.mp4');
+    const { events } = await collectEvents(
+      `${server.url}/api/v1/events?type=TranscodeFailed`,
+      async () => {
+        expect((await fetch(`${video}/segment_${info.segments}.m4s`)).status).toBe(502);
+      },
+      (events) => events.length > 0,
+    );
+    expect(events.map((e) => e.event)).toEqual(['TranscodeFailed']);
+    expect(events[0]!.data).toMatchObject({ content: hash, segment: info.segments, attempts: 3 });
+    expect((await fetch(`${server.url}/api/v1/events?type=Nonsense`)).status).toBe(400);
+  });
+});
+
+describe('sessions', () => {
+  it('go Starting → Running → Completed → Stored (or Failed), with health and logs', async () => {
+    const { hash, info, video } = await register('clip.mp4');
+    const id = `${hash.slice(0, 16)}-video-${info.renditions[0].id}`;
+    const status = async () => (await (await fetch(`${server.url}/api/v1/sessions/${id}/status`)).json()).state;
+    // segment 2 was made by the test above: the session is Running
+    expect(await status()).toBe('Running');
+    for (let n = 1; n <= info.segments; n++) expect((await fetch(`${video}/segment_${n}.m4s`)).status).toBe(200);
+    expect(await status()).toBe('Stored');
+    const health = await (await fetch(`${server.url}/api/v1/sessions/${id}/health`)).json();
+    expect(health).toMatchObject({ segmentsReady: info.segments, segmentsTotal: info.segments, errors: 0 });
+    expect(health.encodeRate).toBeGreaterThan(0);
+    expect(health.recentSegments.length).toBeGreaterThan(0);
+    const logs = await (await fetch(`${server.url}/api/v1/sessions/${id}/logs`)).text();
+    expect(logs).toMatch(/--- segment 1/);
+
+    const failing = await register('truncated.mp4');
+    const failedId = `${failing.hash.slice(0, 16)}-video-${failing.info.renditions[0].id}`;
+    expect((await (await fetch(`${server.url}/api/v1/sessions/${failedId}/status`)).json()).state).toBe('Failed');
+    const failedLogs = await (await fetch(`${server.url}/api/v1/sessions/${failedId}/logs`)).text();
+    expect(failedLogs).toMatch(/attempt 3/);
+    const list = (await (await fetch(`${server.url}/api/v1/sessions`)).json()).sessions.map((s: { id: string }) => s.id);
+    expect(list).toEqual(expect.arrayContaining([id, failedId]));
+    expect((await fetch(`${server.url}/api/v1/sessions/nope/status`)).status).toBe(404);
+    // A fresh rendition is Starting until its first segment is made.
+    const other = `${failing.hash.slice(0, 16)}-audio-${failing.info.audio[0].id}`;
+    expect((await fetch(`${server.url}/api/v1/sessions/${other}/status`)).status).toBe(404);
+  });
+
+  it('/metrics exposes the named series', async () => {
+    const metrics = await scrape(server.url);
+    for (const name of ['jitseg_transcodes_total', 'jitseg_cache_hits_total', 'jitseg_cache_misses_total', 'jitseg_cache_bytes', 'jitseg_cache_evictions_total', 'jitseg_queue_depth']) {
+      expect(metrics).toContain(`# TYPE ${name}`);
+    }
+    expect(metricValue(metrics, 'jitseg_transcodes_total')).toBeGreaterThan(0);
+  });
+});
