@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { defaultStreamingConfig, type StreamingConfig } from '../src/config/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { silentLogger } from '../src/observe/log.js';
 import { SegmentCache } from '../src/store/segment-cache.js';
 import { metricValue, scrape } from '../test/support/metrics.js';
 import { startRedis } from '../test/support/redis.js';
@@ -40,7 +41,7 @@ async function origins(count: number, streaming: StreamingConfig, redisUrl?: str
   const servers: RunningServer[] = [];
   for (let i = 0; i < count; i++) {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-bench-cc-'));
-    servers.push(await startServer({ mediaDir: BENCH_DIR, cacheDir, port: 0, host: '127.0.0.1', streaming, ...(redisUrl ? { redisUrl } : {}) }, { log: () => {} }));
+    servers.push(await startServer({ mediaDir: BENCH_DIR, cacheDir, port: 0, host: '127.0.0.1', streaming, ...(redisUrl ? { redisUrl } : {}) }, { logger: silentLogger() }));
   }
   return servers;
 }

@@ -110,7 +110,8 @@ async function serveChild(args: string[]): Promise<void> {
   if (kind === 'origin') {
     const [mediaDir, cacheDir] = rest as [string, string];
     const { startServer } = await import('../src/server.js');
-    const server = await startServer({ mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: benchStreamingConfig() });
+    const { silentLogger } = await import('../src/observe/log.js');
+    const server = await startServer({ mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: benchStreamingConfig() }, { logger: silentLogger() });
     serveUntilStopped(server.url, server.close);
   } else if (kind === 'static') {
     // The baseline: what serving the cached segment file costs with nothing but node:http and a read stream.

@@ -14,6 +14,7 @@ import { request as undiciRequest } from 'undici';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import type { EventBus } from './observe/events.js';
+import type { Logger } from './observe/log.js';
 import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
 import path from 'node:path';
@@ -97,6 +98,7 @@ export interface OriginParts {
   encoders: EncoderSelector;
   events: EventBus;
   sessions: SessionRegistry;
+  logger: Logger;
   /** The query that authorizes a fetch from a peer when URLs are signed. */
   peerQuery?: (hash: string) => string;
   cache: SegmentCache;
@@ -112,6 +114,8 @@ export interface GetOptions {
   signal?: AbortSignal;
   /** Who asks: encode workers are shared fairly between clients. */
   client?: string;
+  /** The HTTP request this comes from, for the encode's log lines. */
+  requestId?: string;
   /**
    * Called once the file is found or its making is queued: work started
    * from here (prefetch) cannot take the worker this request is due.
@@ -155,7 +159,7 @@ export class Origin {
         number === 'init'
           ? () => this.makeInit(request, options)
           : () =>
-              queue.run(file.key, (startedAs) => this.makeSegment(content, found, number - 1, startedAs), {
+              queue.run(file.key, (startedAs) => this.makeSegment(content, found, number - 1, startedAs, options.requestId), {
                 priority: PRIORITY[reason],
                 ...(options.client ? { client: options.client } : {}),
                 ...(options.signal ? { signal: options.signal } : {}),
@@ -209,17 +213,18 @@ export class Origin {
     if (made) return made;
     // Segment 1 came from a peer that had no init to give: encode it here for its init.
     const found = findRendition(request.content.plan, request.kind, request.renditionId);
-    await this.makeSegment(request.content, found, 0, options.reason ?? 'request', true);
+    await this.makeSegment(request.content, found, 0, options.reason ?? 'request', options.requestId, true);
     const remade = await this.readStored(initPath);
     if (!remade) throw new EncodeError('init segment was not written', '');
     return remade;
   }
 
   /** Encode, validate and store one segment (and the rendition's init segment when it has none). */
-  private async makeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, forInit = false): Promise<Buffer> {
+  private async makeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, requestId?: string, forInit = false): Promise<Buffer> {
     const hash = content.metadata.hash;
     const { kind } = found;
     const renditionId = found.rendition.id;
+    const log = this.parts.logger.child({ requestId, content: hash, kind, rendition: renditionId, segment: index + 1, reason });
     const request: SegmentRequest = { content, kind, renditionId, number: index + 1 };
     const segmentPath = this.locate(request).path;
     if (!forInit) {
@@ -238,6 +243,7 @@ export class Origin {
         throw err;
       }
       breaker.failed(hash);
+      log.error({ err: err.message }, 'encode failed after every try');
       this.parts.events.emit({ type: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS });
       this.parts.sessions.addLog(hash, kind, renditionId, index + 1, err.log);
       // Keep what ffmpeg and the packager said, and a TranscodeFailed record, for whoever investigates the 502.
@@ -262,6 +268,7 @@ export class Origin {
     }
     if (await this.keep(segmentPath, segment)) this.parts.cache.add(segmentPath, segment.length);
     this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
+    log.info({ bytes: segment.length, encoder: encoder ?? 'aac' }, 'segment made');
     return segment;
   }
 

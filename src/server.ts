@@ -9,6 +9,7 @@ import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { UrlSigner } from './http/signing.js';
 import { EventBus } from './observe/events.js';
+import { createLogger, type Logger } from './observe/log.js';
 import { SessionRegistry } from './observe/sessions.js';
 import { segmentFileName } from './plan/plan.js';
 import { randomUUID } from 'node:crypto';
@@ -26,6 +27,7 @@ import { SegmentCache } from './store/segment-cache.js';
 export interface RunningServer {
   url: string;
   port: number;
+  logger: Logger;
   origin: Origin;
   metrics: Metrics;
   cache: SegmentCache;
@@ -35,12 +37,13 @@ export interface RunningServer {
 }
 
 export interface ServerHooks {
-  /** Where operational messages go (default: stderr with a prefix). */
-  log?: (message: string) => void;
+  /** Where the logs go (default: JSON lines on stdout, pretty in a terminal). */
+  logger?: Logger;
 }
 
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
-  const log = hooks.log ?? ((message: string) => console.error(`[jitseg] ${message}`));
+  const logger = hooks.logger ?? createLogger();
+  const log = (message: string) => logger.info(message);
   const { streaming } = config;
   await mkdir(config.mediaDir, { recursive: true });
   await mkdir(config.cacheDir, { recursive: true });
@@ -97,6 +100,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     breaker: new CircuitBreaker(),
     events,
     sessions,
+    logger,
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
   });
@@ -116,6 +120,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     prefetcher,
     events,
     sessions,
+    logger,
     ...(signer ? { signer } : {}),
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     system: () => ({
@@ -140,6 +145,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   return {
     url,
     port,
+    logger,
     origin,
     metrics,
     cache,

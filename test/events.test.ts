@@ -135,3 +135,32 @@ describe('sessions', () => {
     expect(metricValue(metrics, 'jitseg_transcodes_total')).toBeGreaterThan(0);
   });
 });
+
+describe('structured logs', () => {
+  it('are JSON lines carrying the request id through the request and the encode it caused', async () => {
+    const { pino } = await import('pino');
+    const { startServer } = await import('../src/server.js');
+    const { defaultStreamingConfig } = await import('../src/config/config.js');
+    const { mkdtemp } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const media = await mediaFolder({ 'clip.mp4': await testSource('small') });
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-logs-'));
+    const logged = await startServer({ mediaDir: media, cacheDir, port: 0, host: '127.0.0.1', streaming: { ...defaultStreamingConfig(), ...NO_PREFETCH } }, { logger });
+    try {
+      const registered = await (await fetch(`${logged.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clip.mp4' }) })).json();
+      const info = await (await fetch(`${logged.url}${registered.urls.info}`)).json();
+      const response = await fetch(`${logged.url}/api/v1/content/${registered.hash}/video/${info.renditions[0].id}/segment_1.m4s`, { headers: { 'X-Request-Id': 'req-42' } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-request-id')).toBe('req-42');
+      const mine = lines.filter((l) => l.requestId === 'req-42');
+      expect(mine.map((l) => l.msg)).toEqual(expect.arrayContaining(['segment made', 'request']));
+      expect(mine.find((l) => l.msg === 'segment made')).toMatchObject({ content: registered.hash, kind: 'video', segment: 1 });
+      const other = await fetch(`${logged.url}/healthz`);
+      expect(other.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await logged.close();
+    }
+  });
+});

@@ -5,6 +5,8 @@ import { LRUCache } from 'lru-cache';
 import { ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import { hasAdminToken, UrlSigner } from './signing.js';
 import { streamSSE } from 'hono/streaming';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../observe/log.js';
 import { EVENT_TYPES, type EventBus, type PipelineEventType, type StampedEvent } from '../observe/events.js';
 import type { SessionRegistry } from '../observe/sessions.js';
 import type { Content, MediaLibrary } from '../library/media-library.js';
@@ -41,6 +43,7 @@ export interface AppDeps {
   prefetcher: Prefetcher;
   events: EventBus;
   sessions: SessionRegistry;
+  logger: Logger;
   /** Seconds between SSE heartbeats (default 15). */
   heartbeatSeconds?: number;
   /** Checks signed URLs on content and /vod paths, and signs manifests' child URLs. */
@@ -106,7 +109,21 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     corsHeaders(c.res.headers);
   });
-  app.onError((err, c) => errorResponse(c, err));
+  // A request id for every request (the caller's X-Request-Id, or a new one), on its response and its log lines.
+  const requestLog = new WeakMap<Request, { id: string; log: Logger }>();
+  const requestOf = (c: Context) => requestLog.get(c.req.raw);
+  app.use('*', async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const id = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    const log = deps.logger.child({ requestId: id });
+    requestLog.set(c.req.raw, { id, log });
+    const started = performance.now();
+    await next();
+    c.res.headers.set('X-Request-Id', id);
+    const status = c.res.status;
+    log[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'debug']({ method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) }, 'request');
+  });
+  app.onError((err, c) => errorResponse(c, err, requestOf(c)?.log ?? deps.logger));
 
   const { signer, adminToken } = deps;
   // Signed URLs: content and /vod paths need a valid signature for their scope (checked on the raw path).
@@ -314,7 +331,8 @@ export function createApp(deps: AppDeps): Hono {
       prefetch();
     } else {
       // Prefetch is set off once this request holds its place in the encode queue.
-      const body = await origin.get(request, { onScheduled: prefetch, client });
+      const requestId = requestOf(c)?.id;
+      const body = await origin.get(request, { onScheduled: prefetch, client, ...(requestId ? { requestId } : {}) });
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
     }

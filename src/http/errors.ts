@@ -3,6 +3,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from '../config/config.js';
 import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
 import { ProbeError } from '../probe/errors.js';
+import type { Logger } from '../observe/log.js';
 
 /** The one mapping from pipeline errors to HTTP statuses; every error body is JSON with a reason. */
 export function errorStatus(err: unknown): { status: ContentfulStatusCode; code: string } {
@@ -17,10 +18,10 @@ export function errorStatus(err: unknown): { status: ContentfulStatusCode; code:
   return { status: 500, code: 'internal_error' };
 }
 
-export function errorResponse(c: Context, err: unknown): Response {
+export function errorResponse(c: Context, err: unknown, log?: Logger): Response {
   const { status, code } = errorStatus(err);
   const message = withoutLocalPaths(err instanceof ProbeError ? err.reason : err instanceof Error ? err.message : String(err));
-  if (status >= 500) console.error(`[jitseg] ${c.req.method} ${c.req.path}: ${status} ${message}`);
+  if (status >= 500) log?.error({ method: c.req.method, path: c.req.path, status, err: message }, 'request failed');
   c.header('Cache-Control', 'no-store');
   // The unread rest of an oversized body must not be taken for the next request on this connection.
   if (err instanceof PayloadTooLargeError) c.header('Connection', 'close');

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultStreamingConfig, type ServerConfig, type StreamingConfig } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { silentLogger } from '../../src/observe/log.js';
 
 export type TestServer = RunningServer & { cacheDir: string };
 
@@ -15,7 +16,7 @@ export async function testServer(
   const cacheDir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'jitseg-cache-')));
   const server = await startServer(
     { ...options, mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: { ...defaultStreamingConfig(), ...streaming } },
-    { log: () => {} },
+    { logger: silentLogger() },
   );
   return { ...server, cacheDir };
 }
