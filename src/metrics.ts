@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EventBus } from './observe/events.js';
 
 /**
  * Prometheus series (prom-client), one registry per server so several
@@ -62,13 +63,28 @@ export class Metrics {
     help: 'Writes to the cache disk that failed (full disk, I/O error); the file was served uncached',
     registers: [this.registry],
   });
+  readonly segmentLatency = new Histogram({
+    name: 'jitseg_segment_latency_seconds',
+    help: 'Time to answer a segment request: warm (memory or disk) or cold (encoded or fetched from a peer)',
+    labelNames: ['path'] as const,
+    buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
   readonly peerFetches = new Counter({
     name: 'jitseg_peer_fetches_total',
     help: 'Segments fetched from another origin instance instead of encoded',
     registers: [this.registry],
   });
 
-  constructor(sources: MetricSources) {
+  /** Encodes of the last minute: media seconds made and wall seconds spent. */
+  private recentEncodes: Array<{ at: number; mediaSeconds: number; encodeSeconds: number }> = [];
+
+  constructor(sources: MetricSources, events?: EventBus) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'jitseg_' });
+    events?.subscribe((event) => {
+      if (event.type !== 'TranscodeCompleted') return;
+      this.recentEncodes.push({ at: Date.now(), mediaSeconds: event.mediaSeconds, encodeSeconds: event.encodeMs / 1000 });
+    });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -82,7 +98,36 @@ export class Metrics {
     gauge('jitseg_cache_segments', 'Segments in the disk store', sources.cacheSegments);
     gauge('jitseg_queue_depth', 'Encodes waiting for a worker', sources.queueDepth);
     gauge('jitseg_encodes_running', 'Encodes running now', sources.encodesRunning);
+    gauge('jitseg_encode_rate', 'Media seconds encoded per second of encoding over the last minute (× real time; 0 when idle)', () => this.encodeRate() ?? 0);
+    gauge('jitseg_cache_hit_ratio', 'Share of segment requests answered without waiting for an encode', () => this.hitRatio() ?? 0);
     gauge('jitseg_redis_connected', '1 when encodes are coordinated across instances through Redis', () => (sources.redisConnected() ? 1 : 0));
+  }
+
+  /** × real time over the last minute; undefined when nothing was encoded. */
+  encodeRate(): number | undefined {
+    const since = Date.now() - 60_000;
+    this.recentEncodes = this.recentEncodes.filter((e) => e.at >= since);
+    const encodeSeconds = this.recentEncodes.reduce((sum, e) => sum + e.encodeSeconds, 0);
+    return encodeSeconds > 0 ? this.recentEncodes.reduce((sum, e) => sum + e.mediaSeconds, 0) / encodeSeconds : undefined;
+  }
+
+  private hits = 0;
+  private misses = 0;
+
+  hit(tier: 'memory' | 'disk'): void {
+    this.hits++;
+    this.cacheHits.inc({ tier });
+  }
+
+  miss(): void {
+    this.misses++;
+    this.cacheMisses.inc();
+  }
+
+  /** Since start; undefined before the first segment request. */
+  hitRatio(): number | undefined {
+    const total = this.hits + this.misses;
+    return total > 0 ? this.hits / total : undefined;
   }
 
   text(): Promise<string> {

@@ -141,17 +141,21 @@ export class Origin {
     const reason = options.reason ?? 'request';
     const { content, kind, renditionId, number } = request;
     const found = findRendition(content.plan, kind, renditionId);
+    const started = performance.now();
     const file = this.locate(request);
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, segmentCountOf(content.plan, found));
 
     const stored = await this.readStored(file.path);
     if (stored) {
-      if (reason === 'request') metrics.cacheHits.inc({ tier: 'disk' });
+      if (reason === 'request') {
+        metrics.hit('disk');
+        metrics.segmentLatency.observe({ path: 'warm' }, (performance.now() - started) / 1000);
+      }
       options.onScheduled?.();
       return stored;
     }
-    if (reason === 'request') metrics.cacheMisses.inc();
+    if (reason === 'request') metrics.miss();
     this.parts.breaker.assertNotOpen(content.metadata.hash);
     if (reason === 'request') queue.raise(file.key, PRIORITY.request);
     const how: Obtain = {
@@ -169,6 +173,7 @@ export class Origin {
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
     options.onScheduled?.();
+    if (reason === 'request') void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
   }
 

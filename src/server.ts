@@ -70,20 +70,20 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const coordinator: Coordinator = config.redisUrl
     ? new RedisCoordinator({ redisUrl: config.redisUrl, advertiseUrl: () => advertiseUrl, leaseMs: config.leaseMs ?? 5000, log })
     : new LocalCoordinator();
+  const events = new EventBus(randomUUID().slice(0, 8));
   metrics = new Metrics({
     cacheBytes: () => cache.bytes,
     cacheSegments: () => cache.count,
     queueDepth: () => queue.depth,
     encodesRunning: () => queue.running,
     redisConnected: () => coordinator.connected,
-  });
+  }, events);
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
   const detection = await detectEncoders();
   const choice = chooseEncoder(streaming.encoder.hwaccel, detection);
   const encoders = new EncoderSelector(detection, choice.encoder, choice.note);
   if (detection.listed.length > 0 || streaming.encoder.hwaccel !== 'auto') log(`video encoder: ${choice.encoder} (${choice.note})`);
   const signer = config.signKey ? new UrlSigner(config.signKey) : undefined;
-  const events = new EventBus(randomUUID().slice(0, 8));
   if (coordinator instanceof RedisCoordinator) coordinator.relayEvents(events);
   const sessions = new SessionRegistry(events, (hash, kind, rendition, segment) =>
     // The file name only matters for the index lookup; the default template is what the store uses unless configured.
@@ -131,6 +131,29 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       signedUrls: signer !== undefined,
       encoders: encoders.report(),
     }),
+    health: () => {
+      const encodeRate = metrics.encodeRate();
+      const failed = sessions.list().filter((session) => session.state === 'Failed').length;
+      const alerts = [
+        ...(encodeRate !== undefined && encodeRate < 1 ? [`encoding is slower than real time (×${encodeRate.toFixed(2)} over the last minute)`] : []),
+        ...(queue.depth > queue.workers * 4 ? [`${queue.depth} encodes are waiting for ${queue.workers} workers`] : []),
+        ...(cache.bytes > 0.9 * streaming.storage.max_bytes ? ['the segment cache is over 90 % of its budget'] : []),
+        ...(config.redisUrl && !coordinator.connected ? ['Redis is unreachable: encodes are coordinated in this process only'] : []),
+        ...(encoders.current !== encoders.chosen ? [`${encoders.chosen} failed repeatedly: encoding with libx264`] : []),
+        ...(failed > 0 ? [`${failed} session(s) failed`] : []),
+      ];
+      const memory = process.memoryUsage();
+      return {
+        status: alerts.length ? 'degraded' : 'ok',
+        alerts,
+        encodeRate: encodeRate ?? null,
+        cacheHitRatio: metrics.hitRatio() ?? null,
+        queue: { waiting: queue.depth, running: queue.running, workers: queue.workers },
+        cache: { bytes: cache.bytes, maxBytes: streaming.storage.max_bytes, segments: cache.count },
+        sessions: { total: sessions.list().length, failed },
+        process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, uptimeSeconds: process.uptime() },
+      };
+    },
   });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));

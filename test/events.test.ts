@@ -133,6 +133,22 @@ describe('sessions', () => {
       expect(metrics).toContain(`# TYPE ${name}`);
     }
     expect(metricValue(metrics, 'jitseg_transcodes_total')).toBeGreaterThan(0);
+    // Latency histograms for cold and warm answers, the encode rate, the hit ratio, CPU and memory.
+    expect(metricValue(metrics, 'jitseg_segment_latency_seconds_count', { path: 'cold' })).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'jitseg_segment_latency_seconds_count', { path: 'warm' })).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'jitseg_encode_rate')).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'jitseg_cache_hit_ratio')).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'jitseg_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(metrics).toContain('jitseg_process_cpu_user_seconds_total');
+  });
+
+  it('/api/v1/health gives the dashboard numbers and alerts', async () => {
+    const health = await (await fetch(`${server.url}/api/v1/health`)).json();
+    expect(health.status).toBe('degraded'); // the truncated file's session failed
+    expect(health.alerts).toEqual(expect.arrayContaining([expect.stringMatching(/session\(s\) failed/)]));
+    expect(health.encodeRate).toBeGreaterThan(0);
+    expect(health.process.rssBytes).toBeGreaterThan(0);
+    expect(health.sessions.failed).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -52,6 +52,8 @@ export interface AppDeps {
   adminToken?: string;
   /** What GET /api/v1/system reports. */
   system?: () => unknown;
+  /** What GET /api/v1/health reports: the dashboard's numbers and alerts. */
+  health?: () => unknown;
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
@@ -94,7 +96,6 @@ export function createApp(deps: AppDeps): Hono {
     sizeCalculation: (v) => Math.max(1, v.body.length),
   });
   const app = new Hono();
-  const memoryHits = deps.metrics.cacheHits.labels({ tier: 'memory' });
 
   // CORS on every response, errors and 206s included (players need it everywhere).
   app.use('*', async (c, next) => {
@@ -145,7 +146,7 @@ export function createApp(deps: AppDeps): Hono {
     }
     await next();
   };
-  for (const path of ['/metrics', '/api/v1/system', '/api/v1/sign', '/api/v1/content', '/api/v1/sessions', '/api/v1/sessions/*', '/api/v1/events']) app.use(path, admin);
+  for (const path of ['/metrics', '/api/v1/system', '/api/v1/health', '/api/v1/sign', '/api/v1/content', '/api/v1/sessions', '/api/v1/sessions/*', '/api/v1/events']) app.use(path, admin);
 
   // Server-Sent Events: the pipeline's events as they happen, filtered by content and type, with heartbeats.
   app.get('/api/v1/events', (c) => {
@@ -201,6 +202,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/metrics', async (c) => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType, 'Cache-Control': 'no-store' }));
 
   app.get('/api/v1/system', (c) => c.json(deps.system?.() ?? {}));
+  app.get('/api/v1/health', (c) => c.json(deps.health?.() ?? {}, 200, { 'Cache-Control': 'no-store' }));
 
   app.post('/api/v1/sign', async (c) => {
     if (!signer) throw new NotFoundError('URL signing is not enabled (--sign-key)');
@@ -309,6 +311,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get('/api/v1/content/:hash/:kind/:rendition/:file', async (c) => {
+    const started = performance.now();
     const content = await withContent(c);
     const kind = mediaKind(c);
     const renditionId = c.req.param('rendition');
@@ -327,7 +330,8 @@ export function createApp(deps: AppDeps): Hono {
     const prefetch = () => deps.prefetcher.onRequest({ client, content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
     let cached = hot.get(key);
     if (cached) {
-      memoryHits.inc();
+      deps.metrics.hit('memory');
+      deps.metrics.segmentLatency.observe({ path: 'warm' }, (performance.now() - started) / 1000);
       prefetch();
     } else {
       // Prefetch is set off once this request holds its place in the encode queue.
