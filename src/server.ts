@@ -9,6 +9,7 @@ import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { UrlSigner } from './http/signing.js';
 import { EventBus } from './observe/events.js';
+import { listMediaFiles } from './library/demo.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { SessionRegistry } from './observe/sessions.js';
 import { segmentFileName } from './plan/plan.js';
@@ -28,6 +29,7 @@ export interface RunningServer {
   url: string;
   port: number;
   logger: Logger;
+  events: EventBus;
   origin: Origin;
   metrics: Metrics;
   cache: SegmentCache;
@@ -131,6 +133,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       signedUrls: signer !== undefined,
       encoders: encoders.report(),
     }),
+    listMedia: () => listMediaFiles(config.mediaDir),
+    cachedSegments: (hash) => cache.countFor(hash),
     health: () => {
       const encodeRate = metrics.encodeRate();
       const failed = sessions.list().filter((session) => session.state === 'Failed').length;
@@ -169,6 +173,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     url,
     port,
     logger,
+    events,
     origin,
     metrics,
     cache,

@@ -176,7 +176,7 @@ describe('Redis going away', () => {
 });
 
 describe('instances sharing a cache directory', () => {
-  it('read each other\'s segments from the shared store: one encode, no peer fetch', async () => {
+  it('read each other\'s segments from the shared store (one encode, no peer fetch) and hear each other\'s events', async () => {
     const first = await testServer(media, { ...NO_PREFETCH, segment_duration: 4 }, { redisUrl: redis.url, leaseMs: LEASE_MS });
     const second = await testServer(media, { ...NO_PREFETCH, segment_duration: 4 }, { redisUrl: redis.url, leaseMs: LEASE_MS, cacheDir: first.cacheDir });
     const servers = [first, second];
@@ -191,6 +191,16 @@ describe('instances sharing a cache directory', () => {
       const urls = servers.map((s) => s.url);
       expect(await sumOver(urls, 'jitseg_transcodes_total', { kind: 'video' })).toBe(1);
       expect(await sumOver(urls, 'jitseg_peer_fetches_total')).toBe(0);
+
+      // Events travel between instances: the second's bus hears an encode done by the first.
+      const heard: Array<{ type: string; instance: string }> = [];
+      const stop = second.events.subscribe((event) => heard.push(event));
+      const encodeOnFirst = `/api/v1/content/${hash}/video/${rendition}/segment_7.m4s`;
+      expect((await fetch(`${first.url}${encodeOnFirst}`)).status).toBe(200);
+      for (const until = Date.now() + 5000; !heard.some((e) => e.type === 'TranscodeCompleted') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      stop();
+      const completed = heard.find((e) => e.type === 'TranscodeCompleted');
+      expect(completed?.instance).toBe(first.events.instance);
     } finally {
       await Promise.all(servers.map((s) => s.close()));
     }

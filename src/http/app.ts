@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { LRUCache } from 'lru-cache';
@@ -34,6 +38,23 @@ const CONTENT_MANIFEST_TTL = 'public, max-age=300';
 const PATH_MANIFEST_TTL = 'public, max-age=10';
 
 const HLS_TYPE = 'application/vnd.apple.mpegurl';
+const LIBRARY_LIMIT = 500;
+
+const require = createRequire(import.meta.url);
+const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ui');
+const UI_FILES: Array<[route: string, file: string, type: string]> = [
+  ['/', path.join(UI_DIR, 'index.html'), 'text/html; charset=utf-8'],
+  ['/ui/app.js', path.join(UI_DIR, 'app.js'), 'text/javascript; charset=utf-8'],
+  ['/ui/style.css', path.join(UI_DIR, 'style.css'), 'text/css; charset=utf-8'],
+  ['/ui/vendor/hls.min.js', require.resolve('hls.js/dist/hls.min.js'), 'text/javascript; charset=utf-8'],
+];
+const uiFiles = new Map<string, Promise<CachedBody>>();
+/** A UI file, read once. */
+const uiFile = (file: string): Promise<CachedBody> => {
+  let cached = uiFiles.get(file);
+  if (!cached) uiFiles.set(file, (cached = readFile(file).then((body) => ({ body, etag: etagOf(body) }))));
+  return cached;
+};
 const DASH_TYPE = 'application/dash+xml';
 
 export interface AppDeps {
@@ -54,6 +75,10 @@ export interface AppDeps {
   system?: () => unknown;
   /** What GET /api/v1/health reports: the dashboard's numbers and alerts. */
   health?: () => unknown;
+  /** Media files under the root, for the library page. */
+  listMedia?: () => Promise<string[]>;
+  /** Cached segments of a content, for the library page. */
+  cachedSegments?: (hash: string) => number;
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
@@ -146,7 +171,7 @@ export function createApp(deps: AppDeps): Hono {
     }
     await next();
   };
-  for (const path of ['/metrics', '/api/v1/system', '/api/v1/health', '/api/v1/sign', '/api/v1/content', '/api/v1/sessions', '/api/v1/sessions/*', '/api/v1/events']) app.use(path, admin);
+  for (const path of ['/metrics', '/api/v1/system', '/api/v1/health', '/api/v1/library', '/api/v1/sign', '/api/v1/content', '/api/v1/sessions', '/api/v1/sessions/*', '/api/v1/events']) app.use(path, admin);
 
   // Server-Sent Events: the pipeline's events as they happen, filtered by content and type, with heartbeats.
   app.get('/api/v1/events', (c) => {
@@ -202,6 +227,42 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/metrics', async (c) => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType, 'Cache-Control': 'no-store' }));
 
   app.get('/api/v1/system', (c) => c.json(deps.system?.() ?? {}));
+
+  // The web UI: plain files, hls.js from our own node_modules; nothing from the internet.
+  for (const [route, file, type] of UI_FILES) {
+    app.get(route, async (c) => sendBytes(c, { ...(await uiFile(file)), contentType: type, cacheControl: 'no-cache' }));
+  }
+
+  // The library page: every media file under the root, probed (at most LIBRARY_LIMIT, two at a time).
+  app.get('/api/v1/library', async (c) => {
+    const files = (await deps.listMedia?.()) ?? [];
+    const items: unknown[] = new Array(Math.min(files.length, LIBRARY_LIMIT));
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const i = next++;
+        const file = files[i]!;
+        try {
+          const { metadata, plan } = await library.register(file);
+          const total = plan.videoSegments.length * plan.renditions.length + plan.audio.reduce((sum, a) => sum + a.segments.length, 0);
+          items[i] = {
+            path: file,
+            hash: metadata.hash,
+            durationSeconds: metadata.durationSeconds,
+            width: metadata.video.width,
+            height: metadata.video.height,
+            audio: plan.audio.map((a) => ({ language: a.language, name: a.name })),
+            totalSegments: total,
+            cachedSegments: deps.cachedSegments?.(metadata.hash) ?? 0,
+          };
+        } catch (err) {
+          items[i] = { path: file, error: err instanceof Error ? err.message : String(err) };
+        }
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    return c.json({ items, ...(files.length > LIBRARY_LIMIT ? { truncated: files.length } : {}) }, 200, { 'Cache-Control': 'no-store' });
+  });
   app.get('/api/v1/health', (c) => c.json(deps.health?.() ?? {}, 200, { 'Cache-Control': 'no-store' }));
 
   app.post('/api/v1/sign', async (c) => {

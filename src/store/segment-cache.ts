@@ -159,6 +159,14 @@ export class SegmentCache {
     this.options.onEvict?.(entry.size);
   }
 
+  /** Segments of a content in the index (walks the index: for listings, not hot paths). */
+  countFor(hash: string): number {
+    let count = 0;
+    const prefix = `${hash}${path.sep}`;
+    for (const relative of this.lru.keys()) if (relative.startsWith(prefix)) count++;
+    return count;
+  }
+
   /** Whether a segment is in the index (does not change its recency). */
   has(absolutePath: string): boolean {
     const relative = this.relative(absolutePath);
