@@ -100,7 +100,7 @@ export interface OriginParts {
   sessions: SessionRegistry;
   logger: Logger;
   /** The query that authorizes a fetch from a peer when URLs are signed. */
-  peerQuery?: (hash: string) => string;
+  peerQuery?: (hash: string) => Promise<string>;
   cache: SegmentCache;
   queue: EncodeQueue;
   coordinator: Coordinator;
@@ -304,7 +304,7 @@ export class Origin {
   private async fetchFromPeer(holder: string, request: SegmentRequest): Promise<Buffer | undefined> {
     const { content, kind, renditionId } = request;
     const { path: filePath, key, fileName } = this.locate(request);
-    const url = `${holder}/api/v1/content/${content.metadata.hash}/${kind}/${encodeURIComponent(renditionId)}/${fileName}${this.parts.peerQuery?.(content.metadata.hash) ?? ''}`;
+    const url = `${holder}/api/v1/content/${content.metadata.hash}/${kind}/${encodeURIComponent(renditionId)}/${fileName}${(await this.parts.peerQuery?.(content.metadata.hash)) ?? ''}`;
     try {
       const response = await undiciRequest(url, { headers: { [PEER_HEADER]: '1' }, headersTimeout: 5000, bodyTimeout: 30_000 });
       if (response.statusCode !== 200) {

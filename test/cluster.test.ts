@@ -3,7 +3,6 @@
  * whole cluster, takeover when the encoding instance is killed (kill -9),
  * and no failed request while Redis is away.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,16 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { startRedis, type TestRedis } from './support/redis.js';
+import { startInstance, type Instance } from './support/instances.js';
 import { NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 const LEASE_MS = 2000;
 /** The encoding instance sleeps this long before ffmpeg starts, so there is time to kill it mid-encode. */
 const ENCODE_DELAY_S = 1.5;
-
-interface Instance {
-  url: string;
-  child: ChildProcess;
-}
 
 let redis: TestRedis;
 let media: string;
@@ -36,30 +31,10 @@ afterAll(async () => {
 });
 
 /** One origin process (the real CLI), with its own cache directory. */
-async function startInstance(name: string, extraEnv: Record<string, string> = {}): Promise<Instance> {
+async function startClusterInstance(name: string, extraEnv: Record<string, string> = {}): Promise<Instance> {
   const config = path.join(work, 'config.yaml');
   await writeFile(config, 'streaming:\n  segment_duration: 4\n  prefetch:\n    enabled: false\n  encoder:\n    preset: ultrafast\n');
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts', '--media', media, '--cache', path.join(work, `cache-${name}`), '--port', '0', '--host', '127.0.0.1',
-      '--config', config, '--redis', redis.url, '--lease-ms', String(LEASE_MS)],
-    { cwd: path.resolve(import.meta.dirname, '..'), env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`instance ${name} did not start: ${out}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /serving .* on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => reject(new Error(`instance ${name} exited (${code}): ${out}`)));
-  });
-  return { url, child };
+  return startInstance(['--media', media, '--cache', path.join(work, `cache-${name}`), '--config', config, '--redis', redis.url, '--lease-ms', String(LEASE_MS)], extraEnv);
 }
 
 async function slowFfmpeg(): Promise<string> {
@@ -86,7 +61,7 @@ describe('three origin processes on one Redis', () => {
 
   it('30 concurrent requests for a cold segment, spread over them: one encode in the cluster; kill -9 of the encoder: another takes over within the lease', async () => {
     const ffmpeg = await slowFfmpeg();
-    instances = await Promise.all(['a', 'b', 'c'].map((n) => startInstance(n, { JITSEG_FFMPEG: ffmpeg })));
+    instances = await Promise.all(['a', 'b', 'c'].map((n) => startClusterInstance(n, { JITSEG_FFMPEG: ffmpeg })));
     const urls = instances.map((i) => i.url);
     const { hash, rendition } = await segmentUrlPath(urls[0]!);
     await Promise.all(urls.slice(1).map((u) => segmentUrlPath(u)));

@@ -42,18 +42,18 @@ describe('signed URLs', () => {
     const signer = new UrlSigner(SIGN_KEY);
     const vodScope = '/vod/clip.mp4/';
     const now = Math.floor(Date.now() / 1000);
-    const valid = signer.query(vodScope, now + 600);
+    const valid = await signer.query(vodScope, now + 600);
     const tampered = valid.replace(/sig=(.)/, (_, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`);
     const cases = {
       unsigned: '/vod/clip.mp4/master.m3u8',
       'no sig': `/vod/clip.mp4/master.m3u8?exp=${now + 600}`,
       tampered: `/vod/clip.mp4/master.m3u8${tampered}`,
       'later expiry, old sig': `/vod/clip.mp4/master.m3u8${valid.replace(/exp=\d+/, `exp=${now + 99999}`)}`,
-      expired: `/vod/clip.mp4/master.m3u8${signer.query(vodScope, now - 1)}`,
-      'signed for another file': `/vod/clip.mp4/master.m3u8${signer.query('/vod/other.mp4/', now + 600)}`,
-      'signed with another key': `/vod/clip.mp4/master.m3u8${new UrlSigner('another-key-0123456789abcdef').query(vodScope, now + 600)}`,
+      expired: `/vod/clip.mp4/master.m3u8${await signer.query(vodScope, now - 1)}`,
+      'signed for another file': `/vod/clip.mp4/master.m3u8${await signer.query('/vod/other.mp4/', now + 600)}`,
+      'signed with another key': `/vod/clip.mp4/master.m3u8${await new UrlSigner('another-key-0123456789abcdef').query(vodScope, now + 600)}`,
       'segment unsigned': `/api/v1/content/${hash}/video/x/segment_1.m4s`,
-      'segment signed for the manifest only': `/api/v1/content/${hash}/master.m3u8${signer.query(`/api/v1/content/${'0'.repeat(64)}/`, now + 600)}`,
+      'segment signed for the manifest only': `/api/v1/content/${hash}/master.m3u8${await signer.query(`/api/v1/content/${'0'.repeat(64)}/`, now + 600)}`,
     };
     for (const [name, path] of Object.entries(cases)) {
       const response = await fetch(`${server.url}${path}`);

@@ -156,12 +156,12 @@ export function createApp(deps: AppDeps): Hono {
   if (signer) {
     app.use('*', async (c, next) => {
       const scope = UrlSigner.scopeOf(new URL(c.req.url).pathname);
-      if (scope) signer.verify(scope, c.req.query('exp'), c.req.query('sig'));
+      if (scope) await signer.verify(scope, c.req.query('exp'), c.req.query('sig'));
       await next();
     });
   }
   /** The query that grants the children of this (verified) request: same expiry, the children's scope. */
-  const childQuery = (c: Context, hash: string): string => {
+  const childQuery = async (c: Context, hash: string): Promise<string> => {
     if (!signer) return '';
     return signer.query(UrlSigner.contentScope(hash), Number(c.req.query('exp')));
   };
@@ -273,7 +273,7 @@ export function createApp(deps: AppDeps): Hono {
     const scope = target && target.startsWith('/') ? UrlSigner.scopeOf(new URL(target, 'http://origin').pathname) : undefined;
     if (!target || !scope) throw new InvalidRequestError('body must be JSON: {"path": "/vod/…/master.m3u8" or "/api/v1/content/{hash}/…", "ttl": seconds}');
     const exp = Math.floor(Date.now() / 1000) + ttl;
-    return c.json({ url: new URL(target, 'http://origin').pathname + signer.query(scope, exp), expires: exp });
+    return c.json({ url: new URL(target, 'http://origin').pathname + (await signer.query(scope, exp)), expires: exp });
   });
 
   app.get('/healthz', (c) => (deps.isReady?.() === false ? c.json({ status: 'starting' }, 503) : c.json({ status: 'ok' })));
@@ -346,12 +346,14 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
     const content = await withContent(c);
     const { plan, metadata } = content;
-    return manifest(c, content, 'master', () => multivariantPlaylist(plan, '', childQuery(c, metadata.hash)), HLS_TYPE, CONTENT_MANIFEST_TTL);
+    const query = await childQuery(c, metadata.hash);
+    return manifest(c, content, 'master', () => multivariantPlaylist(plan, '', query), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const { plan, metadata } = content;
-    return manifest(c, content, 'mpd', () => dashManifest(plan, '', childQuery(c, metadata.hash)), DASH_TYPE, CONTENT_MANIFEST_TTL);
+    const query = await childQuery(c, metadata.hash);
+    return manifest(c, content, 'mpd', () => dashManifest(plan, '', query), DASH_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   const mediaKind = (c: Context): MediaKind => {
@@ -364,7 +366,7 @@ export function createApp(deps: AppDeps): Hono {
     const content = await withContent(c);
     const { plan, metadata } = content;
     const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
-    const query = childQuery(c, metadata.hash);
+    const query = await childQuery(c, metadata.hash);
     // Every video rendition has the same playlist (one cut list); each audio rendition its own.
     return found.kind === 'video'
       ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
@@ -404,7 +406,7 @@ export function createApp(deps: AppDeps): Hono {
     const next = number === 'init' ? 1 : number + 1;
     if (next <= segmentCount) {
       // Origin-assisted prefetch for CDNs: the next segment of this rendition.
-      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}${childQuery(c, content.metadata.hash)}>; rel=preload; as=fetch; crossorigin`);
+      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}${await childQuery(c, content.metadata.hash)}>; rel=preload; as=fetch; crossorigin`);
     }
     return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
   });
@@ -423,7 +425,7 @@ export function createApp(deps: AppDeps): Hono {
     const content = await library.register(relative);
     const { plan, metadata } = content;
     const prefix = `/api/v1/content/${metadata.hash}/`;
-    const query = childQuery(c, metadata.hash);
+    const query = await childQuery(c, metadata.hash);
     return file === 'master.m3u8'
       ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query), HLS_TYPE, PATH_MANIFEST_TTL)
       : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query), DASH_TYPE, PATH_MANIFEST_TTL);

@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ForbiddenError } from '../errors.js';
 
 /**
@@ -9,13 +8,35 @@ import { ForbiddenError } from '../errors.js';
  * its children the same query and a DASH SegmentTemplate can carry it.
  * The query is never part of a cache key: segments are cached by path, and
  * their ETag and bytes do not depend on who was allowed to fetch them.
+ *
+ * Web Crypto only, so the origin and the edge worker (Node, Workers, Deno,
+ * Bun) share this one implementation.
  */
 
 const CONTENT_SCOPE = /^(\/api\/v1\/content\/[0-9a-f]{64}\/)/;
 const VOD_SCOPE = /^(\/vod\/.+\/)[^/]+$/;
+const encoder = new TextEncoder();
+
+function base64url(bytes: ArrayBuffer): string {
+  let binary = '';
+  for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Constant-time comparison of two strings. */
+function sameString(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
 
 export class UrlSigner {
-  constructor(private readonly key: string) {}
+  private readonly key: Promise<CryptoKey>;
+
+  constructor(key: string) {
+    this.key = crypto.subtle.importKey('raw', encoder.encode(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  }
 
   /** The scope a request path falls in, or undefined for paths signatures do not cover. */
   static scopeOf(path: string): string | undefined {
@@ -26,23 +47,21 @@ export class UrlSigner {
     return `/api/v1/content/${hash}/`;
   }
 
-  signature(scope: string, exp: number): string {
-    return createHmac('sha256', this.key).update(`${scope}\n${exp}`).digest('base64url');
+  async signature(scope: string, exp: number): Promise<string> {
+    return base64url(await crypto.subtle.sign('HMAC', await this.key, encoder.encode(`${scope}\n${exp}`)));
   }
 
   /** "?exp=…&sig=…" granting `scope` until `exp`. */
-  query(scope: string, exp: number): string {
-    return `?exp=${exp}&sig=${this.signature(scope, exp)}`;
+  async query(scope: string, exp: number): Promise<string> {
+    return `?exp=${exp}&sig=${await this.signature(scope, exp)}`;
   }
 
   /** Throws ForbiddenError unless `sig` grants `scope` and `exp` has not passed; returns exp. */
-  verify(scope: string, exp: string | undefined, sig: string | undefined, nowSeconds = Date.now() / 1000): number {
+  async verify(scope: string, exp: string | undefined, sig: string | undefined, nowSeconds = Date.now() / 1000): Promise<number> {
     if (!exp || !sig) throw new ForbiddenError('this URL must be signed (exp and sig query parameters)');
     if (!/^\d{1,12}$/.test(exp)) throw new ForbiddenError('exp is not a time');
     const expires = Number(exp);
-    const expected = Buffer.from(this.signature(scope, expires));
-    const given = Buffer.from(sig);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ForbiddenError('the signature does not match this URL');
+    if (!sameString(sig, await this.signature(scope, expires))) throw new ForbiddenError('the signature does not match this URL');
     if (expires < nowSeconds) throw new ForbiddenError('the signed URL has expired');
     return expires;
   }
@@ -50,7 +69,5 @@ export class UrlSigner {
 
 /** Constant-time check of an admin bearer token. */
 export function hasAdminToken(authorization: string | undefined, token: string): boolean {
-  const given = Buffer.from(/^Bearer (.+)$/.exec(authorization ?? '')?.[1] ?? '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return sameString(/^Bearer (.+)$/.exec(authorization ?? '')?.[1] ?? '', token);
 }
