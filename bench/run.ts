@@ -59,6 +59,7 @@ import {
   type LoadResult,
 } from './lib.js';
 import { measureCacheAndCoordination, reportCacheAndCoordination, type CacheCoordinationResults } from './cache-coordination.js';
+import { measureEdge, reportEdge, type EdgeResults } from './edge.js';
 import { BENCH_DIR, ensureLong30MinMp4, ensureLongMkv, ensureLongMp4, ensureMain1080p } from './sources.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -737,6 +738,7 @@ interface Results {
   segmentRuns: { label: string; results: SegmentResults }[];
   fullFile: FullFileResult;
   cacheCoordination: CacheCoordinationResults;
+  edge: EdgeResults;
 }
 
 const mark = (met: boolean) => (met ? 'met' : '**not met**');
@@ -851,6 +853,7 @@ function report(r: Results): string {
     '',
     'One pass: the origin\'s ffmpeg command for the rendition without the trim and the seek (same filters and x264 options).',
     ...reportCacheAndCoordination(r.cacheCoordination),
+    ...reportEdge(r.edge),
   );
   return lines.join('\n');
 }
@@ -897,8 +900,10 @@ async function main(): Promise<void> {
   const fullFile = await measureFullFile(main1080p, FULL_FILE_RENDITION);
 
   const cacheCoordination = await measureCacheAndCoordination();
+  log('[bench] warm throughput through the edge');
+  const edge = await measureEdge();
 
-  const results: Results = { machine, manifests, ttfs, segmentRuns, fullFile, cacheCoordination };
+  const results: Results = { machine, manifests, ttfs, segmentRuns, fullFile, cacheCoordination, edge };
   const table = report(results);
   const totalSeconds = (performance.now() - started) / 1000;
   await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
@@ -925,6 +930,7 @@ async function main(): Promise<void> {
         segments,
         fullFile,
         cacheCoordination,
+        edge,
         totalSeconds,
       }),
       null,

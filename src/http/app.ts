@@ -136,20 +136,26 @@ export function createApp(deps: AppDeps): Hono {
     corsHeaders(c.res.headers);
   });
   // A request id for every request (the caller's X-Request-Id, or a new one), on its response and its log lines.
-  const requestLog = new WeakMap<Request, { id: string; log: Logger }>();
-  const requestOf = (c: Context) => requestLog.get(c.req.raw);
+  const requestIds = new WeakMap<Request, string>();
+  const requestOf = (c: Context) => requestIds.get(c.req.raw);
+  const debug = deps.logger.isLevelEnabled('debug');
   app.use('*', async (c, next) => {
     const given = c.req.header('x-request-id');
     const id = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
-    const log = deps.logger.child({ requestId: id });
-    requestLog.set(c.req.raw, { id, log });
+    requestIds.set(c.req.raw, id);
     const started = performance.now();
     await next();
     c.res.headers.set('X-Request-Id', id);
     const status = c.res.status;
-    log[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'debug']({ method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) }, 'request');
+    // Warm requests are the hot path: a log line each only at debug level.
+    if (status >= 400 || debug) {
+      deps.logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'debug'](
+        { requestId: id, method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) },
+        'request',
+      );
+    }
   });
-  app.onError((err, c) => errorResponse(c, err, requestOf(c)?.log ?? deps.logger));
+  app.onError((err, c) => errorResponse(c, err, deps.logger.child({ requestId: requestOf(c) })));
 
   const { signer, adminToken } = deps;
   // Signed URLs: content and /vod paths need a valid signature for their scope (checked on the raw path).
@@ -398,7 +404,7 @@ export function createApp(deps: AppDeps): Hono {
       prefetch();
     } else {
       // Prefetch is set off once this request holds its place in the encode queue.
-      const requestId = requestOf(c)?.id;
+      const requestId = requestOf(c);
       const body = await origin.get(request, { onScheduled: prefetch, client, ...(requestId ? { requestId } : {}) });
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
