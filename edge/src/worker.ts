@@ -17,14 +17,19 @@ interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+/** One app per isolate, so concurrent misses in it share one origin fetch; background work goes to the request's waitUntil. */
+let edge: ReturnType<typeof createEdgeApp> | undefined;
+let waitUntil: (work: Promise<unknown>) => void = () => {};
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const edge = createEdgeApp({
+    waitUntil = (work) => ctx.waitUntil(work);
+    edge ??= createEdgeApp({
       origins: env.ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
       cache: new CacheApiEdgeCache((globalThis as unknown as { caches: { default: Cache } }).caches.default),
       prefetch: Number(env.PREFETCH ?? 3),
       ...(env.SIGN_KEY ? { signKey: env.SIGN_KEY } : {}),
-      waitUntil: (work) => ctx.waitUntil(work),
+      waitUntil: (work) => waitUntil(work),
     });
     return edge.app.fetch(request);
   },
