@@ -8,6 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY edge ./edge
 ENV NODE_ENV=production \
     JITSEG_MEDIA_DIR=/media \
     JITSEG_CACHE_DIR=/cache \
