@@ -51,7 +51,7 @@ beforeAll(async () => {
         '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', path.join(media, `${name}.mp4`)]),
     ),
   );
-  server = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, encoder: encoderWith({ preset: 'ultrafast', stall_timeout_seconds: 1 }) });
+  server = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, encoder: encoderWith({ preset: 'ultrafast', stall_timeout_seconds: 2 }) });
 });
 afterAll(async () => {
   await server?.close();
