@@ -1,5 +1,7 @@
 import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ForbiddenError } from '../../src/errors.js';
+import { sendBytes } from '../../src/http/serve-bytes.js';
 import { UrlSigner } from '../../src/http/signing.js';
 import type { CachedResponse, EdgeCache } from './cache.js';
 import { OriginPool } from './origins.js';
@@ -179,47 +181,21 @@ function keptHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
-/** The response for a fetched or cached file, honouring If-None-Match and Range like the origin does. */
+/**
+ * The response for a fetched or cached file: a 200 goes through the origin's
+ * own byte serving (ETag/If-None-Match, Range, Content-Length), so the edge
+ * answers exactly as the origin would; anything else passes through.
+ */
 function respond(c: Context, fetched: Fetched, how: 'HIT' | 'MISS' | 'COLLAPSED'): Response {
   const { entry, status } = fetched;
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(entry.headers)) if (name !== 'x-origin') headers.set(name, value);
-  headers.set('X-Cache', how);
-  if (fetched.origin) headers.set('X-Origin', fetched.origin);
-  headers.set('Access-Control-Allow-Origin', '*');
-  headers.set('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag, Cache-Control, X-Cache, X-Origin');
-  if (status !== 200) return new Response(c.req.method === 'HEAD' ? null : entry.body, { status, headers });
-
-  const etag = entry.headers['etag'];
-  if (etag && c.req.header('if-none-match')?.split(',').some((t) => t.trim() === etag)) return new Response(null, { status: 304, headers });
-  headers.set('Accept-Ranges', 'bytes');
-  const size = entry.body.byteLength;
-  const range = parseRange(c.req.header('range'), size);
-  if (range === 'unsatisfiable') {
-    headers.set('Content-Range', `bytes */${size}`);
-    return new Response(null, { status: 416, headers });
-  }
-  const body = range ? entry.body.slice(range.start, range.end + 1) : entry.body;
-  headers.set('Content-Length', String(body.byteLength));
-  if (range) headers.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-  return new Response(c.req.method === 'HEAD' ? null : body, { status: range ? 206 : 200, headers });
-}
-
-/** A single byte range ("bytes=a-b", "bytes=a-", "bytes=-n"); undefined to serve it all (absent or malformed). */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  if (start >= size || start > end) return 'unsatisfiable';
-  return { start, end };
+  c.header('X-Cache', how);
+  if (fetched.origin) c.header('X-Origin', fetched.origin);
+  c.header('Access-Control-Allow-Origin', '*');
+  c.header('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag, Cache-Control, X-Cache, X-Origin');
+  const { etag, 'content-type': contentType, 'cache-control': cacheControl, ...others } = entry.headers;
+  for (const [name, value] of Object.entries(others)) if (name !== 'x-origin') c.header(name, value);
+  if (status === 200 && etag && contentType && cacheControl) return sendBytes(c, { body: new Uint8Array(entry.body), etag, contentType, cacheControl });
+  // Errors and the rare response without caching headers pass through as they came.
+  for (const [name, value] of Object.entries({ etag, 'content-type': contentType, 'cache-control': cacheControl })) if (value) c.header(name, value);
+  return c.body(entry.body, status as ContentfulStatusCode);
 }
