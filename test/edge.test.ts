@@ -8,14 +8,13 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/browser.js';
 import { startNodeEdge, type NodeEdge } from '../edge/src/node.js';
 import { exec, mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { startInstance, type Instance } from './support/instances.js';
 
-const CHROMIUM = process.env.JITSEG_CHROMIUM ?? '/usr/bin/chromium';
 const SOURCE_FRAMES = 60 * 25; // browser360p: 60 s at 25 fps
 
 let origins: Instance[] = [];
@@ -119,7 +118,7 @@ describe('the edge on Node', () => {
   });
 
   it('hls.js in Chromium plays through the edge (the UI and the API pass through too)', async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${edge.url}/#/play/${hash}`);

@@ -8,12 +8,12 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/browser.js';
 import { exec, mediaFolder, testSource } from './support/media.js';
 import { encoderWith, testServer, type TestServer } from './support/server.js';
 
-const CHROMIUM = process.env.JITSEG_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
 
 let server: TestServer;
@@ -36,11 +36,7 @@ beforeAll(async () => {
     ],
     encoder: encoderWith({ preset: 'ultrafast' }),
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
