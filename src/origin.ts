@@ -140,11 +140,11 @@ export class Origin {
   async get(request: SegmentRequest, options: GetOptions = {}): Promise<Buffer> {
     const reason = options.reason ?? 'request';
     const { content, kind, renditionId, number } = request;
-    const found = findRendition(content.plan, kind, renditionId);
     const started = performance.now();
     const file = this.locate(request);
+    const { found } = file;
     const { queue, coordinator, metrics } = this.parts;
-    this.parts.sessions.touch(content.metadata.hash, kind, renditionId, segmentCountOf(content.plan, found));
+    this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
     const stored = await this.readStored(file.path);
     if (stored) {
@@ -179,7 +179,6 @@ export class Origin {
 
   /** A file only if this instance's store has it (peers ask this way). */
   async getStored(request: SegmentRequest): Promise<Buffer> {
-    findRendition(request.content.plan, request.kind, request.renditionId);
     const stored = await this.readStored(this.locate(request).path);
     if (!stored) throw new NotFoundError('not in this instance\'s store');
     return stored;
@@ -190,16 +189,17 @@ export class Origin {
     return this.parts.cache.has(this.locate(request).path);
   }
 
-  /** Store path and cluster-wide key of a segment or init segment; checks the number. */
-  private locate({ content, kind, renditionId, number }: SegmentRequest): { path: string; key: string; fileName: string } {
+  /** Store path and cluster-wide key of a segment or init segment, and its rendition; checks both. */
+  private locate({ content, kind, renditionId, number }: SegmentRequest) {
     const { plan } = content;
-    const segmentCount = segmentCountOf(plan, findRendition(plan, kind, renditionId));
+    const found = findRendition(plan, kind, renditionId);
+    const segmentCount = segmentCountOf(plan, found);
     if (number !== 'init' && (!Number.isInteger(number) || number < 1 || number > segmentCount)) {
       throw new NotFoundError(`segment ${number} is out of range (1-${segmentCount})`);
     }
     const fileName = number === 'init' ? 'init.mp4' : segmentFileName(plan.segmentTemplate, number);
     const hash = content.metadata.hash;
-    return { path: this.store.mediaPath(hash, kind, renditionId, fileName), key: `${hash}/${kind}/${renditionId}/${fileName}`, fileName };
+    return { path: this.store.mediaPath(hash, kind, renditionId, fileName), key: `${hash}/${kind}/${renditionId}/${fileName}`, fileName, found, segmentCount };
   }
 
   private async readStored(filePath: string): Promise<Buffer | undefined> {
@@ -211,13 +211,12 @@ export class Origin {
 
   /** The init segment comes out of packaging a span: the first segment's, wanted soon anyway. */
   private async makeInit(request: SegmentRequest, options: GetOptions): Promise<Buffer> {
-    const initPath = this.locate(request).path;
+    const { path: initPath, found } = this.locate(request);
     const { onScheduled: _calledByTheInitRequest, ...forSegment } = options;
     await this.get({ ...request, number: 1 }, forSegment);
     const made = await this.readStored(initPath);
     if (made) return made;
     // Segment 1 came from a peer that had no init to give: encode it here for its init.
-    const found = findRendition(request.content.plan, request.kind, request.renditionId);
     await this.makeSegment(request.content, found, 0, options.reason ?? 'request', options.requestId, true);
     const remade = await this.readStored(initPath);
     if (!remade) throw new EncodeError('init segment was not written', '');

@@ -147,12 +147,10 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     c.res.headers.set('X-Request-Id', id);
     const status = c.res.status;
-    // Warm requests are the hot path: a log line each only at debug level.
-    if (status >= 400 || debug) {
-      deps.logger[status >= 500 ? 'error' : status >= 400 ? 'warn' : 'debug'](
-        { requestId: id, method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) },
-        'request',
-      );
+    // Warm requests are the hot path: a log line each only at debug level. Errors (5xx) have theirs from
+    // errorResponse, with their reason.
+    if (status < 500 && (status >= 400 || debug)) {
+      deps.logger[status >= 400 ? 'warn' : 'debug']({ requestId: id, method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) }, 'request');
     }
   });
   app.onError((err, c) => errorResponse(c, err, deps.logger.child({ requestId: requestOf(c) })));
