@@ -23,6 +23,7 @@ import { Prefetcher } from './prefetch/prefetcher.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
+import { SegmentStore } from './store/segment-store.js';
 
 /** Wires the stages together and listens. Used by the CLI, the tests and the bench alike. */
 export interface RunningServer {
@@ -33,6 +34,7 @@ export interface RunningServer {
   origin: Origin;
   metrics: Metrics;
   cache: SegmentCache;
+  segments: SegmentStore;
   queue: EncodeQueue;
   coordinator: Coordinator;
   close(): Promise<void>;
@@ -61,6 +63,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     onEvict: () => metrics?.cacheEvictions.inc(),
   });
   await cache.load();
+  const segments = new SegmentStore(store, cache, { logger, onWriteError: () => metrics?.storeWriteErrors.inc() });
 
   const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism(), {
     maxWaiting: streaming.encoder.max_queue,
@@ -94,8 +97,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
-    store,
-    cache,
+    segments,
     queue,
     coordinator,
     metrics,
@@ -177,6 +179,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     origin,
     metrics,
     cache,
+    segments,
     queue,
     coordinator,
     close: async () => {
