@@ -196,7 +196,8 @@ export class Origin {
   /** A rendition's init segment in the store, and what it must declare. */
   private initFileOf(content: Content, found: Rendition): InitFile {
     const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, 'init.mp4');
-    return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video' } };
+    const shape = found.kind === 'video' ? { width: found.rendition.width, height: found.rendition.height } : { channels: found.rendition.channels };
+    return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape } };
   }
 
   /** Media segment `number` (1-based) in the store, and what the plan says it holds. */

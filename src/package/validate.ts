@@ -26,6 +26,10 @@ export interface InitExpectation {
   /** RFC 6381 codec string the manifests declare. */
   codecs: string;
   video: boolean;
+  /** The picture size (video) or channel count (audio) of the rendition: an init of another rendition declares others. */
+  width?: number;
+  height?: number;
+  channels?: number;
 }
 
 /** The only top-level boxes Shaka Packager writes into a media segment. */
@@ -85,14 +89,21 @@ export function initProblem(bytes: Uint8Array, expected: InitExpectation): strin
     const timescale = initTimescale(bytes);
     if (timescale !== expected.timescale) return `timescale ${timescale}, expected ${expected.timescale}`;
     const entry = readBoxes(bytes, stsd.payload + 8, stsd.end)[0];
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (expected.video) {
       if (entry?.type !== 'avc1') return `sample entry "${entry?.type}", expected avc1`;
       const codecs = avcCodecString(bytes);
       if (codecs !== expected.codecs) return `codec ${codecs}, expected ${expected.codecs}`;
       const avcC = findBoxes(bytes, ['avcC'], entry.payload + 78, entry.end)[0];
       if (!avcC || ((bytes[avcC.payload + 4] ?? 0) & 3) + 1 !== NAL_LENGTH_SIZE) return `expected ${NAL_LENGTH_SIZE}-byte NAL lengths`;
-    } else if (entry?.type !== expected.codecs.split('.')[0]) {
-      return `sample entry "${entry?.type}", expected ${expected.codecs}`;
+      // VisualSampleEntry: width and height follow 24 bytes of reserved and pre-defined fields.
+      const [width, height] = [view.getUint16(entry.payload + 24), view.getUint16(entry.payload + 26)];
+      if (expected.width !== undefined && (width !== expected.width || height !== expected.height)) return `picture ${width}x${height}, expected ${expected.width}x${expected.height}`;
+    } else {
+      if (!entry || entry.type !== expected.codecs.split('.')[0]) return `sample entry "${entry?.type}", expected ${expected.codecs}`;
+      // AudioSampleEntry: the channel count follows 16 bytes of reserved fields.
+      const channels = view.getUint16(entry.payload + 16);
+      if (expected.channels !== undefined && channels !== expected.channels) return `${channels} channels, expected ${expected.channels}`;
     }
     return undefined;
   } catch (err) {
