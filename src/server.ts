@@ -43,6 +43,8 @@ export interface RunningServer {
 export interface ServerHooks {
   /** Where the logs go (default: JSON lines on stdout, pretty in a terminal). */
   logger?: Logger;
+  /** Told when a content's first segment failed for a reason in the content (see OriginParts.onUnplayable). */
+  onUnplayable?: (hash: string, reason: string) => void;
 }
 
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
@@ -98,6 +100,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
     segments,
+    onUnplayable: (hash, reason) => hooks.onUnplayable?.(hash, reason),
     queue,
     coordinator,
     metrics,
