@@ -186,11 +186,11 @@ export async function measureSoak(counts: SoakCounts = SOAK_COUNTS): Promise<Soa
     const distinctHashes = new Set(hashes).size;
     if (distinctHashes !== counts.coldFiles) throw new Error(`${counts.coldFiles} files gave ${distinctHashes} distinct hashes`);
     log(`  ${counts.coldFiles} cold registrations in ${cold.seconds.toFixed(1)} s (p50 ${formatMs(cold.p50Ms)}, p99 ${formatMs(cold.p99Ms)})`);
-    memory.push(await memoryAt(origin, pool, `after ${counts.coldFiles} cold registrations`));
+    memory.push(await memoryAt(origin, pool, `after ${counts.coldFiles.toLocaleString('en')} cold registrations`));
     const urls = await warmUrls(pool, hashes.slice(0, counts.warmContents));
     const warm = await warmLoad(pool, urls, counts.warmRequests, counts.connections);
     log(`  ${warm.requests} warm requests over ${counts.connections} connections in ${warm.seconds.toFixed(1)} s (${Math.round(warm.requestsPerSecond)} req/s, p50 ${formatMs(warm.p50Ms)}, p99 ${formatMs(warm.p99Ms)})`);
-    memory.push(await memoryAt(origin, pool, `after ${warm.requests} warm requests`));
+    memory.push(await memoryAt(origin, pool, `after ${warm.requests.toLocaleString('en')} warm requests`));
     return { counts, distinctHashes, cold, warm, memory };
   } finally {
     await pool.close();
