@@ -257,7 +257,8 @@ export class MediaLibrary {
   private metadataFor(hash: string, relative: string, stamp: SourceStamp, probe: ProbeResult, record: ContentRecord | undefined, fingerprint: string): ContentMetadata {
     if (record && record.metadata.path === relative && record.probeFingerprint === fingerprint) return record.metadata;
     if (record && record.probeFingerprint && record.probeFingerprint !== fingerprint) {
-      // Only when the recorded probe cannot be read back (another probe format): this probe's plan replaces it.
+      // Only when the recorded probe cannot be read back (another probe format): this probe's plan replaces it. Safe for
+      // URLs already out: rendition ids carry the cut list, so a plan with other cuts has other URLs.
       this.logger?.warn({ content: hash }, 'the probe of this content differs from the recorded one: its plan is made again from the new probe');
     }
     return {

@@ -71,13 +71,23 @@ export class SourceFile {
     }
     try {
       if (!(await this.isStampedFile(handle))) return { changed: true };
-      const value = await work(PROC_FD ? `/proc/${process.pid}/fd/${handle.fd}` : this.absolutePath);
-      // Written to meanwhile (ctime moves on every write)? Without /proc, the work read by name: the name must still lead here too.
-      if (!sameStamp(stampOf(await handle.stat()), this.stamp) || (!PROC_FD && !(await this.unchanged()))) return { changed: true };
-      return { changed: false, value };
+      let value: T;
+      try {
+        value = await work(PROC_FD ? `/proc/${process.pid}/fd/${handle.fd}` : this.absolutePath);
+      } catch (err) {
+        // A failure on a file that changed under the work says nothing about this content.
+        if (await this.changedSince(handle)) return { changed: true };
+        throw err;
+      }
+      return (await this.changedSince(handle)) ? { changed: true } : { changed: false, value };
     } finally {
       await handle.close();
     }
+  }
+
+  /** Written to (ctime moves on every write)? Without /proc the work read by name: the name must still lead here too. */
+  private async changedSince(handle: FileHandle): Promise<boolean> {
+    return !sameStamp(stampOf(await handle.stat()), this.stamp) || (!PROC_FD && !(await this.unchanged()));
   }
 
   private async isStampedFile(handle: FileHandle): Promise<boolean> {
