@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startInstance, type Instance } from './support/instances.js';
+import { NO_PREFETCH, testServer } from './support/server.js';
 import { mediaFolder } from './support/media.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { twinClips } from './support/twin-clips.js';
@@ -104,6 +105,35 @@ describe('two instances on Redis with separate caches', () => {
     await expectPlayable(b.url, masterPath);
     const restarted = await origin('vod-a', true);
     await expectPlayable(restarted.url, masterPath);
+  });
+});
+
+describe('Redis away during a registration', () => {
+  it('the registering instance answers at once; the other answers 503 until Redis is back, then serves it', async () => {
+    const [a, b] = await Promise.all([0, 1].map(() => testServer(media, { ...NO_PREFETCH, segment_duration: 2 }, { redisUrl: redis.url })));
+    try {
+      await redis.stop();
+      const registered = await fetch(`${a!.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clip.mp4' }) });
+      expect(registered.status).toBe(201);
+      const { hash } = await registered.json();
+      expect((await fetch(`${a!.url}/api/v1/content/${hash}/master.m3u8`)).status).toBe(200);
+      const whileDown = await fetch(`${b!.url}/api/v1/content/${hash}/master.m3u8`);
+      expect(whileDown.status).toBe(503);
+      expect(whileDown.headers.get('retry-after')).not.toBeNull();
+
+      await redis.start();
+      // The record is shared when the registering instance reconnects; until then the other keeps saying 503 or 404.
+      let status = 0;
+      for (const until = Date.now() + 20_000; status !== 200 && Date.now() < until; ) {
+        status = (await fetch(`${b!.url}/api/v1/content/${hash}/master.m3u8`)).status;
+        expect([200, 404, 503]).toContain(status);
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(200);
+    } finally {
+      await redis.start();
+      await Promise.all([a!.close(), b!.close()]);
+    }
   });
 });
 
