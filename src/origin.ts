@@ -239,7 +239,7 @@ export class Origin {
     breaker.admit(hash);
     let produced: Produced;
     try {
-      produced = await this.produce(content, found, index, reason);
+      produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, index, reason));
       breaker.succeeded(hash);
     } catch (err) {
       if (!(err instanceof EncodeError)) {

@@ -20,6 +20,7 @@ import { MediaLibrary } from './library/media-library.js';
 import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
 import { Prefetcher } from './prefetch/prefetcher.js';
+import { LocalRegistry, RedisRegistry } from './coordinate/registry.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
@@ -80,7 +81,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     encodesRunning: () => queue.running,
     redisConnected: () => coordinator.connected,
   }, events);
-  const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
+  const registry = config.redisUrl ? new RedisRegistry(config.redisUrl, new LocalRegistry(store), logger) : new LocalRegistry(store);
+  const library = new MediaLibrary(config.mediaDir, store, ids, streaming, { registry, logger });
   const detection = await detectEncoders();
   const choice = chooseEncoder(streaming.encoder.hwaccel, detection);
   const encoders = new EncoderSelector(detection, choice.encoder, choice.note);
@@ -186,8 +188,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
       queue.dropWaiting();
-      // Metadata is written just after the responses that created it: finish those writes before exiting.
-      await library.flush();
+      // probe.json files are written a moment after the responses that made them: finish those writes before exiting.
+      await library.close();
       await cache.close();
       await coordinator.close();
     },
