@@ -11,11 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVE_SCRIPT } from './harness.js';
 import { killChildServers, loadTest, serveUntilStopped, startChildServer, type LoadResult } from './lib.js';
 import { BENCH_DIR, ensureMain1080p } from './sources.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const RUN = fileURLToPath(new URL('./run.ts', import.meta.url));
 const CLIENTS = 50;
 const LOAD_MS = 3_000;
 
@@ -29,7 +29,7 @@ export interface EdgeResults {
 export async function measureEdge(): Promise<EdgeResults> {
   const file = path.basename(await ensureMain1080p());
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-bench-edge-'));
-  const origin = await startChildServer(RUN, ['--serve', 'origin', BENCH_DIR, cacheDir]);
+  const origin = await startChildServer(SERVE_SCRIPT, ['origin', BENCH_DIR, cacheDir]);
   try {
     const edge = await startChildServer(SELF, ['--serve-edge', origin.url]);
     try {

@@ -30,7 +30,7 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
   if (warmUpFile) await childRegisterPath(warmUpFile);
   // Imports first (the server has them loaded before its first request).
   const { defaultStreamingConfig } = await import('../src/config/config.js');
-  const { ContentIdIndex } = await import('../src/store/content-id.js');
+  const { ContentIdIndex, stampOf } = await import('../src/store/content-id.js');
   const { ContentStore } = await import('../src/store/content-store.js');
   const { probeSource } = await import('../src/probe/index.js');
   const { makePlan } = await import('../src/plan/plan.js');
@@ -49,9 +49,10 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
     const start = restart();
 
     const real = await realpath(file);
-    const info = await stat(real);
+    const handle = await open(real, 'r');
+    const stamp = stampOf(await handle.stat());
     lap('resolve + stat');
-    const hash = await ids.identify(real, info.size, info.mtimeMs, config.storage.hash_mode);
+    const hash = await ids.identify(real, handle, stamp, config.storage.hash_mode).finally(() => handle.close());
     // (before the change identify also awaited the index write; after it, flush() does)
     if ('flush' in ids && typeof (ids as { flush?: unknown }).flush === 'function') await (ids as unknown as { flush(): Promise<void> }).flush();
     lap('content hash + id index write');
@@ -68,7 +69,7 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
     const probeText = serialize ? serialize.serializeProbe(probe) : JSON.stringify(probe);
     lap('probe.json serialise');
     await store.write(path.join(store.contentDir(hash), 'probe.json'), probeText);
-    await store.writeJson(hash, 'metadata.json', { hash, path: path.basename(file), size: info.size });
+    await store.writeJson(hash, 'metadata.json', { hash, path: path.basename(file), size: stamp.size });
     lap('probe.json + metadata.json write');
     t['sum of the steps above'] = performance.now() - start;
     t['(steps before persisting)'] = before;

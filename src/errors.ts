@@ -59,3 +59,23 @@ export class StorageFullError extends ServiceUnavailableError {
 export class UnplayableError extends EncodeError {
   override name = 'UnplayableError';
 }
+
+/**
+ * The file behind a content hash is no longer the one that was hashed
+ * (replaced, rewritten, removed, or now a link out of the media root). A 404:
+ * nothing new is ever made under the old hash.
+ */
+export class ContentGoneError extends NotFoundError {
+  override name = 'ContentGoneError';
+  constructor(message = 'the source of this content has changed or is gone') {
+    super(message);
+  }
+}
+
+/** The content cannot be played (its first segment failed for a reason in the media itself): a 415 with the reason. */
+export class UnsupportedMediaError extends Error {
+  override name = 'UnsupportedMediaError';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}

@@ -14,6 +14,9 @@ export interface MetricSources {
   redisConnected: () => boolean;
 }
 
+/** Encodes remembered for the rate: a minute's worth, and never more than this many. */
+const MAX_RECENT_ENCODES = 10_000;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly transcodes = new Counter({
@@ -76,14 +79,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Encodes of the last minute: media seconds made and wall seconds spent. */
+  /** Encodes of the last minute (pruned as new ones come, so it stays bounded when nobody reads the rate). */
   private recentEncodes: Array<{ at: number; mediaSeconds: number; encodeSeconds: number }> = [];
 
   constructor(sources: MetricSources, events?: EventBus) {
     collectDefaultMetrics({ register: this.registry, prefix: 'jitseg_' });
     events?.subscribe((event) => {
       if (event.type !== 'TranscodeCompleted') return;
+      this.pruneEncodes();
       this.recentEncodes.push({ at: Date.now(), mediaSeconds: event.mediaSeconds, encodeSeconds: event.encodeMs / 1000 });
+      if (this.recentEncodes.length > MAX_RECENT_ENCODES) this.recentEncodes.shift();
     });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
@@ -103,12 +108,21 @@ export class Metrics {
     gauge('jitseg_redis_connected', '1 when encodes are coordinated across instances through Redis', () => (sources.redisConnected() ? 1 : 0));
   }
 
+  /** Encodes held for the rate (bounded). */
+  get recentEncodeCount(): number {
+    return this.recentEncodes.length;
+  }
+
   /** × real time over the last minute; undefined when nothing was encoded. */
   encodeRate(): number | undefined {
-    const since = Date.now() - 60_000;
-    this.recentEncodes = this.recentEncodes.filter((e) => e.at >= since);
+    this.pruneEncodes();
     const encodeSeconds = this.recentEncodes.reduce((sum, e) => sum + e.encodeSeconds, 0);
     return encodeSeconds > 0 ? this.recentEncodes.reduce((sum, e) => sum + e.mediaSeconds, 0) / encodeSeconds : undefined;
+  }
+
+  private pruneEncodes(): void {
+    const since = Date.now() - 60_000;
+    if (this.recentEncodes[0] && this.recentEncodes[0].at < since) this.recentEncodes = this.recentEncodes.filter((e) => e.at >= since);
   }
 
   private hits = 0;

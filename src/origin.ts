@@ -269,7 +269,7 @@ export class Origin {
     const { breaker } = this.parts;
     breaker.admit(hash);
     try {
-      const produced = await this.produce(content, found, index, reason);
+      const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, index, reason));
       breaker.succeeded(hash);
       return produced;
     } catch (err) {

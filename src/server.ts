@@ -20,6 +20,7 @@ import { MediaLibrary } from './library/media-library.js';
 import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
 import { Prefetcher } from './prefetch/prefetcher.js';
+import { LocalRegistry, RedisRegistry } from './coordinate/registry.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
@@ -85,7 +86,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     encodesRunning: () => queue.running,
     redisConnected: () => coordinator.connected,
   }, events);
-  const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
+  const registry = config.redisUrl ? new RedisRegistry(config.redisUrl, new LocalRegistry(store), logger) : new LocalRegistry(store);
+  const library = new MediaLibrary(config.mediaDir, store, ids, streaming, { registry, logger });
   const detection = await detectEncoders();
   const choice = chooseEncoder(streaming.encoder.hwaccel, detection);
   const encoders = new EncoderSelector(detection, choice.encoder, choice.note);
@@ -100,7 +102,10 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
     segments,
-    onUnplayable: (hash, reason) => hooks.onUnplayable?.(hash, reason),
+    onUnplayable: (hash, reason) => {
+      library.markUnplayable(hash, reason);
+      hooks.onUnplayable?.(hash, reason);
+    },
     queue,
     coordinator,
     metrics,
@@ -192,8 +197,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
       queue.dropWaiting();
-      // Metadata is written just after the responses that created it: finish those writes before exiting.
-      await library.flush();
+      // probe.json files are written a moment after the responses that made them: finish those writes before exiting.
+      await library.close();
       await cache.close();
       await coordinator.close();
     },

@@ -103,6 +103,18 @@ const streamingSchema = z
         compression: z.boolean().optional(),
         /** full: SHA-256 of every byte; sampled: SHA-256 of size + sampled regions (see README). */
         hash_mode: z.enum(['sampled', 'full']).default('sampled'),
+        /**
+         * Memory for contents' probes and plans (their per-frame tables), e.g. 64MiB (the default when unset);
+         * least recently used contents are dropped and derived again from the store on their next request.
+         */
+        content_memory_bytes: z
+          .union([z.number(), z.string()])
+          .transform((v, ctx) => {
+            const bytes = parseByteSize(v);
+            if (bytes === undefined || bytes < 1) ctx.addIssue({ code: 'custom', message: 'a size such as 64MiB or a byte count' });
+            return bytes ?? 0;
+          })
+          .optional(),
       })
       .strict()
       .default({ retention_days: 30, dedup_enabled: true, hash_mode: 'sampled', max_bytes: 10e9 }),

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from '../config/config.js';
-import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
+import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaError } from '../errors.js';
 import { ProbeError } from '../probe/errors.js';
 import type { Logger } from '../observe/log.js';
 
@@ -9,7 +9,7 @@ import type { Logger } from '../observe/log.js';
 export function errorStatus(err: unknown): { status: ContentfulStatusCode; code: string } {
   if (err instanceof NotFoundError) return { status: 404, code: 'not_found' };
   if (err instanceof InvalidRequestError) return { status: 400, code: 'bad_request' };
-  if (err instanceof ProbeError) return { status: 415, code: 'unsupported_media' };
+  if (err instanceof ProbeError || err instanceof UnsupportedMediaError) return { status: 415, code: 'unsupported_media' };
   if (err instanceof EncodeError) return { status: 502, code: 'encode_failed' };
   if (err instanceof ServiceUnavailableError) return { status: 503, code: 'unavailable' };
   if (err instanceof ForbiddenError) return { status: 403, code: 'forbidden' };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -20,43 +20,74 @@ const REGION_BYTES = 64 * 1024;
 const REGIONS = 32;
 const WHOLE_FILE_LIMIT = REGION_BYTES * REGIONS;
 
-async function hashWholeFile(filePath: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(filePath, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/**
+ * What says a file is still the one that was hashed: the inode it is (device
+ * and inode number: a file renamed over it, or a symlink put in its place, is
+ * another inode) and that inode's size and times (ctime changes on every
+ * write, even one whose mtime is then set back).
+ */
+export interface SourceStamp {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
-async function hashSampled(filePath: string, size: number): Promise<string> {
+export function stampOf(info: Stats): SourceStamp {
+  return { dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs };
+}
+
+export function sameStamp(a: SourceStamp, b: SourceStamp): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** Reads through the open file (never its path again), so the hash is of the inode the caller stamped. */
+async function hashWholeFile(handle: FileHandle): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(`jitseg-sampled-v1:${size}:`);
-  const handle = await open(filePath, 'r');
-  try {
-    // Every region read at once (the reads are independent; the thread pool overlaps them), hashed in order.
-    const buffer = Buffer.allocUnsafe(REGION_BYTES * REGIONS);
-    const lastStart = size - REGION_BYTES;
-    const reads = await Promise.all(
-      Array.from({ length: REGIONS }, (_, i) => handle.read(buffer, i * REGION_BYTES, REGION_BYTES, Math.floor((lastStart * i) / (REGIONS - 1)))),
-    );
-    reads.forEach(({ bytesRead }, i) => hash.update(buffer.subarray(i * REGION_BYTES, i * REGION_BYTES + bytesRead)));
-  } finally {
-    await handle.close();
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  for (let position = 0; ; ) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
   }
   return hash.digest('hex');
 }
 
-export async function contentHash(filePath: string, size: number, mode: HashMode): Promise<string> {
-  return mode === 'full' || size <= WHOLE_FILE_LIMIT ? hashWholeFile(filePath) : hashSampled(filePath, size);
+async function hashSampled(handle: FileHandle, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(`jitseg-sampled-v1:${size}:`);
+  // Every region read at once (the reads are independent; the thread pool overlaps them), hashed in order.
+  const buffer = Buffer.allocUnsafe(REGION_BYTES * REGIONS);
+  const lastStart = size - REGION_BYTES;
+  const reads = await Promise.all(
+    Array.from({ length: REGIONS }, (_, i) => handle.read(buffer, i * REGION_BYTES, REGION_BYTES, Math.floor((lastStart * i) / (REGIONS - 1)))),
+  );
+  reads.forEach(({ bytesRead }, i) => hash.update(buffer.subarray(i * REGION_BYTES, i * REGION_BYTES + bytesRead)));
+  return hash.digest('hex');
 }
 
-interface IndexEntry {
-  size: number;
-  mtimeMs: number;
+/** The content id of an open file of `size` bytes (the caller keeps the handle open and closes it). */
+export async function contentHash(handle: FileHandle, size: number, mode: HashMode): Promise<string> {
+  return mode === 'full' || size <= WHOLE_FILE_LIMIT ? hashWholeFile(handle) : hashSampled(handle, size);
+}
+
+/** The file was written to while it was being hashed. */
+export class SourceChangedWhileHashing extends Error {
+  override name = 'SourceChangedWhileHashing';
+  constructor(readonly absolutePath: string) {
+    super('the file changed while it was being hashed');
+  }
+}
+
+interface IndexEntry extends SourceStamp {
   mode: HashMode;
   hash: string;
 }
 
 /**
- * Persisted (path, size, mtime) → hash, so each file is hashed once across
+ * Persisted (path, stamp) → hash, so each file is hashed once across
  * restarts. The index file is written after the answer, not before it:
  * identify() returns as soon as the hash is known, and flush() waits for the
  * index to be on disk (a lost write costs one re-hash after a restart, never
@@ -82,17 +113,23 @@ export class ContentIdIndex {
     }
   }
 
-  /** The hash already known for this version of the file, without reading it. */
-  lookup(absolutePath: string, size: number, mtimeMs: number, mode: HashMode): string | undefined {
+  /** The hash already known for this version of the file (same inode, size and times), without reading it. */
+  lookup(absolutePath: string, stamp: SourceStamp, mode: HashMode): string | undefined {
     const known = this.entries.get(absolutePath);
-    return known && known.size === size && known.mtimeMs === mtimeMs && known.mode === mode ? known.hash : undefined;
+    return known && known.mode === mode && sameStamp(known, stamp) ? known.hash : undefined;
   }
 
-  async identify(absolutePath: string, size: number, mtimeMs: number, mode: HashMode): Promise<string> {
-    const known = this.lookup(absolutePath, size, mtimeMs, mode);
+  /**
+   * The hash of the open file `handle` (found at `absolutePath` with `stamp`).
+   * The file is re-stamped after hashing: one written to meanwhile is refused
+   * (its hash would be of neither version).
+   */
+  async identify(absolutePath: string, handle: FileHandle, stamp: SourceStamp, mode: HashMode): Promise<string> {
+    const known = this.lookup(absolutePath, stamp, mode);
     if (known) return known;
-    const hash = await contentHash(absolutePath, size, mode);
-    this.entries.set(absolutePath, { size, mtimeMs, mode, hash });
+    const hash = await contentHash(handle, stamp.size, mode);
+    if (!sameStamp(stampOf(await handle.stat()), stamp)) throw new SourceChangedWhileHashing(absolutePath);
+    this.entries.set(absolutePath, { ...stamp, mode, hash });
     this.scheduleSave();
     return hash;
   }

@@ -1,0 +1,103 @@
+/**
+ * What the measurements of `npm run bench` share: the origin's bench config,
+ * origin servers in child processes (bench/serve.ts), temp dirs, and their
+ * cleanup at the end, on error and on Ctrl-C.
+ */
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultStreamingConfig, type StreamingConfig } from '../src/config/config.js';
+import { killChildServers, startChildServer, type ChildServer } from './lib.js';
+import { BENCH_DIR } from './sources.js';
+
+/** The child-server entry point: `serve.ts origin <mediaDir> <cacheDir>` or `serve.ts static <file>`. */
+export const SERVE_SCRIPT = fileURLToPath(new URL('./serve.ts', import.meta.url));
+
+/**
+ * The origin's defaults with prefetch off: a background encode started by
+ * one request would overlap the next measurement (or the bare ffmpeg run) on
+ * this 2-core machine. Prefetch is measured on its own (cache-coordination.ts).
+ */
+export const benchStreamingConfig = (): StreamingConfig => ({
+  ...defaultStreamingConfig(),
+  buffer_ahead: 0,
+  prefetch: { ...defaultStreamingConfig().prefetch, enabled: false },
+});
+
+/** Progress goes to stderr; the report to stdout. */
+export const log = (message: string) => process.stderr.write(`${message}\n`);
+
+/** A bench source file. */
+export interface SourceFile {
+  key: string;
+  label: string;
+  /** Relative to BENCH_DIR, the media root. */
+  name: string;
+}
+
+/** What GET /api/v1/content/<hash>/info answers (the fields the bench reads). */
+export interface Info {
+  hash: string;
+  segments: number;
+  segmentDurations: number[];
+  renditions: { id: string; name: string; width: number; height: number; bitrateKbps: number }[];
+  audio: { id: string }[];
+}
+
+export const vodPath = (name: string) => `/vod/${encodeURIComponent(name)}/master.m3u8`;
+
+// ---------------------------------------------------------------------------
+// Resources to clean up, also on Ctrl-C
+
+const tempDirs = new Set<string>();
+const servers = new Set<ChildServer>();
+
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+/** An origin (bench config, media root BENCH_DIR) in its own process, on `cacheDir`. */
+export const startOrigin = async (cacheDir: string): Promise<ChildServer> => track(await startChildServer(SERVE_SCRIPT, ['origin', BENCH_DIR, cacheDir]));
+
+/** Stops `server` at cleanup if it is still running then. */
+export function track(server: ChildServer): ChildServer {
+  servers.add(server);
+  return {
+    url: server.url,
+    pid: server.pid,
+    stop: async () => {
+      await server.stop();
+      servers.delete(server);
+    },
+  };
+}
+
+export async function cleanup(): Promise<void> {
+  await Promise.all([...servers].map((s) => s.stop()));
+  await Promise.all([...tempDirs].map((d) => removeTempDir(d)));
+}
+
+/** Ctrl-C: stop the child servers and remove temp dirs synchronously, then leave. */
+export function exitOnInterrupt(): void {
+  process.once('SIGINT', () => {
+    killChildServers();
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Report formatting
+
+export const ratio = (value: number) => `×${value.toFixed(2)}`;
+export const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+export const seconds = (value: number) => `${value.toFixed(1)} s`;
