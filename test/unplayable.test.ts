@@ -15,12 +15,16 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { exec, mediaFolder } from './support/media.js';
 import { encoderWith, NO_PREFETCH } from './support/server.js';
 
+// Encodes read the source through an open descriptor (/proc/<pid>/fd/<n>): the file's name is where that leads.
 const FAKE_FFMPEG = `#!/bin/sh
-case "$*" in
+input=""; previous=""
+for arg; do [ "$previous" = "-i" ] && input="\${arg#file:}"; previous="$arg"; done
+source=$(readlink -f "$input" 2>/dev/null || echo "$input")
+case "$source" in
   *hang-me*) exec sleep 600 ;;
 esac
 ffmpeg "$@" || exit $?
-case "$*" in
+case "$source" in
   *corrupt-me*)
     for out; do :; done
     case "$out" in *.ts) size=$(stat -c %s "$out"); truncate -s $((size / 2)) "$out" ;; esac ;;
@@ -70,6 +74,10 @@ describe('a content that cannot be played', () => {
     expect(reported).toEqual([]);
     expect((await fetch(`${base}/segment_1.m4s`)).status).toBe(502);
     expect(reported).toEqual([{ hash, reason: expect.stringMatching(/does not match the plan|packager/) }]);
+    // The library stops offering it: 415 with the reason, without another encode.
+    const after = await fetch(`${base}/segment_3.m4s`);
+    expect(after.status).toBe(415);
+    expect(reported).toHaveLength(1);
   });
 
   it('is not reported when the encode stalled (ours to fix, not the content\'s)', async () => {
