@@ -42,3 +42,8 @@ export class ForbiddenError extends Error {
 export class PayloadTooLargeError extends Error {
   override name = 'PayloadTooLargeError';
 }
+
+/** No upstream (an origin behind the edge) could answer. */
+export class BadGatewayError extends Error {
+  override name = 'BadGatewayError';
+}

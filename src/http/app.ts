@@ -10,7 +10,7 @@ import { manifestResponder } from './manifests.js';
 import { adminRoutes } from './routes/admin.js';
 import { contentRoutes } from './routes/content.js';
 import { eventRoutes } from './routes/events.js';
-import { UI_ROUTES, uiRoutes } from './routes/ui.js';
+import { uiRoutes } from './routes/ui.js';
 import { vodRoutes } from './routes/vod.js';
 
 export type { AppDeps } from './deps.js';
@@ -24,9 +24,6 @@ export type { AppDeps } from './deps.js';
  * those hash-addressed URLs.
  */
 
-/** Paths anyone may read when an admin token is set (besides the signed players' paths). */
-export const isPublicPath = (routed: string): boolean => routed === '/healthz' || UI_ROUTES.has(routed);
-
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   // Order matters: CORS and the request id wrap everything, refusals included.
@@ -34,7 +31,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', requestId());
   app.use('*', accessLog(deps.logger));
   if (deps.signer) app.use('*', signedUrls(deps.signer));
-  if (deps.adminToken) app.use('*', adminAuth(deps.adminToken, isPublicPath));
+  if (deps.adminToken) app.use('*', adminAuth(deps.adminToken));
   app.onError((err, c) => errorResponse(c, err, deps.logger.child({ requestId: c.get('requestId') })));
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 

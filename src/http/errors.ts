@@ -1,13 +1,13 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ConfigError } from '../config/config.js';
-import { EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
+import { BadGatewayError, EncodeError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
 import { ProbeError } from '../probe/errors.js';
 import type { Logger } from '../observe/log.js';
 
 /**
- * The one mapping from errors to HTTP responses. Every error body is JSON
- * with a reason, and no reason names a file on this machine.
+ * The one mapping from errors to HTTP responses, for the origin and the
+ * edge. Every error body is JSON with a reason, and no reason names a file
+ * on this machine. Web-standard only (the edge worker bundles it).
  */
 
 /** A full, read-only, failing or exhausted disk or file table: the origin cannot store now, and may later. */
@@ -33,7 +33,9 @@ export function errorStatus(err: unknown): { status: ContentfulStatusCode; code:
   if (storageCode(err)) return { status: 503, code: 'storage_unavailable', retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS };
   if (err instanceof ProbeError) return { status: 415, code: 'unsupported_media' };
   if (err instanceof EncodeError) return { status: 502, code: 'encode_failed' };
-  if (err instanceof ConfigError) return { status: 500, code: 'config_error' };
+  if (err instanceof BadGatewayError) return { status: 502, code: 'origin_unavailable' };
+  // By name: config.ts reads files, and this module is also bundled into the edge worker (Web APIs only).
+  if (err instanceof Error && err.name === 'ConfigError') return { status: 500, code: 'config_error' };
   return { status: 500, code: 'internal_error' };
 }
 
@@ -63,7 +65,7 @@ export function errorResponse(c: Context, err: unknown, log?: Logger): Response 
  * that tools put after it, so names with spaces are cut whole.
  */
 export function withoutLocalPaths(message: string): string {
-  return message.replace(/(?:\bfile:)?(?<![\w.~{}-])\/[^\s'"`:/{}]+(?:\/[^'"`:/{}\n]*?)+(?=$|[:'"`\n,;)]|\s(?:\W|$))/gm, (p) => {
+  return message.replace(/(?<![\w.~{}:/-])(?:file:)?\/[^\s'"`:/{}]+(?:\/[^'"`:/{}\n]*?)+(?=$|[:'"`\n,;)]|\s(?:\W|$))/gm, (p) => {
     const name = p.replace(/\/+$/, '');
     return name.slice(name.lastIndexOf('/') + 1) || '…';
   });

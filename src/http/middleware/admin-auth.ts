@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { ForbiddenError } from '../../errors.js';
+import { isPublicPath } from '../public-paths.js';
 import { hasAdminToken, isSignedArea } from '../signing.js';
 
 /**
@@ -10,7 +11,7 @@ import { hasAdminToken, isSignedArea } from '../signing.js';
  * signing guard looks after). A spelling the router would not serve is
  * therefore refused here, not let through.
  */
-export function adminAuth(token: string, isPublic: (routed: string) => boolean): MiddlewareHandler {
+export function adminAuth(token: string, isPublic: (routed: string) => boolean = isPublicPath): MiddlewareHandler {
   return async function adminAuth(c, next) {
     const routed = c.req.path;
     if (!isPublic(routed) && !isSignedArea(routed) && !hasAdminToken(c.req.header('authorization'), token)) {

@@ -5,21 +5,19 @@ import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { etagOf, type CachedBody } from '../body-cache.js';
 import type { AppEnv } from '../deps.js';
+import { UI_PATHS } from '../public-paths.js';
 import { sendBytes } from '../serve-bytes.js';
 
-/** The web UI: plain files, hls.js from our own node_modules; nothing from the internet. */
+/** The web UI: plain files, hls.js from our own node_modules; nothing from the internet. Public (see public-paths.ts). */
 
 const require = createRequire(import.meta.url);
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 const UI_FILES: Array<[route: string, file: string, type: string]> = [
-  ['/', path.join(UI_DIR, 'index.html'), 'text/html; charset=utf-8'],
-  ['/ui/app.js', path.join(UI_DIR, 'app.js'), 'text/javascript; charset=utf-8'],
-  ['/ui/style.css', path.join(UI_DIR, 'style.css'), 'text/css; charset=utf-8'],
-  ['/ui/vendor/hls.min.js', require.resolve('hls.js/dist/hls.min.js'), 'text/javascript; charset=utf-8'],
+  [UI_PATHS.index, path.join(UI_DIR, 'index.html'), 'text/html; charset=utf-8'],
+  [UI_PATHS.script, path.join(UI_DIR, 'app.js'), 'text/javascript; charset=utf-8'],
+  [UI_PATHS.style, path.join(UI_DIR, 'style.css'), 'text/css; charset=utf-8'],
+  [UI_PATHS.hls, require.resolve('hls.js/dist/hls.min.js'), 'text/javascript; charset=utf-8'],
 ];
-
-/** The UI's routes: public (no admin token), like /healthz. */
-export const UI_ROUTES: ReadonlySet<string> = new Set(UI_FILES.map(([route]) => route));
 
 export function uiRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
