@@ -9,7 +9,8 @@ import type { OriginPool } from './origins.js';
  *   manifests); the timeout covers the body too;
  * - `streamed`: the origin's body passed on as it arrives (SSE, the UI,
  *   JSON APIs); the timeout covers only the wait for the response head, and
- *   the viewer leaving cancels the origin request.
+ *   the viewer leaving cancels the origin request (before the origin
+ *   answers through the request's signal, after it by cancelling the body).
  *
  * Both fail over to the next origin on a network error, a timeout or a 5xx
  * before the origin has answered, and mark origins healthy or not by that.
@@ -92,6 +93,8 @@ export class Upstream {
           redirect: 'manual',
         });
         clearTimeout(timer);
+        // From here the body is the runtime's to cancel when the viewer leaves (that cancels the origin request too).
+        request.signal?.removeEventListener('abort', viewerLeft);
         if (response.status < 500 || origin === order.at(-1)) {
           if (response.status < 500) this.pool.mark(origin, true);
           return { response: passOn(response), origin };

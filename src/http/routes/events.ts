@@ -12,7 +12,7 @@ export const DEFAULT_SSE_QUEUE_LIMIT = 1000;
  * by content and type, with heartbeats. Each client has a capped queue: one
  * that falls that far behind is dropped (and logged), not buffered forever.
  */
-export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
+export function eventRoutes(deps: Pick<AppDeps, 'events' | 'logger' | 'heartbeatSeconds' | 'sseQueueLimit'>): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const limit = deps.sseQueueLimit ?? DEFAULT_SSE_QUEUE_LIMIT;
   app.get('/api/v1/events', (c) => {
