@@ -79,3 +79,8 @@ export class UnsupportedMediaError extends Error {
     super(reason);
   }
 }
+
+/** No upstream (an origin behind the edge) could answer. */
+export class BadGatewayError extends Error {
+  override name = 'BadGatewayError';
+}

@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { serve, type ServerType } from '@hono/node-server';
 import type { ServerConfig } from './config/config.js';
 import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordinate/cluster.js';
 import { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
+import { listen } from './http/listen.js';
 import { UrlSigner } from './http/signing.js';
 import { EventBus } from './observe/events.js';
 import { listMediaFiles } from './library/demo.js';
@@ -169,9 +169,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       };
     },
   });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-  });
+  const server = await listen(app.fetch, config.port, config.host);
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -1,8 +1,8 @@
 /**
  * The edge's Workers entry on workerd (Cloudflare's runtime, through
  * miniflare from npm): the same app, bundled as Wrangler would, with the
- * Cache API as its cache and ctx.waitUntil for prefetch, in front of a real
- * origin. ffmpeg plays through it.
+ * Cache API as its cache and the request's own ctx.waitUntil for prefetch,
+ * in front of a real origin. ffmpeg plays through it.
  */
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
@@ -64,8 +64,20 @@ describe('the edge on workerd', () => {
     const again = await fetch(`${edgeUrl}${segment(1)}`);
     expect(again.headers.get('x-cache')).toBe('HIT');
     await again.arrayBuffer();
-    // Prefetch (in ctx.waitUntil) asked the origin for segments 2 and 3.
-    for (let i = 0; i < 200 && (await originRequests()) < before + 1 + 1 + 2; i++) await new Promise((r) => setTimeout(r, 50));
+    // Prefetch (in the request's own ctx.waitUntil) warms segments 2 and 3, marked so the origin queues them as prefetch.
+    // Wait until the edge holds segment 2: only-if-cached asks the edge's cache and never the origin.
+    let warmed: Response | undefined;
+    for (let i = 0; i < 600 && !warmed; i++) {
+      const probe = await fetch(`${edgeUrl}${segment(2)}`, { headers: { 'Cache-Control': 'only-if-cached' } });
+      await probe.arrayBuffer();
+      if (probe.status === 200) warmed = probe;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(warmed?.headers.get('x-cache')).toBe('HIT');
+    const metrics = await scrape(origin.url);
+    expect(metricValue(metrics, 'jitseg_transcodes_total', { kind: 'video', reason: 'prefetch' })).toBeGreaterThanOrEqual(1);
+    // The player's own requests (segment 1 through the edge and directly) are the only ones counted as requests.
+    expect(await originRequests()).toBe(before + 2);
     const next = await fetch(`${edgeUrl}${segment(2)}`);
     expect(next.headers.get('x-cache')).toBe('HIT');
     await next.arrayBuffer();

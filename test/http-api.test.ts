@@ -198,6 +198,21 @@ describe('errors', () => {
   });
 });
 
+describe('library', () => {
+  it("lists every file; a bad file's reason names it but no local path", async () => {
+    const response = await get('/api/v1/library');
+    expect(response.status).toBe(200);
+    const { items } = await response.json();
+    const noise = items.find((i: any) => i.path === 'noise.mkv');
+    expect(noise.error).toMatch(/noise\.mkv/);
+    for (const item of items.filter((i: any) => i.error)) {
+      expect(item.error).not.toContain(mediaDir);
+      expect(item.error).not.toMatch(/(^|[\s:'"])\/(tmp|home|srv|var)\//);
+      expect(item.error).not.toMatch(/file:\//);
+    }
+  });
+});
+
 describe('health', () => {
   it('GET /healthz answers 200 when ready', async () => {
     const response = await get('/healthz');

@@ -1,10 +1,18 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type ExecutionContext } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ForbiddenError } from '../../src/errors.js';
+import { PayloadTooLargeError } from '../../src/errors.js';
+import { errorResponse } from '../../src/http/errors.js';
+import { FORWARDED_REQUEST_HEADERS, PREFETCH_HEADER } from '../../src/http/headers.js';
+import { adminAuth } from '../../src/http/middleware/admin-auth.js';
+import { cors, ORIGIN_EXPOSED_HEADERS } from '../../src/http/middleware/cors.js';
+import { requestId, type RequestIdVariables } from '../../src/http/middleware/request-id.js';
+import { signedUrls } from '../../src/http/middleware/signed-urls.js';
+import { isPublicPath } from '../../src/http/public-paths.js';
 import { sendBytes } from '../../src/http/serve-bytes.js';
 import { UrlSigner } from '../../src/http/signing.js';
-import type { CachedResponse, EdgeCache } from './cache.js';
+import type { EdgeCache } from './cache.js';
 import { OriginPool } from './origins.js';
+import { Upstream, type Fetched } from './upstream.js';
 
 /**
  * The edge: a Hono app on Web-standard APIs only (fetch, Request/Response,
@@ -14,12 +22,17 @@ import { OriginPool } from './origins.js';
  * - hash-addressed segments and init segments come from the edge cache;
  *   concurrent misses for one file share one origin fetch (X-Cache: HIT,
  *   MISS or COLLAPSED; X-Origin names the origin used);
- * - a segment request warms the next `prefetch` segments of its rendition;
- * - manifests pass through with a short TTL; everything else passes through;
+ * - a segment request warms the next `prefetch` segments of its rendition,
+ *   marked (X-Jitseg-Prefetch) so the origin queues them behind players;
+ * - manifests pass through with a short TTL; everything else (the UI, JSON
+ *   APIs, the SSE event stream) is streamed through as it arrives;
  * - Range, ETag/If-None-Match and Cache-Control behave as at the origin;
  * - each content goes to the same origin (rendezvous hashing), with
  *   failover to the next on an error, a timeout or a 5xx;
- * - with a signing key, signed URLs are checked here, before the origin.
+ * - the origin sees who is asking: Authorization, X-Playback-Session-Id and
+ *   X-Forwarded-For (with the viewer's address appended) are passed on;
+ * - with a signing key (and an admin token), the origin's own guards run
+ *   here too, the very same middleware, before anything reaches an origin.
  */
 
 export interface EdgeOptions {
@@ -29,156 +42,161 @@ export interface EdgeOptions {
   prefetch?: number;
   /** Seconds a manifest is served from the edge (default 5). */
   manifestTtlSeconds?: number;
-  /** How long one origin may take for a file before the next is tried (default 30 s: a cold encode takes seconds). */
+  /** How long one origin may take to answer before the next is tried (default 30 s: a cold encode takes seconds). */
   originTimeoutMs?: number;
   signKey?: string;
-  /** Background work that must finish after the response (Workers: ctx.waitUntil). */
-  waitUntil?: (work: Promise<unknown>) => void;
+  /** The origins' admin token: when given, admin calls without it are refused here already. */
+  adminToken?: string;
+  /** The viewer's address (Node: the socket's; Workers: CF-Connecting-IP), appended to X-Forwarded-For. */
+  clientAddress?: (c: Context) => string | undefined;
+  /** Where a failed background prefetch is reported (default console.warn). */
+  log?: (message: string) => void;
   fetch?: typeof fetch;
 }
 
-/** Files of a content that never change: init and media segments (not playlists). */
+type EdgeEnv = { Variables: RequestIdVariables };
+
+/** Files of a content that never change: init and media segments (not playlists). Matched on the routed path. */
 const IMMUTABLE_FILE = /^\/api\/v1\/content\/([0-9a-f]{64})\/(video|audio)\/[^/]+\/(init\.mp4|[^/]+\.(?:m4s|mp4))$/;
 const MANIFEST = /\.(m3u8|mpd)$/;
-const CONTENT_HASH = /\/api\/v1\/content\/([0-9a-f]{64})\//;
-/** Response headers the edge keeps from the origin. */
-const KEPT_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified', 'link', 'access-control-allow-origin', 'access-control-expose-headers', 'vary'];
-
-interface Fetched {
-  status: number;
-  entry: CachedResponse;
-  origin: string;
-}
-
-class OriginUnavailable extends Error {}
+const CONTENT_HASH = /^\/api\/v1\/content\/([0-9a-f]{64})\//;
+/** Request bodies the edge passes on (registrations, signing requests) are small. */
+const MAX_REQUEST_BODY = 64 * 1024;
 
 export function createEdgeApp(options: EdgeOptions) {
-  const fetchImpl = options.fetch ?? fetch;
+  // Called as a plain function: Workers' fetch refuses any other `this` (Illegal invocation).
+  const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const pool = new OriginPool(options.origins);
-  const signer = options.signKey ? new UrlSigner(options.signKey) : undefined;
+  const upstream = new Upstream(pool, fetchImpl, options.originTimeoutMs ?? 30_000);
   const inflight = new Map<string, Promise<Fetched>>();
   const prefetchCount = options.prefetch ?? 3;
   const manifestTtl = options.manifestTtlSeconds ?? 5;
-  const timeoutMs = options.originTimeoutMs ?? 30_000;
-  const background = options.waitUntil ?? ((work: Promise<unknown>) => void work.catch(() => undefined));
+  const log = options.log ?? ((message: string) => console.warn(`[jitseg-edge] ${message}`));
 
-  /** GET `pathAndQuery` from the best origin for `routingKey`, failing over on network errors, timeouts and 5xx. */
-  async function fromOrigins(routingKey: string, pathAndQuery: string, request?: Request): Promise<Fetched> {
-    let lastError: unknown;
-    for (const origin of pool.order(routingKey)) {
-      try {
-        const headers = new Headers();
-        for (const name of ['accept', 'user-agent', 'x-request-id', 'x-playback-session-id']) {
-          const value = request?.headers.get(name);
-          if (value) headers.set(name, value);
-        }
-        const response = await fetchImpl(`${origin}${pathAndQuery}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
-        const body = await response.arrayBuffer();
-        if (response.status >= 500) {
-          lastError = new OriginUnavailable(`${origin} answered ${response.status}`);
-          if (response.status !== 503) pool.mark(origin, false);
-          // The last origin's answer (e.g. a 503 with Retry-After) is better than none.
-          if (origin === pool.order(routingKey).at(-1)) return { status: response.status, entry: { body, headers: keptHeaders(response.headers) }, origin };
-          continue;
-        }
-        pool.mark(origin, true);
-        return { status: response.status, entry: { body, headers: keptHeaders(response.headers) }, origin };
-      } catch (err) {
-        lastError = err;
-        pool.mark(origin, false);
-      }
+  /** Who is asking, for the origin: the viewer's identity headers, the request id, X-Forwarded-For with the viewer appended. */
+  function forwardedHeaders(c: Context<EdgeEnv>, extra: readonly string[] = []): Headers {
+    const headers = new Headers();
+    for (const name of [...FORWARDED_REQUEST_HEADERS, ...extra]) {
+      const value = c.req.header(name);
+      if (value) headers.set(name, value);
     }
-    throw new OriginUnavailable(`no origin could answer: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+    headers.set('x-request-id', c.get('requestId'));
+    const chain = [c.req.header('x-forwarded-for'), options.clientAddress?.(c)].filter((v): v is string => !!v?.trim());
+    if (chain.length) headers.set('x-forwarded-for', chain.join(', '));
+    return headers;
   }
 
   /** An immutable file: from the cache, or one shared origin fetch that fills it. */
-  async function immutable(path: string, pathAndQuery: string, request?: Request): Promise<{ fetched: Fetched; how: 'HIT' | 'MISS' | 'COLLAPSED' }> {
-    const cached = await options.cache.get(path);
+  async function immutable(key: string, target: string, headers: Headers): Promise<{ fetched: Fetched; how: 'HIT' | 'MISS' | 'COLLAPSED' }> {
+    const cached = await options.cache.get(key);
     if (cached) return { fetched: { status: 200, entry: cached, origin: cached.headers['x-origin'] ?? '' }, how: 'HIT' };
-    const running = inflight.get(path);
+    const running = inflight.get(key);
     if (running) return { fetched: await running, how: 'COLLAPSED' };
-    const hash = CONTENT_HASH.exec(path)?.[1] ?? path;
-    const fetching = fromOrigins(hash, pathAndQuery, request).then(async (fetched) => {
-      if (fetched.status === 200) await options.cache.put(path, { body: fetched.entry.body, headers: { ...fetched.entry.headers, 'x-origin': fetched.origin } });
+    const fetching = upstream.buffered(CONTENT_HASH.exec(key)?.[1] ?? key, target, headers).then(async (fetched) => {
+      if (fetched.status === 200) await options.cache.put(key, { body: fetched.entry.body, headers: { ...fetched.entry.headers, 'x-origin': fetched.origin } });
       return fetched;
     });
-    inflight.set(path, fetching);
+    inflight.set(key, fetching);
     try {
       return { fetched: await fetching, how: 'MISS' };
     } finally {
-      inflight.delete(path);
+      inflight.delete(key);
     }
   }
 
-  /** After segment N, the next ones of the rendition, with the same query (a signature grants them too). */
-  function warmNext(path: string, query: string): void {
-    const m = /^(.*\/)([^/]*?)(\d+)(\.m4s|\.mp4)$/.exec(path);
-    if (!m || path.endsWith('/init.mp4')) return;
-    const [, dir, prefix, number, ext] = m;
+  /** After segment N, the next ones of the rendition, with the same query (a signature grants them too), marked as prefetch. */
+  function warmNext(c: Context<EdgeEnv>, key: string, rawPath: string, query: string): void {
+    const headers = forwardedHeaders(c);
+    headers.set(PREFETCH_HEADER, '1');
     for (let k = 1; k <= prefetchCount; k++) {
-      const next = `${dir}${prefix}${Number(number) + k}${ext}`;
-      background(
-        (async () => {
-          if (await options.cache.has(next)) return;
-          await immutable(next, `${next}${query}`);
-        })().catch(() => undefined),
-      );
+      const nextKey = nextSegment(key, k);
+      const nextRaw = nextSegment(rawPath, k);
+      if (!nextKey || !nextRaw) return;
+      const work = (async () => {
+        if (await options.cache.has(nextKey)) return;
+        await immutable(nextKey, `${nextRaw}${query}`, headers);
+      })().catch((err: unknown) => log(`prefetch of ${nextKey} failed: ${err instanceof Error ? err.message : String(err)}`));
+      inBackground(c, work);
     }
   }
 
-  const app = new Hono();
-
-  app.onError((err, c) => {
-    const status = err instanceof ForbiddenError ? 403 : err instanceof OriginUnavailable ? 502 : 500;
-    return c.json({ error: status === 403 ? 'forbidden' : status === 502 ? 'origin_unavailable' : 'internal_error', message: err.message }, status, {
-      'Cache-Control': 'no-store',
-      'Access-Control-Allow-Origin': '*',
-    });
-  });
+  const app = new Hono<EdgeEnv>();
+  app.use('*', cors({ exposeHeaders: [...ORIGIN_EXPOSED_HEADERS, 'X-Cache', 'X-Origin'] }));
+  app.use('*', requestId());
+  if (options.signKey) app.use('*', signedUrls(new UrlSigner(options.signKey)));
+  if (options.adminToken) app.use('*', adminAuth(options.adminToken, (routed) => routed === '/edge/healthz' || isPublicPath(routed)));
+  app.onError((err, c) => errorResponse(c, err));
 
   app.get('/edge/healthz', (c) => c.json({ status: 'ok', origins: pool.report() }));
 
-  // Signed URLs are checked at the edge, before anything reaches an origin.
-  if (signer) {
-    app.use('*', async (c, next) => {
-      const scope = UrlSigner.scopeOf(new URL(c.req.url).pathname);
-      if (scope) await signer.verify(scope, c.req.query('exp'), c.req.query('sig'));
-      await next();
-    });
-  }
-
   app.on(['GET', 'HEAD'], '*', async (c) => {
+    // Classified and cached by the routed path (what the guards checked and the origin will serve);
+    // sent to the origin as it came, which the origin routes to that same path.
+    const routed = c.req.path;
     const url = new URL(c.req.url);
-    const path = url.pathname;
-    if (IMMUTABLE_FILE.test(path)) {
-      const { fetched, how } = await immutable(path, path + url.search, c.req.raw);
-      if (fetched.status === 200) warmNext(path, url.search);
+    if (IMMUTABLE_FILE.test(routed)) {
+      if (/\bonly-if-cached\b/i.test(c.req.header('cache-control') ?? '') && !(await options.cache.has(routed))) {
+        return c.json({ error: 'not_cached', message: 'not in the edge cache (only-if-cached)' }, 504);
+      }
+      const { fetched, how } = await immutable(routed, url.pathname + url.search, forwardedHeaders(c));
+      if (fetched.status === 200) warmNext(c, routed, url.pathname, url.search);
       return respond(c, fetched, how);
     }
-    if (MANIFEST.test(path)) {
+    if (MANIFEST.test(routed)) {
       // Manifests are small and cheap at the origin, but a crowd asks for them: a few seconds at the edge.
-      const key = `manifest:${path}${url.search}`;
+      const key = `manifest:${routed}${url.search}`;
       const cached = await options.cache.get(key);
       if (cached) return respond(c, { status: 200, entry: cached, origin: cached.headers['x-origin'] ?? '' }, 'HIT');
-      const fetched = await fromOrigins(CONTENT_HASH.exec(path)?.[1] ?? path, path + url.search, c.req.raw);
+      const fetched = await upstream.buffered(CONTENT_HASH.exec(routed)?.[1] ?? routed, url.pathname + url.search, forwardedHeaders(c));
       if (fetched.status === 200) await options.cache.put(key, { body: fetched.entry.body, headers: { ...fetched.entry.headers, 'x-origin': fetched.origin } }, manifestTtl);
       return respond(c, fetched, 'MISS');
     }
-    // Anything else (the UI, JSON APIs, /vod lookups that are not manifests) passes through.
-    const fetched = await fromOrigins(path, path + url.search, c.req.raw);
-    return respond(c, fetched, 'MISS');
+    return passThrough(c);
   });
+  // Admin calls (registration, signing) pass through with their small bodies.
+  app.post('*', (c) => passThrough(c));
+
+  /** Anything the edge does not cache: streamed through as the origin sends it (SSE included). */
+  async function passThrough(c: Context<EdgeEnv>): Promise<Response> {
+    const url = new URL(c.req.url);
+    const headers = forwardedHeaders(c, ['range', 'if-none-match', 'if-modified-since', 'content-type']);
+    let body: ArrayBuffer | undefined;
+    if (c.req.method === 'POST') {
+      body = await c.req.arrayBuffer();
+      if (body.byteLength > MAX_REQUEST_BODY) throw new PayloadTooLargeError(`request body too large for the edge (limit ${MAX_REQUEST_BODY / 1024} KiB)`);
+    }
+    const { response, origin } = await upstream.streamed(c.req.path, url.pathname + url.search, { method: c.req.method, headers, ...(body ? { body } : {}), signal: c.req.raw.signal });
+    response.headers.set('X-Cache', 'MISS');
+    response.headers.set('X-Origin', origin);
+    return response;
+  }
 
   return { app, pool, cache: options.cache, checkOrigins: () => pool.check(fetchImpl) };
 }
 
-function keptHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of KEPT_HEADERS) {
-    const value = headers.get(name);
-    if (value) out[name] = value;
+/** The path of segment N+k for a segment path ending in N, or undefined for init segments and other names. */
+function nextSegment(path: string, k: number): string | undefined {
+  const m = /^(.*\/)([^/]*?)(\d+)(\.m4s|\.mp4)$/.exec(path);
+  if (!m || path.endsWith('/init.mp4')) return undefined;
+  const [, dir, prefix, number, ext] = m;
+  return `${dir}${prefix}${Number(number) + k}${ext}`;
+}
+
+/**
+ * Background work that must outlive the response: on Workers the request's
+ * own execution context keeps it alive (never a module-wide one, which the
+ * next request would replace); the Node edge passes one in too. A bare
+ * app.fetch(request) has none, and then the work simply runs.
+ */
+function inBackground(c: Context, work: Promise<unknown>): void {
+  let context: ExecutionContext | undefined;
+  try {
+    context = c.executionCtx;
+  } catch (err) {
+    // Hono throws exactly this when app.fetch was given no execution context.
+    if (!(err instanceof Error && /ExecutionContext/.test(err.message))) throw err;
   }
-  return out;
+  context?.waitUntil(work);
 }
 
 /**
@@ -190,8 +208,6 @@ function respond(c: Context, fetched: Fetched, how: 'HIT' | 'MISS' | 'COLLAPSED'
   const { entry, status } = fetched;
   c.header('X-Cache', how);
   if (fetched.origin) c.header('X-Origin', fetched.origin);
-  c.header('Access-Control-Allow-Origin', '*');
-  c.header('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag, Cache-Control, X-Cache, X-Origin');
   const { etag, 'content-type': contentType, 'cache-control': cacheControl, ...others } = entry.headers;
   for (const [name, value] of Object.entries(others)) if (name !== 'x-origin') c.header(name, value);
   if (status === 200 && etag && contentType && cacheControl) return sendBytes(c, { body: new Uint8Array(entry.body), etag, contentType, cacheControl });

@@ -1,14 +1,16 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { ExecutionContext } from 'hono';
+import { listen } from '../../src/http/listen.js';
 import { parseByteSize } from '../../src/store/segment-cache.js';
 import { MemoryEdgeCache } from './cache.js';
 import { createEdgeApp } from './edge.js';
 
 /**
  * The edge on Node:
- *   npm run edge -- --origin http://HOST:PORT[,http://HOST2:PORT2] --port N [--prefetch K] [--cache-size 512MB] [--sign-key KEY]
+ *   npm run edge -- --origin http://HOST:PORT[,http://HOST2:PORT2] --port N [--prefetch K] [--cache-size 512MB] [--sign-key KEY] [--admin-token TOKEN]
  */
 export interface NodeEdge {
   url: string;
@@ -16,20 +18,46 @@ export interface NodeEdge {
   close(): Promise<void>;
 }
 
-export async function startNodeEdge(options: { origins: string[]; port: number; host?: string; prefetch?: number; cacheBytes?: number; signKey?: string }): Promise<NodeEdge> {
+export interface NodeEdgeOptions {
+  origins: string[];
+  port: number;
+  host?: string;
+  prefetch?: number;
+  cacheBytes?: number;
+  signKey?: string;
+  adminToken?: string;
+  /** How long one origin may take to answer before the next is tried (default 30 s). */
+  originTimeoutMs?: number;
+  /** Seconds between origin health checks (default 5). */
+  healthCheckSeconds?: number;
+}
+
+/**
+ * What Workers give each request, for Node: a process outlives its
+ * responses, so background work needs nothing to keep it alive (its errors
+ * are handled where it is made).
+ */
+const NODE_EXECUTION_CONTEXT: ExecutionContext = {
+  waitUntil() {},
+  passThroughOnException() {},
+  props: {},
+};
+
+export async function startNodeEdge(options: NodeEdgeOptions): Promise<NodeEdge> {
   const edge = createEdgeApp({
     origins: options.origins,
     cache: new MemoryEdgeCache(options.cacheBytes),
     ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
     ...(options.signKey ? { signKey: options.signKey } : {}),
+    ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ...(options.originTimeoutMs ? { originTimeoutMs: options.originTimeoutMs } : {}),
+    clientAddress: (c) => getConnInfo(c).remote.address,
   });
   await edge.checkOrigins();
-  const health = setInterval(() => void edge.checkOrigins(), 5000);
+  const health = setInterval(() => void edge.checkOrigins(), (options.healthCheckSeconds ?? 5) * 1000);
   health.unref();
   const host = options.host ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: edge.app.fetch, port: options.port, hostname: host }, () => resolve(s));
-  });
+  const server = await listen((request, env) => edge.app.fetch(request, env, NODE_EXECUTION_CONTEXT), options.port, host);
   const { port } = server.address() as { port: number };
   return {
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
@@ -52,6 +80,7 @@ async function main(): Promise<void> {
       prefetch: { type: 'string', default: '3' },
       'cache-size': { type: 'string', default: '512MB' },
       'sign-key': { type: 'string' },
+      'admin-token': { type: 'string' },
     },
   });
   const origins = (values.origin ?? process.env.JITSEG_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
@@ -60,6 +89,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const signKey = values['sign-key'] ?? process.env.JITSEG_SIGN_KEY;
+  const adminToken = values['admin-token'] ?? process.env.JITSEG_ADMIN_TOKEN;
   const running = await startNodeEdge({
     origins,
     port: Number(values.port),
@@ -67,6 +97,7 @@ async function main(): Promise<void> {
     prefetch: Number(values.prefetch),
     cacheBytes: parseByteSize(values['cache-size']!) ?? 512e6,
     ...(signKey ? { signKey } : {}),
+    ...(adminToken ? { adminToken } : {}),
   });
   console.log(`[jitseg-edge] serving on ${running.url} in front of ${origins.join(', ')}`);
   const stop = () => void running.close().then(() => process.exit(0));

@@ -1,3 +1,4 @@
+import { getPath } from 'hono/utils/url';
 import { ForbiddenError } from '../errors.js';
 
 /**
@@ -13,7 +14,8 @@ import { ForbiddenError } from '../errors.js';
  * Bun) share this one implementation.
  */
 
-const CONTENT_SCOPE = /^(\/api\/v1\/content\/[0-9a-f]{64}\/)/;
+/** The scopes, matched on the path Hono routes on (see routedPath): a content hash, or a /vod file's folder. */
+const CONTENT_SCOPE = /^\/api\/v1\/content\/([0-9a-f]{64})(?:\/|$)/;
 const VOD_SCOPE = /^(\/vod\/.+\/)[^/]+$/;
 const encoder = new TextEncoder();
 
@@ -38,9 +40,13 @@ export class UrlSigner {
     this.key = crypto.subtle.importKey('raw', encoder.encode(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   }
 
-  /** The scope a request path falls in, or undefined for paths signatures do not cover. */
-  static scopeOf(path: string): string | undefined {
-    return CONTENT_SCOPE.exec(path)?.[1] ?? VOD_SCOPE.exec(path)?.[1];
+  /**
+   * The scope a routed path falls in, or undefined when it has none (then a
+   * path in the signed area is refused: see isSignedArea).
+   */
+  static scopeOf(routed: string): string | undefined {
+    const hash = CONTENT_SCOPE.exec(routed)?.[1];
+    return hash ? UrlSigner.contentScope(hash) : VOD_SCOPE.exec(routed)?.[1];
   }
 
   static contentScope(hash: string): string {
@@ -70,4 +76,39 @@ export class UrlSigner {
 /** Constant-time check of an admin bearer token. */
 export function hasAdminToken(authorization: string | undefined, token: string): boolean {
   return sameString(/^Bearer (.+)$/.exec(authorization ?? '')?.[1] ?? '', token);
+}
+
+/**
+ * Whether a routed path is in the area signatures guard: anything that is,
+ * or could be taken by any router or file system for, a path under
+ * /api/v1/content/ or /vod/: every spelling (case, leftover escapes, `//`,
+ * `.` and `..`, backslashes) is folded before the comparison, so the guard
+ * denies what it does not recognise instead of letting it through.
+ */
+export function isSignedArea(routed: string): boolean {
+  // The one path of that family outside the area: the admin's content list (GET/POST /api/v1/content).
+  if (routed === '/api/v1/content') return false;
+  return [foldPath(routed), routed.toLowerCase().split(/[/\\]+/).filter(Boolean)].some(
+    ([first, second, third]) => first === 'vod' || (first === 'api' && second === 'v1' && third === 'content'),
+  );
+}
+
+/** The segments of a path as the most lenient reader would see them: decoded, lower case, dot segments resolved. */
+function foldPath(path: string): string[] {
+  let decoded = path;
+  for (let round = 0; round < 4 && /%[0-9a-f]{2}/i.test(decoded); round++) {
+    decoded = decoded.replace(/%[0-9a-f]{2}/gi, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16)));
+  }
+  const segments: string[] = [];
+  for (const segment of decoded.toLowerCase().split(/[/\\]+/)) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment.trim());
+  }
+  return segments;
+}
+
+/** The path Hono will route a request for `pathAndQuery` on (WHATWG-parsed, then hono's getPath decoding). */
+export function routedPathOf(pathAndQuery: string): string {
+  return getPath(new Request(new URL(pathAndQuery, 'http://origin.invalid')));
 }

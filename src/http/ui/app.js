@@ -57,11 +57,16 @@ async function libraryView() {
 
 // ---------------------------------------------------------------- player
 
+/** A player's path as this origin serves it: signed (by /api/v1/sign, an admin call) when the origin wants signed URLs. */
+async function playerPath(path) {
+  const probe = await fetch(path, { method: 'HEAD' });
+  if (probe.status !== 403) return path;
+  return (await (await api('/api/v1/sign', { method: 'POST', body: JSON.stringify({ path }) })).json()).url;
+}
+
 async function playerView(hash) {
-  const info = await (await api(`/api/v1/content/${hash}/info`)).json();
-  let source = `/api/v1/content/${hash}/master.m3u8`;
-  const signed = await fetch(source, { method: 'HEAD' });
-  if (signed.status === 403) source = (await (await api('/api/v1/sign', { method: 'POST', body: JSON.stringify({ path: source }) })).json()).url;
+  const info = await (await api(await playerPath(`/api/v1/content/${hash}/info`))).json();
+  const source = await playerPath(`/api/v1/content/${hash}/master.m3u8`);
 
   const video = el('video', { controls: '', muted: '', autoplay: '', playsinline: '' });
   video.muted = true;

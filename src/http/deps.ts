@@ -1,0 +1,42 @@
+import type { Logger } from '../observe/log.js';
+import type { EventBus } from '../observe/events.js';
+import type { SessionRegistry } from '../observe/sessions.js';
+import type { MediaLibrary } from '../library/media-library.js';
+import type { Origin } from '../origin.js';
+import type { Metrics } from '../metrics.js';
+import type { Prefetcher } from '../prefetch/prefetcher.js';
+import type { RequestIdVariables } from './middleware/request-id.js';
+import type { UrlSigner } from './signing.js';
+
+/** What the HTTP layer is built from (src/server.ts wires it). */
+export interface AppDeps {
+  library: MediaLibrary;
+  origin: Origin;
+  metrics: Metrics;
+  prefetcher: Prefetcher;
+  events: EventBus;
+  sessions: SessionRegistry;
+  logger: Logger;
+  /** Seconds between SSE heartbeats (default 15). */
+  heartbeatSeconds?: number;
+  /** Events one SSE client may have waiting before it is dropped as too slow (default 1000). */
+  sseQueueLimit?: number;
+  /** Checks signed URLs on content and /vod paths, and signs manifests' child URLs. */
+  signer?: UrlSigner;
+  /** Bearer token for everything but the player's paths, the UI and /healthz. */
+  adminToken?: string;
+  /** What GET /api/v1/system reports. */
+  system?: () => unknown;
+  /** What GET /api/v1/health reports: the dashboard's numbers and alerts. */
+  health?: () => unknown;
+  /** Media files under the root, for the library page. */
+  listMedia?: () => Promise<string[]>;
+  /** Cached segments of a content, for the library page. */
+  cachedSegments?: (hash: string) => number;
+  /** Bytes of recently served segments kept in memory (the warm path). */
+  memoryCacheBytes?: number;
+  isReady?: () => boolean;
+}
+
+/** The Hono environment of every sub-app: the request id is a context variable. */
+export type AppEnv = { Variables: RequestIdVariables };

@@ -1,0 +1,126 @@
+import { Hono, type Context } from 'hono';
+import { LRUCache } from 'lru-cache';
+import { NotFoundError } from '../../errors.js';
+import type { Content } from '../../library/media-library.js';
+import { dashManifest } from '../../manifest/dash.js';
+import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../../manifest/hls.js';
+import { findRendition, PEER_HEADER, segmentCountOf } from '../../origin.js';
+import { segmentFileName, segmentNumberFromFileName } from '../../plan/plan.js';
+import type { MediaKind } from '../../store/content-store.js';
+import { contentUrls, etagOf, type CachedBody } from '../body-cache.js';
+import { clientOf } from '../client.js';
+import type { AppDeps, AppEnv } from '../deps.js';
+import { PREFETCH_HEADER } from '../headers.js';
+import { childQuery, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
+import { sendBytes } from '../serve-bytes.js';
+
+/**
+ * Everything under /api/v1/content/{hash}/: addressed by content, so
+ * segments are immutable and CDN-cacheable for a year.
+ */
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppEnv> {
+  const { library, origin, signer } = deps;
+  const app = new Hono<AppEnv>();
+  const withContent = async (c: Context): Promise<Content> => library.get(c.req.param('hash') ?? '');
+
+  app.get('/api/v1/content/:hash', async (c) => {
+    const content = await withContent(c);
+    return c.json({ ...content.metadata, urls: contentUrls(content.metadata.hash) });
+  });
+
+  app.get('/api/v1/content/:hash/info', async (c) => {
+    const { metadata, plan } = await withContent(c);
+    return c.json({
+      ...metadata,
+      urls: contentUrls(metadata.hash),
+      segments: plan.videoSegments.length,
+      segmentDurations: plan.videoSegments.map((s) => s.duration / plan.timescale),
+      renditions: plan.renditions.map(({ id, name, width, height, bitrateKbps, codecs, peakBandwidth }) => ({ id, name, width, height, bitrateKbps, codecs, peakBandwidth })),
+      audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
+    });
+  });
+
+  app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
+    const content = await withContent(c);
+    const query = await childQuery(c, signer, content.metadata.hash);
+    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query), HLS_TYPE, CONTENT_MANIFEST_TTL);
+  });
+  app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
+    const content = await withContent(c);
+    const query = await childQuery(c, signer, content.metadata.hash);
+    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query), DASH_TYPE, CONTENT_MANIFEST_TTL);
+  });
+
+  const mediaKind = (c: Context): MediaKind => {
+    const kind = c.req.param('kind');
+    if (kind !== 'video' && kind !== 'audio') throw new NotFoundError(`no media kind "${kind}"`);
+    return kind;
+  };
+
+  app.get('/api/v1/content/:hash/:kind/:rendition/playlist.m3u8', async (c) => {
+    const content = await withContent(c);
+    const { plan, metadata } = content;
+    const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
+    const query = await childQuery(c, signer, metadata.hash);
+    // Every video rendition has the same playlist (one cut list); each audio rendition its own.
+    return found.kind === 'video'
+      ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
+      : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query), HLS_TYPE, CONTENT_MANIFEST_TTL);
+  });
+
+  app.get('/api/v1/content/:hash/:kind/:rendition/:file', segmentHandler(deps, withContent, mediaKind));
+  return app;
+}
+
+/** A media or init segment: from memory, the store, a peer or a new encode. */
+function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Content>, mediaKind: (c: Context) => MediaKind) {
+  const { origin, signer } = deps;
+  const hot = new LRUCache<string, CachedBody>({
+    maxSize: deps.memoryCacheBytes ?? 256 * 1024 * 1024,
+    sizeCalculation: (v) => Math.max(1, v.body.length),
+  });
+  return async (c: Context<AppEnv>) => {
+    const started = performance.now();
+    const content = await withContent(c);
+    const kind = mediaKind(c);
+    const renditionId = c.req.param('rendition') ?? '';
+    const file = c.req.param('file') ?? '';
+    const number: number | 'init' | undefined = file === 'init.mp4' ? 'init' : segmentNumberFromFileName(content.plan.segmentTemplate, file);
+    if (number === undefined) throw new NotFoundError(`no segment "${file}"`);
+    const request = { content, kind, renditionId, number };
+    const key = `${content.metadata.hash}/${kind}/${renditionId}/${file}`;
+    if (c.req.header(PEER_HEADER)) {
+      // Another instance asking for what we have: the store only, no encode, no prefetch.
+      const body = hot.get(key)?.body ?? (await origin.getStored(request));
+      return sendBytes(c, { body, etag: etagOf(body), contentType: 'application/octet-stream', cacheControl: 'no-store' });
+    }
+    const segmentCount = segmentCountOf(content.plan, findRendition(content.plan, kind, renditionId));
+    const client = clientOf(c);
+    // The edge warming its cache: queued behind players, and not a player's position to prefetch from.
+    const edgePrefetch = c.req.header(PREFETCH_HEADER) === '1';
+    const prefetch = () => {
+      if (!edgePrefetch) deps.prefetcher.onRequest({ client, content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
+    };
+    let cached = hot.get(key);
+    if (cached) {
+      deps.metrics.hit('memory');
+      if (!edgePrefetch) deps.metrics.segmentLatency.observe({ path: 'warm' }, (performance.now() - started) / 1000);
+      prefetch();
+    } else {
+      // Prefetch is set off once this request holds its place in the encode queue.
+      const requestId = c.get('requestId');
+      const body = await origin.get(request, { onScheduled: prefetch, client, requestId, ...(edgePrefetch ? { reason: 'prefetch' as const } : {}) });
+      cached = { body, etag: etagOf(body) };
+      hot.set(key, cached);
+    }
+    const next = number === 'init' ? 1 : number + 1;
+    if (next <= segmentCount) {
+      // Origin-assisted prefetch for CDNs: the next segment of this rendition.
+      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}${await childQuery(c, signer, content.metadata.hash)}>; rel=preload; as=fetch; crossorigin`);
+    }
+    return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
+  };
+}

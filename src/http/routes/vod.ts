@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import { InvalidRequestError, NotFoundError } from '../../errors.js';
+import { dashManifest } from '../../manifest/dash.js';
+import { multivariantPlaylist } from '../../manifest/hls.js';
+import type { AppDeps, AppEnv } from '../deps.js';
+import { childQuery, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
+
+/**
+ * /vod/{relative path}/master.m3u8 and …/manifest.mpd: no registration step.
+ * The path is the routed one (c.req.path), the same the signing guard checked.
+ */
+export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/vod/*', async (c) => {
+    const rawParts = c.req.path.slice('/vod/'.length).split('/');
+    const file = rawParts.pop();
+    if (file !== 'master.m3u8' && file !== 'manifest.mpd') throw new NotFoundError('use /vod/{path}/master.m3u8 or /vod/{path}/manifest.mpd');
+    let relative: string;
+    try {
+      relative = rawParts.map((p) => decodeURIComponent(p)).join('/');
+    } catch (err) {
+      if (err instanceof URIError) throw new InvalidRequestError('path is not valid percent-encoding');
+      throw err;
+    }
+    const content = await deps.library.register(relative);
+    const { plan, metadata } = content;
+    const prefix = `/api/v1/content/${metadata.hash}/`;
+    const query = await childQuery(c, deps.signer, metadata.hash);
+    return file === 'master.m3u8'
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query), HLS_TYPE, PATH_MANIFEST_TTL)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query), DASH_TYPE, PATH_MANIFEST_TTL);
+  });
+  return app;
+}
