@@ -43,6 +43,23 @@ export class PayloadTooLargeError extends Error {
   override name = 'PayloadTooLargeError';
 }
 
+/** The cache disk is full (or over quota) and nothing more could be evicted: retry once space returns. */
+export class StorageFullError extends ServiceUnavailableError {
+  override name = 'StorageFullError';
+  constructor(readonly code: 'ENOSPC' | 'EDQUOT') {
+    super('the cache disk is full', 10);
+  }
+}
+
+/**
+ * An encode that failed every try for a reason in the content itself (the
+ * tools refused it, or their output did not match the plan): not a full disk,
+ * a hardware encoder or a stall of our own.
+ */
+export class UnplayableError extends EncodeError {
+  override name = 'UnplayableError';
+}
+
 /**
  * The file behind a content hash is no longer the one that was hashed
  * (replaced, rewritten, removed, or now a link out of the media root). A 404:

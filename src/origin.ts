@@ -1,23 +1,26 @@
 import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
-import { EncodeError, NotFoundError, ServiceUnavailableError } from './errors.js';
-import { avcCodecString, canonicalizeInit, findBoxes, retimeVideoFragment, setSequenceNumber, summarizeFragment } from './package/fmp4.js';
+import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
+import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
+import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
 import { ProcessError } from './process/runner.js';
-import type { ContentStore, MediaKind } from './store/content-store.js';
-import type { SegmentCache } from './store/segment-cache.js';
+import type { MediaKind } from './store/content-store.js';
+import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './store/segment-store.js';
 import type { Coordinator, Obtain } from './coordinate/cluster.js';
 import { PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
+import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
-import { request as undiciRequest } from 'undici';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import type { EventBus } from './observe/events.js';
 import type { Logger } from './observe/log.js';
 import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
-import path from 'node:path';
+
+/** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
+export { PEER_HEADER } from './coordinate/peer.js';
 
 /**
  * Makes segments on first request: transcode → package → validate → store,
@@ -50,26 +53,11 @@ export function segmentCountOf(plan: Plan, found: Rendition): number {
   return found.kind === 'video' ? plan.videoSegments.length : found.rendition.segments.length;
 }
 
-/** Beside a video rendition's init segment: the encoder that made it (its segments must all come from it). */
-const ENCODER_FILE = 'encoder';
-
 interface Produced {
   init: Uint8Array;
   segment: Buffer;
   /** The video encoder that made it. */
   encoder?: VideoEncoderName;
-}
-
-/** What a full disk frees at once: room for a few encodes' work files and outputs. */
-const EMERGENCY_FREE_BYTES = 16 * 1024 * 1024;
-
-/** Less free space than this on the cache disk counts as a full disk. */
-const LOW_SPACE_BYTES = 1024 * 1024;
-
-const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
-
-function isStorageError(err: unknown): boolean {
-  return STORAGE_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
 /** A full disk, as Node reports it or as ffmpeg and the packager say it. */
@@ -91,7 +79,8 @@ export interface OriginCounters {
 }
 
 export interface OriginParts {
-  store: ContentStore;
+  /** Where made files are kept: read (validated), kept, made room for. */
+  segments: SegmentStore;
   breaker: CircuitBreaker;
   limits: SpanLimits;
   /** The video encoder in use, and its fallback to libx264. */
@@ -101,10 +90,15 @@ export interface OriginParts {
   logger: Logger;
   /** The query that authorizes a fetch from a peer when URLs are signed. */
   peerQuery?: (hash: string) => Promise<string>;
-  cache: SegmentCache;
   queue: EncodeQueue;
   coordinator: Coordinator;
   metrics: Metrics;
+  /**
+   * A content's first segment of a rendition failed on every try for a
+   * reason in the content itself (not a full disk, a hardware encoder or a
+   * stall of ours): the library can stop offering it.
+   */
+  onUnplayable?: (hash: string, reason: string) => void;
 }
 
 export interface GetOptions {
@@ -123,18 +117,15 @@ export interface GetOptions {
   onScheduled?: () => void;
 }
 
-/** Header on instance-to-instance fetches: answer from the store only, never encode. */
-export const PEER_HEADER = 'x-jitseg-peer';
-
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
-  /** Recorded encoder of each started video rendition, by init path. */
-  private readonly renditionEncoders = new Map<string, VideoEncoderName>();
   readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
-  private readonly store: ContentStore;
+  private readonly segments: SegmentStore;
+  private readonly peers: PeerClient;
 
   constructor(private readonly parts: OriginParts) {
-    this.store = parts.store;
+    this.segments = parts.segments;
+    this.peers = new PeerClient(parts.segments, { logger: parts.logger, ...(parts.peerQuery ? { query: parts.peerQuery } : {}) });
   }
 
   async get(request: SegmentRequest, options: GetOptions = {}): Promise<Buffer> {
@@ -146,7 +137,7 @@ export class Origin {
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
-    const stored = await this.readStored(file.path);
+    const stored = await this.segments.read(file.stored);
     if (stored) {
       if (reason === 'request') {
         metrics.hit('disk');
@@ -168,7 +159,7 @@ export class Origin {
                 ...(options.client ? { client: options.client } : {}),
                 ...(options.signal ? { signal: options.signal } : {}),
               }),
-      readLocal: () => this.readStored(file.path),
+      readLocal: () => this.segments.read(file.stored),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
@@ -179,17 +170,17 @@ export class Origin {
 
   /** A file only if this instance's store has it (peers ask this way). */
   async getStored(request: SegmentRequest): Promise<Buffer> {
-    const stored = await this.readStored(this.locate(request).path);
+    const stored = await this.segments.read(this.locate(request).stored);
     if (!stored) throw new NotFoundError('not in this instance\'s store');
     return stored;
   }
 
   /** Whether the file is in the store (from the index: no disk access). */
   isStored(request: SegmentRequest): boolean {
-    return this.parts.cache.has(this.locate(request).path);
+    return this.segments.has(this.locate(request).stored.path);
   }
 
-  /** Store path and cluster-wide key of a segment or init segment, and its rendition; checks both. */
+  /** Store location, cluster-wide key and expected contents of a segment or init segment, and its rendition; checks both. */
   private locate({ content, kind, renditionId, number }: SegmentRequest) {
     const { plan } = content;
     const found = findRendition(plan, kind, renditionId);
@@ -198,27 +189,36 @@ export class Origin {
       throw new NotFoundError(`segment ${number} is out of range (1-${segmentCount})`);
     }
     const fileName = number === 'init' ? 'init.mp4' : segmentFileName(plan.segmentTemplate, number);
-    const hash = content.metadata.hash;
-    return { path: this.store.mediaPath(hash, kind, renditionId, fileName), key: `${hash}/${kind}/${renditionId}/${fileName}`, fileName, found, segmentCount };
+    const stored: StoredFile = number === 'init' ? this.initFileOf(content, found) : this.segmentFileOf(content, found, number);
+    return { stored, key: `${content.metadata.hash}/${kind}/${renditionId}/${fileName}`, fileName, found, segmentCount };
   }
 
-  private async readStored(filePath: string): Promise<Buffer | undefined> {
-    const bytes = await this.store.read(filePath);
-    if (bytes) this.parts.cache.touch(filePath, bytes.length);
-    else this.parts.cache.forget(filePath);
-    return bytes;
+  /** A rendition's init segment in the store, and what it must declare. */
+  private initFileOf(content: Content, found: Rendition): InitFile {
+    const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, 'init.mp4');
+    const shape = found.kind === 'video' ? { width: found.rendition.width, height: found.rendition.height } : { channels: found.rendition.channels };
+    return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape } };
+  }
+
+  /** Media segment `number` (1-based) in the store, and what the plan says it holds. */
+  private segmentFileOf(content: Content, found: Rendition, number: number): SegmentFile {
+    const { plan } = content;
+    const planned = found.kind === 'video' ? plan.videoSegments[number - 1]! : found.rendition.segments[number - 1]!;
+    const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, segmentFileName(plan.segmentTemplate, number));
+    const expect = { sequence: number, sampleCount: planned.frameCount, baseMediaDecodeTime: planned.start, duration: planned.duration, video: found.kind === 'video' };
+    return { role: 'segment', path, expect };
   }
 
   /** The init segment comes out of packaging a span: the first segment's, wanted soon anyway. */
   private async makeInit(request: SegmentRequest, options: GetOptions): Promise<Buffer> {
-    const { path: initPath, found } = this.locate(request);
+    const { stored, found } = this.locate(request);
     const { onScheduled: _calledByTheInitRequest, ...forSegment } = options;
     await this.get({ ...request, number: 1 }, forSegment);
-    const made = await this.readStored(initPath);
+    const made = await this.segments.read(stored);
     if (made) return made;
-    // Segment 1 came from a peer that had no init to give: encode it here for its init.
+    // Segment 1 is stored but its init is not (a damaged one was deleted, or a peer had none): encode it here for its init.
     await this.makeSegment(request.content, found, 0, options.reason ?? 'request', options.requestId, true);
-    const remade = await this.readStored(initPath);
+    const remade = await this.segments.read(stored);
     if (!remade) throw new EncodeError('init segment was not written', '');
     return remade;
   }
@@ -229,18 +229,49 @@ export class Origin {
     const { kind } = found;
     const renditionId = found.rendition.id;
     const log = this.parts.logger.child({ requestId, content: hash, kind, rendition: renditionId, segment: index + 1, reason });
-    const request: SegmentRequest = { content, kind, renditionId, number: index + 1 };
-    const segmentPath = this.locate(request).path;
+    const file = this.segmentFileOf(content, found, index + 1);
     if (!forInit) {
-      const raced = await this.readStored(segmentPath);
+      const raced = await this.segments.read(file);
       if (raced) return raced;
     }
+    let produced = await this.produceOrReport(content, found, index, reason, log);
+    if (!(await this.settleInit(content, found, produced))) {
+      // Another writer started the rendition on another encoder a moment ago: this segment must come from that one.
+      produced = await this.produceOrReport(content, found, index, reason, log);
+      if (!(await this.settleInit(content, found, produced))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
+    }
+    const { segment, encoder } = produced;
+    await this.segments.keep(file, segment);
+    this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
+    log.info({ bytes: segment.length, encoder: encoder ?? 'aac' }, 'segment made');
+    return segment;
+  }
+
+  /**
+   * Makes this encode's init segment (and encoder) the rendition's, unless
+   * another writer's is there: then this output must match it. False when the
+   * rendition was started on another encoder.
+   */
+  private async settleInit(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
+    const initFile = this.initFileOf(content, found);
+    if (produced.encoder && (await this.segments.recordEncoder(initFile, produced.encoder)) !== produced.encoder) return false;
+    const { created, init } = await this.segments.createInit(initFile, produced.init);
+    if (created) await this.parts.coordinator.announce(`${content.metadata.hash}/${found.kind}/${found.rendition.id}/init.mp4`);
+    else if (!sameSampleDescription(init, produced.init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
+    return true;
+  }
+
+  /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
+  private async produceOrReport(content: Content, found: Rendition, index: number, reason: TaskReason, log: Logger): Promise<Produced> {
+    const hash = content.metadata.hash;
+    const { kind } = found;
+    const renditionId = found.rendition.id;
     const { breaker } = this.parts;
     breaker.admit(hash);
-    let produced: Produced;
     try {
-      produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, index, reason));
+      const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, index, reason));
       breaker.succeeded(hash);
+      return produced;
     } catch (err) {
       if (!(err instanceof EncodeError)) {
         breaker.abandoned(hash);
@@ -251,163 +282,67 @@ export class Origin {
       this.parts.events.emit({ type: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS });
       this.parts.sessions.addLog(hash, kind, renditionId, index + 1, err.log);
       // Keep what ffmpeg and the packager said, and a TranscodeFailed record, for whoever investigates the 502.
-      const logPath = this.store.logPath(hash, kind, renditionId, index + 1);
       const record = { event: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS, at: new Date().toISOString() };
-      await Promise.all([
-        this.store.write(logPath, err.log),
-        this.store.write(logPath.replace(/\.log$/, '.json'), JSON.stringify(record)),
-      ]).catch(() => undefined);
+      await this.segments.keepFailure(hash, kind, renditionId, index + 1, err.log, record);
+      if (index === 0 && err instanceof UnplayableError) this.parts.onUnplayable?.(hash, err.message);
       throw err;
     }
-    const { init, segment, encoder } = produced;
-    const initRequest: SegmentRequest = { ...request, number: 'init' };
-    const initPath = this.locate(initRequest).path;
-    const storedInit = await this.store.read(initPath);
-    if (!storedInit) {
-      // The rendition's encoder is fixed from here on: every later segment must match this init.
-      if (encoder && (await this.keep(path.join(path.dirname(initPath), ENCODER_FILE), Buffer.from(encoder)))) this.renditionEncoders.set(initPath, encoder);
-      if (await this.keep(initPath, init)) await this.parts.coordinator.announce(this.locate(initRequest).key);
-    } else if (!sameSampleDescription(storedInit, init)) {
-      throw new EncodeError('encoder output does not match the rendition init segment', '');
-    }
-    if (await this.keep(segmentPath, segment)) this.parts.cache.add(segmentPath, segment.length);
-    this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
-    log.info({ bytes: segment.length, encoder: encoder ?? 'aac' }, 'segment made');
-    return segment;
   }
 
-  /**
-   * Stores a made file. When the disk is full, the least recently used
-   * segments make room and the write is tried once more; when it still
-   * fails (full, or an I/O error) the file is served without being cached.
-   * The atomic write never leaves a part behind either way.
-   */
-  private async keep(filePath: string, bytes: Uint8Array): Promise<boolean> {
-    for (let tries = 0; ; tries++) {
-      try {
-        await this.store.write(filePath, bytes);
-        return true;
-      } catch (err) {
-        if (!isStorageError(err)) throw err;
-        this.parts.metrics.storeWriteErrors.inc();
-        if (tries === 0 && isOutOfSpace(err)) {
-          await this.parts.cache.freeSpace(Math.max(4 * bytes.length, EMERGENCY_FREE_BYTES));
-          continue;
-        }
-        return false;
-      }
-    }
-  }
-
-  /** A file from another instance's store, kept in ours; undefined when it cannot give it. */
+  /** A file from another instance's store, checked like a local encode and kept in ours; undefined when it cannot give a good one. */
   private async fetchFromPeer(holder: string, request: SegmentRequest): Promise<Buffer | undefined> {
     const { content, kind, renditionId } = request;
-    const { path: filePath, key, fileName } = this.locate(request);
-    const url = `${holder}/api/v1/content/${content.metadata.hash}/${kind}/${encodeURIComponent(renditionId)}/${fileName}${(await this.parts.peerQuery?.(content.metadata.hash)) ?? ''}`;
-    try {
-      const response = await undiciRequest(url, { headers: { [PEER_HEADER]: '1' }, headersTimeout: 5000, bodyTimeout: 30_000 });
-      if (response.statusCode !== 200) {
-        await response.body.dump();
-        return undefined;
-      }
-      const bytes = Buffer.from(await response.body.arrayBuffer());
-      if (bytes.length === 0) return undefined;
-      await this.store.write(filePath, bytes);
-      this.parts.cache.add(filePath, bytes.length);
-      this.parts.metrics.peerFetches.inc();
-      if (request.number !== 'init') {
-        this.parts.events.emit({ type: 'SegmentReady', content: content.metadata.hash, kind, rendition: renditionId, segment: request.number, bytes: bytes.length, source: 'peer' });
-      }
-      await this.parts.coordinator.announce(key);
-      return bytes;
-    } catch {
-      return undefined;
+    const { stored, key, fileName, found } = this.locate(request);
+    const hash = content.metadata.hash;
+    const init = this.initFileOf(content, found);
+    const answer = await this.peers.fetch({ holder, file: stored, init, address: { hash, kind, renditionId, fileName } });
+    if (!answer) return undefined;
+    this.parts.metrics.peerFetches.inc();
+    if (request.number !== 'init') {
+      this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: request.number, bytes: answer.bytes.length, source: 'peer' });
     }
+    if (answer.adoptedInit && request.number !== 'init') await this.parts.coordinator.announce(`${hash}/${kind}/${renditionId}/init.mp4`);
+    await this.parts.coordinator.announce(key);
+    return answer.bytes;
   }
 
   /**
-   * The encoder a video rendition's segments must use: the one that made its
-   * init segment (recorded beside it), or, for a rendition not started yet,
-   * the one in use now.
+   * The encoder a video rendition's segments must use: the one recorded
+   * beside its init segment, or, for a rendition not started yet, the one in
+   * use now.
    */
-  private async videoEncoderFor(content: Content, renditionId: string): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
-    const initPath = this.locate({ content, kind: 'video', renditionId, number: 'init' }).path;
-    let recorded = this.renditionEncoders.get(initPath);
-    if (!recorded && (await this.store.read(initPath))) {
-      // Renditions started before encoders were recorded were made with libx264.
-      recorded = ((await this.store.read(path.join(path.dirname(initPath), ENCODER_FILE)))?.toString('utf8').trim() || 'libx264') as VideoEncoderName;
-      this.renditionEncoders.set(initPath, recorded);
-    }
-    return recorded ? { encoder: recorded, fixed: true } : { encoder: this.parts.encoders.current, fixed: false };
+  private async videoEncoderFor(content: Content, found: Rendition): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
+    const init = this.initFileOf(content, found);
+    const recorded = await this.segments.encoderOf(init);
+    if (recorded) return { encoder: recorded as VideoEncoderName, fixed: true };
+    // Renditions started before encoders were recorded were made with libx264.
+    if (await this.segments.read(init)) return { encoder: 'libx264', fixed: true };
+    return { encoder: this.parts.encoders.current, fixed: false };
   }
 
+  /**
+   * Up to MAX_ATTEMPTS tries at a segment. A hardware encoder that fails on a
+   * rendition not started yet hands over to libx264 (a full set of tries); a
+   * full disk makes room from the least recently used segments.
+   */
   private async produce(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<Produced> {
-    const { plan } = content;
     let lastError: Error | undefined;
     const logs: string[] = [];
     let outOfSpace = 0;
+    // Whether every try on the last encoder failed for a reason in the content.
+    let contentFault = true;
     const { encoders } = this.parts;
-    let { encoder, fixed } = found.kind === 'video' ? await this.videoEncoderFor(content, found.rendition.id) : { encoder: undefined, fixed: true };
+    let { encoder, fixed } = found.kind === 'video' ? await this.videoEncoderFor(content, found) : { encoder: undefined, fixed: true };
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       let workDir: string | undefined;
-      let log = '';
+      const trail = { log: '' };
       try {
-        workDir = await this.store.makeWorkDir();
-        const video = found.kind === 'video';
-        const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
-        this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
-        const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
-        const startSeconds = planned.start / plan.timescale;
-        const started = performance.now();
-        const limits: SpanLimits = {
-          ...this.parts.limits,
-          onProgress: ({ outSeconds, speed }) =>
-            this.parts.events.emit({ type: 'ProgressUpdate', ...ref, mediaSeconds: Math.max(0, outSeconds - startSeconds), speed }),
-        };
-        const span: EncodedSpan = video
-          ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
-            await encodeVideoSpan(
-                content.absolutePath,
-                plan,
-                found.rendition,
-                plan.videoSegments[index]!,
-                workDir,
-                { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) },
-                limits,
-              )
-          : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits);
-        log += span.log;
-        const packaged = await packageSpan(span.tsPath, found.kind, workDir);
-        log += packaged.log;
-        const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, plan.videoDecodeDelay) : packaged.segment;
-        const summary = summarizeFragment(fragment);
-        if (
-          summary.sampleCount !== planned.frameCount ||
-          summary.baseMediaDecodeTime !== planned.start ||
-          summary.duration !== planned.duration ||
-          !summary.startsWithSync
-        ) {
-          throw new EncodeError(
-            `segment ${index + 1} does not match the plan: ${summary.sampleCount}/${planned.frameCount} samples, ` +
-              `tfdt ${summary.baseMediaDecodeTime}/${planned.start}, duration ${summary.duration}/${planned.duration}, sync start ${summary.startsWithSync}`,
-            log,
-          );
-        }
-        const init = canonicalizeInit(packaged.init, { ...initFields(plan, found), ...(video ? { editMediaTime: plan.videoDecodeDelay } : {}) });
-        if (found.kind === 'video' && avcCodecString(init) !== found.rendition.codecs) {
-          throw new EncodeError(`encoder wrote ${avcCodecString(init)}, manifests declare ${found.rendition.codecs}`, log);
-        }
-        this.counters.spansEncoded++;
-        if (encoder && isHardware(encoder)) encoders.hardwareSucceeded();
-        const encodeMs = performance.now() - started;
-        const mediaSeconds = planned.duration / plan.timescale;
-        this.parts.events.emit({ type: 'TranscodeCompleted', ...ref, encoder: encoder ?? 'aac', encodeMs, mediaSeconds, speed: mediaSeconds / (encodeMs / 1000) });
-        this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, log);
-        return { init, segment: Buffer.from(setSequenceNumber(fragment, index + 1)), ...(encoder ? { encoder } : {}) };
+        workDir = await this.segments.makeWorkDir();
+        return await this.encodeOnce(content, found, index, reason, { workDir, encoder, attempt, trail });
       } catch (err) {
         lastError = err as Error;
-        if (err instanceof ProcessError || err instanceof SpanError) log += err.log;
-        logs.push(`--- attempt ${attempt}${encoder ? ` (${encoder})` : ''}: ${lastError.message}\n${log}`);
+        if (err instanceof ProcessError || err instanceof SpanError) trail.log += err.log;
+        logs.push(`--- attempt ${attempt}${encoder ? ` (${encoder})` : ''}: ${lastError.message}\n${trail.log}`);
         if (encoder && isHardware(encoder)) {
           encoders.hardwareFailed(lastError.message);
           if (!fixed) {
@@ -416,17 +351,21 @@ export class Origin {
             encoder = 'libx264';
             fixed = true;
             attempt = 0;
+            contentFault = true;
             continue;
           }
+          contentFault = false;
         }
+        if (err instanceof ProcessError && (err.stalled || err.timedOut)) contentFault = false;
         // Tools do not always say so (an ffmpeg writing a short file exits 0): ask the file system too.
-        if (isOutOfSpace(err) || ((await this.store.freeBytes()) ?? Infinity) < LOW_SPACE_BYTES) {
+        if (isOutOfSpace(err) || (await this.segments.lowOnSpace())) {
           // The work files did not fit: make room from the least recently used segments and try again.
           outOfSpace++;
-          await this.parts.cache.freeSpace(EMERGENCY_FREE_BYTES);
+          contentFault = false;
+          await this.segments.makeRoom();
         }
       } finally {
-        if (workDir) await this.store.removeWorkDir(workDir);
+        if (workDir) await this.segments.removeWorkDir(workDir);
       }
     }
     if (outOfSpace === MAX_ATTEMPTS) {
@@ -435,7 +374,50 @@ export class Origin {
     }
     this.counters.encodeFailures++;
     const why = lastError?.message ?? 'unknown error';
-    throw new EncodeError(why, logs.join('\n'));
+    throw contentFault ? new UnplayableError(why, logs.join('\n')) : new EncodeError(why, logs.join('\n'));
+  }
+
+  /** One try: encode the span, package it, and check both files as the store will. */
+  private async encodeOnce(
+    content: Content,
+    found: Rendition,
+    index: number,
+    reason: TaskReason,
+    how: { workDir: string; encoder: VideoEncoderName | undefined; attempt: number; trail: { log: string } },
+  ): Promise<Produced> {
+    const { plan } = content;
+    const { workDir, encoder, attempt, trail } = how;
+    const video = found.kind === 'video';
+    const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
+    this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
+    const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
+    const startSeconds = planned.start / plan.timescale;
+    const started = performance.now();
+    const limits: SpanLimits = {
+      ...this.parts.limits,
+      onProgress: ({ outSeconds, speed }) => this.parts.events.emit({ type: 'ProgressUpdate', ...ref, mediaSeconds: Math.max(0, outSeconds - startSeconds), speed }),
+    };
+    const span: EncodedSpan = video
+      ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
+        await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
+      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits);
+    trail.log += span.log;
+    const packaged = await packageSpan(span.tsPath, found.kind, workDir);
+    trail.log += packaged.log;
+    const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, plan.videoDecodeDelay) : packaged.segment;
+    const segment = Buffer.from(setSequenceNumber(fragment, index + 1));
+    const segmentProblem = fragmentProblem(segment, this.segmentFileOf(content, found, index + 1).expect);
+    if (segmentProblem) throw new EncodeError(`segment ${index + 1} does not match the plan: ${segmentProblem}`, trail.log);
+    const init = canonicalizeInit(packaged.init, { ...initFields(plan, found), ...(video ? { editMediaTime: plan.videoDecodeDelay } : {}) });
+    const initProblem = this.segments.problem(this.initFileOf(content, found), init);
+    if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
+    this.counters.spansEncoded++;
+    if (encoder && isHardware(encoder)) this.parts.encoders.hardwareSucceeded();
+    const encodeMs = performance.now() - started;
+    const mediaSeconds = planned.duration / plan.timescale;
+    this.parts.events.emit({ type: 'TranscodeCompleted', ...ref, encoder: encoder ?? 'aac', encodeMs, mediaSeconds, speed: mediaSeconds / (encodeMs / 1000) });
+    this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, trail.log);
+    return { init, segment, ...(encoder ? { encoder } : {}) };
   }
 }
 
@@ -446,14 +428,4 @@ function initFields(plan: Plan, found: Rendition) {
   }
   const bitrate = found.rendition.bitrateKbps * 1000;
   return { durationTicks, maxBitrate: bitrate, avgBitrate: bitrate };
-}
-
-/** Whether two init segments describe the same decoder configuration (their stsd boxes match). */
-function sameSampleDescription(a: Uint8Array, b: Uint8Array): boolean {
-  const stsd = (init: Uint8Array) => {
-    const box = findBoxes(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd'])[0];
-    return box ? Buffer.from(init.subarray(box.start, box.end)) : undefined;
-  };
-  const [x, y] = [stsd(a), stsd(b)];
-  return x !== undefined && y !== undefined && x.equals(y);
 }

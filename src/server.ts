@@ -24,6 +24,7 @@ import { LocalRegistry, RedisRegistry } from './coordinate/registry.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
+import { SegmentStore } from './store/segment-store.js';
 
 /** Wires the stages together and listens. Used by the CLI, the tests and the bench alike. */
 export interface RunningServer {
@@ -34,6 +35,7 @@ export interface RunningServer {
   origin: Origin;
   metrics: Metrics;
   cache: SegmentCache;
+  segments: SegmentStore;
   queue: EncodeQueue;
   coordinator: Coordinator;
   close(): Promise<void>;
@@ -42,6 +44,8 @@ export interface RunningServer {
 export interface ServerHooks {
   /** Where the logs go (default: JSON lines on stdout, pretty in a terminal). */
   logger?: Logger;
+  /** Told when a content's first segment failed for a reason in the content (see OriginParts.onUnplayable). */
+  onUnplayable?: (hash: string, reason: string) => void;
 }
 
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
@@ -62,6 +66,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     onEvict: () => metrics?.cacheEvictions.inc(),
   });
   await cache.load();
+  const segments = new SegmentStore(store, cache, { logger, onWriteError: () => metrics?.storeWriteErrors.inc() });
 
   const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism(), {
     maxWaiting: streaming.encoder.max_queue,
@@ -96,8 +101,11 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
-    store,
-    cache,
+    segments,
+    onUnplayable: (hash, reason) => {
+      library.markUnplayable(hash, reason);
+      hooks.onUnplayable?.(hash, reason);
+    },
     queue,
     coordinator,
     metrics,
@@ -177,6 +185,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     origin,
     metrics,
     cache,
+    segments,
     queue,
     coordinator,
     close: async () => {

@@ -17,15 +17,21 @@ import { exec, mediaFolder } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
-/** ffmpeg, except for files named for a fault; flaky-*.mp4 crashes only while the file `crash-flaky` exists next to this script. */
+/**
+ * ffmpeg, except for files named for a fault; flaky-*.mp4 crashes only while the file `crash-flaky` exists next to this script.
+ * Encodes read the source through an open descriptor (/proc/<pid>/fd/<n>): the file's name is where that leads.
+ */
 const fakeFfmpeg = (dir: string) => `#!/bin/sh
-case "$*" in
+input=""; previous=""
+for arg; do [ "$previous" = "-i" ] && input="\${arg#file:}"; previous="$arg"; done
+source=$(readlink -f "$input" 2>/dev/null || echo "$input")
+case "$source" in
   *hang-me*) exec sleep 600 ;;
   *crash-me*) kill -SEGV $$ ;;
   *flaky-*) [ -e "${dir}/crash-flaky" ] && kill -SEGV $$ ;;
 esac
 ffmpeg "$@" || exit $?
-case "$*" in
+case "$source" in
   *corrupt-me*)
     for out; do :; done
     case "$out" in *.ts) size=$(stat -c %s "$out"); truncate -s $((size / 2)) "$out" ;; esac ;;

@@ -80,7 +80,7 @@ const TFHD_DEFAULT_SIZE = 0x10;
 const TFHD_DEFAULT_FLAGS = 0x20;
 const SAMPLE_IS_NON_SYNC = 0x10000;
 
-interface FragmentSample {
+export interface FragmentSample {
   duration: number;
   size: number;
   flags: number;
@@ -94,8 +94,19 @@ function box(type: string, ...parts: Uint8Array[]): Uint8Array {
   return Buffer.concat([header, ...parts]);
 }
 
+export interface TrackFragment {
+  samples: FragmentSample[];
+  baseMediaDecodeTime: number;
+  tfhd: Box;
+  trackId: number;
+  /** trun data_offset: where the first sample starts, from the moof (undefined when absent). */
+  dataOffset: number | undefined;
+  /** Whether tfhd names an explicit base data offset (Shaka uses default-base-is-moof instead). */
+  explicitBase: boolean;
+}
+
 /** Reads the samples of the one traf/trun Shaka writes per fragment, tfhd defaults applied. */
-function readSamples(segment: Uint8Array, traf: Box): { samples: FragmentSample[]; baseMediaDecodeTime: number; tfhd: Box } {
+export function readSamples(segment: Uint8Array, traf: Box): TrackFragment {
   const view = dataView(segment);
   const tfhd = findBoxes(segment, ['tfhd'], traf.payload, traf.end)[0];
   const tfdt = findBoxes(segment, ['tfdt'], traf.payload, traf.end)[0];
@@ -115,6 +126,7 @@ function readSamples(segment: Uint8Array, traf: Box): { samples: FragmentSample[
   const version = segment[trun.payload]!;
   const flags = view.getUint32(trun.payload) & 0xffffff;
   const count = view.getUint32(trun.payload + 4);
+  const dataOffset = flags & TRUN_DATA_OFFSET ? view.getInt32(trun.payload + 8) : undefined;
   let p = trun.payload + 8 + (flags & TRUN_DATA_OFFSET ? 4 : 0);
   const firstSampleFlags = flags & TRUN_FIRST_SAMPLE_FLAGS ? view.getUint32(p) : undefined;
   if (flags & TRUN_FIRST_SAMPLE_FLAGS) p += 4;
@@ -124,6 +136,9 @@ function readSamples(segment: Uint8Array, traf: Box): { samples: FragmentSample[
     p += 4;
     return value;
   };
+  const perSample = [TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTS].filter((f) => flags & f).length * 4;
+  // The count is only a claim: the box must hold that many entries.
+  if (p + count * perSample > trun.end) throw new Error(`trun claims ${count} samples, more than it holds`);
   const samples: FragmentSample[] = [];
   for (let i = 0; i < count; i++) {
     const duration = field(TRUN_DURATION, defaults.duration);
@@ -132,7 +147,8 @@ function readSamples(segment: Uint8Array, traf: Box): { samples: FragmentSample[
     const compositionOffset = field(TRUN_CTS, 0, version === 1);
     samples.push({ duration, size, flags: sampleFlags, compositionOffset });
   }
-  return { samples, baseMediaDecodeTime, tfhd };
+  const trackId = view.getUint32(tfhd.payload + 4);
+  return { samples, baseMediaDecodeTime, tfhd, trackId, dataOffset, explicitBase: (tfhdFlags & TFHD_BASE_DATA_OFFSET) !== 0 };
 }
 
 /** Reads what validation needs from a media segment's moof boxes. */
