@@ -14,7 +14,7 @@ import { refusedDemuxer, sourceInput } from '../process/source-input.js';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
 import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
-import { normalizeRotation } from './mp4.js';
+import { normalizeRotation } from './mp4/display.js';
 import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 
 /**
