@@ -20,6 +20,7 @@ import { MediaLibrary } from './library/media-library.js';
 import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
 import { Prefetcher } from './prefetch/prefetcher.js';
+import { probeCounter, warmProbeWorkers } from './probe/index.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
@@ -80,6 +81,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     encodesRunning: () => queue.running,
     redisConnected: () => coordinator.connected,
   }, events);
+  metrics.registry.registerMetric(probeCounter);
+  warmProbeWorkers();
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming);
   const detection = await detectEncoders();
   const choice = chooseEncoder(streaming.encoder.hwaccel, detection);

@@ -34,6 +34,7 @@ import { MP4BoxBuffer } from 'mp4box';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
 import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
+import { assertClaimsFit } from './mp4/claims.js';
 import { extractSampleTables, parseQuietly, tablesOf, type MoovLike } from './mp4/boxes.js';
 import { keepClosedGopKeyframes, type MoovAnalysis, type SyncSampleCheck } from './mp4/closed-gop.js';
 import { MAX_MOOV_BYTES, readFully, readHead, scanTopLevelBoxes } from './mp4/file-io.js';
@@ -72,13 +73,15 @@ export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer):
     const start = head ?? (await readHead(fh));
     const top = await scanTopLevelBoxes(fh, size, start);
     if (!top.moov) throw new Mp4ProbeUnsupportedError('no moov box');
-    if (top.moov.size > MAX_MOOV_BYTES) throw new Mp4ProbeUnsupportedError(`moov too large (${top.moov.size} bytes)`);
+    if (top.moov.size > MAX_MOOV_BYTES) {
+      throw new ProbeError('impossible', `its moov box of ${top.moov.size} bytes is larger than the ${MAX_MOOV_BYTES}-byte limit`);
+    }
     const moovBuf = new MP4BoxBuffer(top.moov.size);
     moovBuf.fileStart = 0;
     const { offset, size: moovSize } = top.moov;
     if (offset + moovSize <= start.length) new Uint8Array(moovBuf).set(start.subarray(offset, offset + moovSize));
     else await readFully(fh, new Uint8Array(moovBuf), offset);
-    return await keepClosedGopKeyframes(fh, analyzeMoov(moovBuf, top.majorBrand));
+    return await keepClosedGopKeyframes(fh, analyzeMoov(moovBuf, top.majorBrand, size));
   } catch (err) {
     // I/O failures (EISDIR, EIO, …) mean the file cannot be read at all.
     if (err instanceof Error && 'code' in err) {
@@ -88,13 +91,15 @@ export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer):
   }
 }
 
-
 /**
  * Analyze an in-memory `moov` box (the buffer starts at its header). The
  * buffer is modified: boxes we read ourselves are renamed so mp4box skips them.
+ * `fileSize` bounds what constant-size sample tables may claim (unknown: unbounded).
  */
-export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefined): MoovAnalysis {
+export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefined, fileSize = Number.POSITIVE_INFINITY): MoovAnalysis {
   const tables = extractSampleTables(new DataView(moovBuf));
+  // Before mp4box or we allocate anything a table's count asks for.
+  for (const trakTables of tables.values()) assertClaimsFit(trakTables, new DataView(moovBuf), fileSize);
   const iso = parseQuietly(moovBuf);
   const moov = (iso as unknown as { moov?: MoovLike }).moov;
   if (!moov) throw new Mp4ProbeUnsupportedError('moov could not be parsed');
@@ -108,6 +113,7 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
   const audio: AudioTrackProbe[] = [];
   const audioEnabled: boolean[] = [];
   let videoOrdinal = 0;
+  let refusal: string | undefined;
 
   for (const trak of moov.traks ?? []) {
     const handler = trak.mdia?.hdlr?.handler;
@@ -117,13 +123,16 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
       // ffmpeg numbers every video track (`0:v:N`), usable or not; we take the
       // first one that actually has frames.
       const v = analyzeVideoTrack(trak, tablesOf(tables, trak), ordinal, movieTimescale, moov.mvhd?.matrix, view);
-      if (v) ({ track: video, syncSamples } = v);
+      if (v && 'refused' in v) refusal ??= v.refused;
+      else if (v) ({ track: video, syncSamples } = v);
     } else if (handler === 'soun') {
       const a = analyzeAudioTrack(trak, tablesOf(tables, trak), audio.length, movieTimescale, view);
       audio.push(a);
       audioEnabled.push(((trak.tkhd?.flags ?? 0) & 1) !== 0);
     }
   }
+  // An edit list that presents nothing: ffmpeg would output no frame either (and ffprobe takes long to say so).
+  if (!video && refusal) throw new ProbeError('impossible', refusal);
   if (!video) throw new Mp4ProbeUnsupportedError('no video track with frames');
 
   // ffmpeg's muxer marks the default track with tkhd track_enabled.

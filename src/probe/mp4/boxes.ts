@@ -23,8 +23,8 @@ export interface SampleEntryLike extends BoxLike {
   channel_count?: number;
   samplerate?: number;
   pasp?: { hSpacing: number; vSpacing: number };
-  avcC?: { lengthSizeMinusOne: number };
-  hvcC?: { lengthSizeMinusOne: number };
+  avcC?: BoxLike & { lengthSizeMinusOne: number };
+  hvcC?: BoxLike & { lengthSizeMinusOne: number };
   esds?: EsdsLike;
   wave?: { esds?: EsdsLike; boxes?: BoxLike[] };
   sinf?: { frma?: { data_format?: string } };
@@ -84,8 +84,12 @@ export interface BoxRange {
 const RECORDED_TABLES = ['stts', 'ctts', 'stss', 'stps', 'stsz', 'stz2', 'stsc', 'stco', 'co64'] as const;
 type TableName = (typeof RECORDED_TABLES)[number];
 
-/** Raw sample tables of one trak (boxes located in the moov buffer). */
-export type SampleTables = { [K in TableName]?: BoxRange } & { sbgp: BoxRange[] };
+/**
+ * Raw sample tables of one trak (boxes located in the moov buffer), and its
+ * edit list: the last elst, as ffmpeg reads it (a later one replaces an
+ * earlier one: "Duplicated ELST atom").
+ */
+export type SampleTables = { [K in TableName]?: BoxRange } & { sbgp: BoxRange[]; elst?: BoxRange };
 
 function isRecordedTable(type: string): type is TableName {
   return (RECORDED_TABLES as readonly string[]).includes(type);
@@ -126,8 +130,11 @@ export function extractSampleTables(view: DataView): Map<number, SampleTables> {
         const t: SampleTables = { sbgp: [] };
         out.set(p, t);
         walk(p + header, p + size, 'trak', t);
-      } else if ((path === 'trak' && type === 'mdia') || (path === 'mdia' && type === 'minf') || (path === 'minf' && type === 'stbl')) {
+      } else if ((path === 'trak' && (type === 'mdia' || type === 'edts')) || (path === 'mdia' && type === 'minf') || (path === 'minf' && type === 'stbl')) {
         walk(p + header, p + size, type, tables);
+      } else if (path === 'edts' && type === 'elst' && tables) {
+        tables.elst = { start: p, size };
+        view.setUint32(p + 4, HIDDEN);
       } else if (path === 'stbl' && tables && (isRecordedTable(type) || SKIPPED_TABLES.has(type) || type === 'sbgp')) {
         const range = { start: p, size };
         if (type === 'sbgp') tables.sbgp.push(range);

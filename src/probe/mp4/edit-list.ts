@@ -3,7 +3,9 @@
  * FFmpeg 5.1, video branch), which decides which packets are presented and at
  * which pts.
  */
-import type { TrakLike } from './boxes.js';
+import { ProbeError } from '../errors.js';
+import { PROBE_LIMITS } from '../limits.js';
+import { fullBoxPayload, type BoxRange } from './boxes.js';
 import { findPrevClosestIndex, type FfmpegIndex } from './ffmpeg-index.js';
 
 interface Edit {
@@ -13,13 +15,21 @@ interface Edit {
   duration: number;
 }
 
-export function readEdits(trak: TrakLike, trackTimescale: number, movieTimescale: number): Edit[] | undefined {
-  const entries = trak.edts?.elst?.entries;
-  if (!entries || entries.length === 0) return undefined;
-  return entries.map((e) => ({
-    mediaTime: Number(e.media_time),
-    duration: rescaleRound(Number(e.segment_duration), trackTimescale, movieTimescale),
-  }));
+/** The edits of an elst box (mov_read_elst): as many as its bytes hold, whatever its count claims. */
+export function readEdits(elst: BoxRange | undefined, view: DataView, trackTimescale: number, movieTimescale: number): Edit[] | undefined {
+  const payload = elst && fullBoxPayload(view, elst);
+  if (!elst || !payload || payload.start + 4 > payload.end) return undefined;
+  const wide = view.getUint8(payload.start - 4) === 1;
+  const entryBytes = wide ? 20 : 12;
+  const count = Math.min(view.getUint32(payload.start), Math.floor((payload.end - payload.start - 4) / entryBytes));
+  if (count === 0) return undefined;
+  const edits: Edit[] = [];
+  for (let i = 0, p = payload.start + 4; i < count; i++, p += entryBytes) {
+    const segmentDuration = wide ? Number(view.getBigUint64(p)) : view.getUint32(p);
+    const mediaTime = wide ? Number(view.getBigInt64(p + 8)) : view.getInt32(p + 4);
+    edits.push({ mediaTime, duration: rescaleRound(segmentDuration, trackTimescale, movieTimescale) });
+  }
+  return edits;
 }
 
 /** av_rescale(a, b, c) with AV_ROUND_NEAR_INF, exact for 64-bit inputs. */
@@ -130,8 +140,11 @@ export function applyEditListLikeFfmpeg(index: FfmpegIndex, edits: Edit[]): Pres
         break;
       }
       // Out of room (only with several edits re-using samples): grow, and run this edit again.
+      if (pts.length >= PROBE_LIMITS.maxFrames) {
+        throw new ProbeError('impossible', `the edit list presents more than ${PROBE_LIMITS.maxFrames} frames`);
+      }
       minCorrectedPts[0] = before;
-      const grownPts = new Float64Array(pts.length * 2 + 16);
+      const grownPts = new Float64Array(Math.min(PROBE_LIMITS.maxFrames, pts.length * 2 + 16));
       grownPts.set(pts);
       pts = grownPts;
       const grownSrc = new Int32Array(grownPts.length);

@@ -2,6 +2,8 @@
  * ffmpeg-compatible sample index: a port of mov_build_index (libavformat/mov.c,
  * FFmpeg 5.1) for a video track, and the keyframe searches mov_fix_index uses.
  */
+import { ProbeError } from '../errors.js';
+import { PROBE_LIMITS } from '../limits.js';
 import type { SampleTables } from './boxes.js';
 import { indexedSampleCount, readCttsLikeFfmpeg, readRapGroups, readSttsLikeFfmpeg, readUint32Table } from './sample-tables.js';
 
@@ -26,6 +28,7 @@ export function buildFfmpegIndex(tables: SampleTables, view: DataView): FfmpegIn
   if (!stts || stts.counts.length === 0) return undefined;
   const n = indexedSampleCount(tables, view);
   if (n === 0) return undefined;
+  if (n > PROBE_LIMITS.maxFrames) throw new ProbeError('impossible', `the video track has ${n} samples, more than the ${PROBE_LIMITS.maxFrames} a source may have`);
 
   const { ctts, cttsCount, dtsShift } = readCttsLikeFfmpeg(tables.ctts, view, n);
 

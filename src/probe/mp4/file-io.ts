@@ -4,10 +4,11 @@
  * never read) and the moov read.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { PROBE_LIMITS } from '../limits.js';
 import { Mp4ProbeUnsupportedError } from './unsupported.js';
 
 /** Refuse to buffer absurd moov boxes (a 24 h 60 fps file has a moov of a few tens of MB). */
-export const MAX_MOOV_BYTES = 512 * 1024 * 1024;
+export const MAX_MOOV_BYTES = PROBE_LIMITS.maxMoovBytes;
 
 /** Bytes read from the start of the file in one go: the top-level boxes up to the mdat, often a faststart moov whole. */
 export const HEAD_BYTES = 64 * 1024;
@@ -18,7 +19,6 @@ export async function readHead(fh: FileHandle): Promise<Buffer> {
   const got = await readAt(fh, buf, 0);
   return buf.subarray(0, got);
 }
-
 
 interface BoxLocation {
   offset: number;

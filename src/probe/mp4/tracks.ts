@@ -1,6 +1,8 @@
 /** One track of the moov: a video track's frame timeline, an audio track's extent. */
 import type { AudioTrackProbe, VideoTrackProbe } from '../types.js';
-import type { SampleTables, TrakLike } from './boxes.js';
+import { decodedSize, type PictureSize } from '../parameter-sets.js';
+import { nalCodecOf } from '../random-access.js';
+import type { SampleEntryLike, SampleTables, TrakLike } from './boxes.js';
 import { syncSampleCheck, type SyncSampleCheck } from './closed-gop.js';
 import { audioCodecName, audioFormat, mdhdLanguage, videoCodecName } from './codecs.js';
 import { clockwiseRotation, reduceRatio } from './display.js';
@@ -16,7 +18,7 @@ export function analyzeVideoTrack(
   movieTimescale: number,
   movieMatrix: ArrayLike<number> | undefined,
   view: DataView,
-): { track: VideoTrackProbe; syncSamples: SyncSampleCheck | undefined } | undefined {
+): { track: VideoTrackProbe; syncSamples: SyncSampleCheck | undefined } | { refused: string } | undefined {
   const stbl = trak.mdia?.minf?.stbl;
   const timescale = trak.mdia?.mdhd?.timescale ?? 0;
   const entry = stbl?.stsd?.entries[0];
@@ -24,9 +26,9 @@ export function analyzeVideoTrack(
 
   const index = buildFfmpegIndex(tables, view);
   if (!index || index.n === 0) return undefined;
-  const edits = readEdits(trak, timescale, movieTimescale);
+  const edits = readEdits(tables.elst, view, timescale, movieTimescale);
   const packets = edits ? applyEditListLikeFfmpeg(index, edits) : presentAll(index);
-  if (packets.count === 0) return undefined;
+  if (packets.count === 0) return { refused: `the edit list presents none of the video track's ${index.n} frames` };
   const { framePts, keyPts, keySrc, maxPts, maxPtsSrc } = collectFrames(packets, index.key);
   const keyframePts = sortedUnique(keyPts.slice());
   const endPts = maxPts + sampleDuration(index, maxPtsSrc);
@@ -38,11 +40,12 @@ export function analyzeVideoTrack(
     : '1:1';
   const tkhd = trak.tkhd;
   const codec = videoCodecName(entry);
+  const { width, height } = pictureSize(codec, entry, tkhd, view);
   const track: VideoTrackProbe = {
     index: ordinal,
     codec,
-    width: entry.width || Math.round((tkhd?.width ?? 0) / 65536),
-    height: entry.height || Math.round((tkhd?.height ?? 0) / 65536),
+    width,
+    height,
     sampleAspectRatio: sar,
     rotation: clockwiseRotation(tkhd?.matrix, movieMatrix),
     timescale,
@@ -52,6 +55,25 @@ export function analyzeVideoTrack(
     endPts,
   };
   return { track, syncSamples: syncSampleCheck(codec, entry, keyPts, keySrc, tables, view) };
+}
+
+/**
+ * What the decoder will output: the SPS's size for H.264/HEVC (a header may
+ * claim anything), else the sample entry's, else the track header's.
+ */
+function pictureSize(codec: string, entry: SampleEntryLike, tkhd: TrakLike['tkhd'], view: DataView): PictureSize {
+  const nalCodec = nalCodecOf(codec);
+  const config = nalCodec === 'h264' ? entry.avcC : nalCodec === 'hevc' ? entry.hvcC : undefined;
+  if (nalCodec && config?.start !== undefined && config.hdr_size !== undefined) {
+    const from = config.start + config.hdr_size;
+    const to = Math.min(config.start + config.size, view.byteLength);
+    const decoded = from < to ? decodedSize(nalCodec, new Uint8Array(view.buffer, view.byteOffset + from, to - from)) : undefined;
+    if (decoded) return decoded;
+  }
+  return {
+    width: entry.width || Math.round((tkhd?.width ?? 0) / 65536),
+    height: entry.height || Math.round((tkhd?.height ?? 0) / 65536),
+  };
 }
 
 export function analyzeAudioTrack(
@@ -73,7 +95,7 @@ export function analyzeAudioTrack(
   let startTicks = 0;
   let endTicks = 0;
   const media = mediaExtent(tables, view);
-  const edits = readEdits(trak, timescale, movieTimescale);
+  const edits = readEdits(tables.elst, view, timescale, movieTimescale);
   if (!edits) {
     startTicks = media.firstCts;
     endTicks = media.end;
