@@ -13,6 +13,8 @@ import type { ProbeResult } from './types.js';
 import { ProbeError } from './errors.js';
 import { probeWorkers } from './pool.js';
 
+export { probeTestHooks } from './pool.js';
+
 export type { ProbeResult, VideoTrackProbe, AudioTrackProbe } from './types.js';
 export { ProbeError, isProbeError, type ProbeErrorKind } from './errors.js';
 export { probeMp4, Mp4ProbeUnsupportedError } from './mp4.js';

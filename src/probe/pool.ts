@@ -28,6 +28,14 @@ const ENTRY = pathToFileURL(fileURLToPath(new URL(`./worker${extname(fileURLToPa
  */
 const TERMINATE_GRACE_MS = 2_000;
 
+/**
+ * For tests: `onStart` is told when a probe is handed to its worker; while
+ * `hold[0]` is 1 the worker thread waits before probing (blocked, as a
+ * worker busy with a heavy file is), so a test can prove by event order
+ * that requests are answered meanwhile.
+ */
+export const probeTestHooks: { hold?: Int32Array; onStart?: (path: string) => void } = {};
+
 interface Job {
   path: string;
   resolve: (probe: ProbeResult) => void;
@@ -77,7 +85,7 @@ class ProbeWorkerPool {
     this.running++;
     const worker = this.idle.pop() ?? this.spawn();
     worker.ref();
-    const request: ProbeRequest = { id: this.nextId++, path: job.path, deadline: Date.now() + PROBE_BUDGET.timeMs };
+    const request: ProbeRequest = { id: this.nextId++, path: job.path, deadline: Date.now() + PROBE_BUDGET.timeMs, ...(probeTestHooks.hold ? { hold: probeTestHooks.hold } : {}) };
     let done = false;
     const finish = (keepWorker: boolean, settle: () => void) => {
       if (done) return;
@@ -106,6 +114,7 @@ class ProbeWorkerPool {
     }, PROBE_BUDGET.timeMs + TERMINATE_GRACE_MS);
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     worker.postMessage(request);
+    probeTestHooks.onStart?.(job.path);
   }
 }
 

@@ -12,6 +12,8 @@ export interface ProbeRequest {
   id: number;
   path: string;
   deadline: number;
+  /** Tests only (pool.ts probeTestHooks): wait while hold[0] is 1. */
+  hold?: Int32Array;
 }
 
 export type WireProbe = Omit<ProbeResult, 'video'> & { video: Omit<ProbeResult['video'], 'framePts' | 'keyframePts'> & { frameRuns: number[]; keyframeRuns: number[] } };

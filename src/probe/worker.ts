@@ -7,6 +7,7 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts runs as a worker thread');
 
 port.on('message', (request: ProbeRequest) => {
+  if (request.hold) Atomics.wait(request.hold, 0, 1);
   void probeFile(request.path, { deadline: request.deadline }).then(
     (probe): ProbeReply => ({ id: request.id, ok: true, probe: toWire(probe) }),
     (err: unknown) => errorReply(request.id, err),
