@@ -38,12 +38,14 @@ import { assertClaimsFit } from './mp4/claims.js';
 import { extractSampleTables, parseQuietly, tablesOf, type MoovLike } from './mp4/boxes.js';
 import { keepClosedGopKeyframes, type MoovAnalysis, type SyncSampleCheck } from './mp4/closed-gop.js';
 import { MAX_MOOV_BYTES, readFully, readHead, scanTopLevelBoxes } from './mp4/file-io.js';
+import { readFirstPicture, type FirstPicture } from './mp4/first-picture.js';
 import { analyzeAudioTrack, analyzeVideoTrack } from './mp4/tracks.js';
 import { Mp4ProbeUnsupportedError } from './mp4/unsupported.js';
 
 export { Mp4ProbeUnsupportedError } from './mp4/unsupported.js';
 export { HEAD_BYTES, readHead } from './mp4/file-io.js';
 export { normalizeRotation } from './mp4/display.js';
+export type { FirstPicture } from './mp4/first-picture.js';
 export { keepClosedGopKeyframes, type MoovAnalysis, type SyncSampleCheck } from './mp4/closed-gop.js';
 
 export async function probeMp4(path: string): Promise<ProbeResult> {
@@ -68,6 +70,11 @@ export async function probeMp4(path: string): Promise<ProbeResult> {
  * holds it).
  */
 export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer): Promise<ProbeResult> {
+  return (await probeOpenMp4WithPicture(fh, path, head)).probe;
+}
+
+/** probeOpenMp4, with the first keyframe as a standalone stream when the track is H.264/HEVC (for decode-check.ts). */
+export async function probeOpenMp4WithPicture(fh: FileHandle, path: string, head?: Buffer): Promise<{ probe: ProbeResult; firstPicture: FirstPicture | undefined }> {
   try {
     const size = (await fh.stat()).size;
     const start = head ?? (await readHead(fh));
@@ -81,7 +88,9 @@ export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer):
     const { offset, size: moovSize } = top.moov;
     if (offset + moovSize <= start.length) new Uint8Array(moovBuf).set(start.subarray(offset, offset + moovSize));
     else await readFully(fh, new Uint8Array(moovBuf), offset);
-    return await keepClosedGopKeyframes(fh, analyzeMoov(moovBuf, top.majorBrand, size));
+    const analysis = analyzeMoov(moovBuf, top.majorBrand, size);
+    const probe = await keepClosedGopKeyframes(fh, analysis);
+    return { probe, firstPicture: analysis.syncSamples && (await readFirstPicture(fh, analysis.syncSamples)) };
   } catch (err) {
     // I/O failures (EISDIR, EIO, …) mean the file cannot be read at all.
     if (err instanceof Error && 'code' in err) {

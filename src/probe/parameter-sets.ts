@@ -195,3 +195,34 @@ export function decodedSize(codec: NalCodec, record: Uint8Array): PictureSize | 
     throw err;
   }
 }
+
+/** Every parameter set NAL unit of an avcC (SPS, PPS) or hvcC (all arrays: VPS, SPS, PPS, SEI) record. */
+export function parameterSetNals(codec: NalCodec, record: Uint8Array): Uint8Array[] {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const out: Uint8Array[] = [];
+  const take = (p: number): number => {
+    if (p + 2 > record.length) return -1;
+    const length = view.getUint16(p);
+    if (p + 2 + length > record.length) return -1;
+    out.push(record.slice(p + 2, p + 2 + length));
+    return p + 2 + length;
+  };
+  if (codec === 'h264') {
+    if (record.length < 6) return out;
+    let p = 6;
+    for (let i = 0, n = record[5]! & 0x1f; i < n && p >= 0; i++) p = take(p);
+    if (p < 0 || p >= record.length) return out;
+    const pps = record[p]!;
+    p++;
+    for (let i = 0; i < pps && p >= 0; i++) p = take(p);
+    return out;
+  }
+  if (record.length < 23) return out;
+  let p = 23;
+  for (let a = 0, arrays = record[22]!; a < arrays && p >= 0 && p + 3 <= record.length; a++) {
+    const count = view.getUint16(p + 1);
+    p += 3;
+    for (let i = 0; i < count && p >= 0; i++) p = take(p);
+  }
+  return out;
+}

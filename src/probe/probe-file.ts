@@ -16,10 +16,10 @@ import { extname } from 'node:path';
 import type { ProbeResult } from './types.js';
 import { ProbeError } from './errors.js';
 import { PROBE_BUDGET } from './limits.js';
-import { probeOpenMp4, readHead } from './mp4.js';
+import { probeOpenMp4WithPicture, readHead, type FirstPicture } from './mp4.js';
 import { probeWithFfprobe } from './ffprobe.js';
 import { assertStreamable } from './validate.js';
-import { assertFirstFrameDecodes } from './decode-check.js';
+import { assertFirstFrameDecodes, assertPictureDecodes } from './decode-check.js';
 
 const ISO_BMFF_EXTENSIONS = new Set(['.mp4', '.mov', '.m4v']);
 
@@ -32,13 +32,16 @@ export interface ProbeOptions {
 
 export async function probeFile(path: string, options: ProbeOptions = {}): Promise<ProbeResult> {
   const deadline = options.deadline ?? Date.now() + PROBE_BUDGET.timeMs;
-  const probe = assertStreamable((await probeWithFastPath(path)) ?? (await probeWithFfprobe(path, deadline)));
-  if (options.decodeCheck !== false) await assertFirstFrameDecodes(path, probe.video.index, deadline);
+  const fast = await probeWithFastPath(path);
+  const probe = assertStreamable(fast?.probe ?? (await probeWithFfprobe(path, deadline)));
+  if (options.decodeCheck === false) return probe;
+  if (fast?.firstPicture) await assertPictureDecodes(fast.firstPicture, deadline);
+  else await assertFirstFrameDecodes(path, probe.video.index, deadline);
   return probe;
 }
 
 /** The MP4 fast path's result; undefined when the file is for ffprobe. */
-async function probeWithFastPath(path: string): Promise<ProbeResult | undefined> {
+async function probeWithFastPath(path: string): Promise<{ probe: ProbeResult; firstPicture: FirstPicture | undefined } | undefined> {
   // One open for the sniff and the MP4 probe: the head read here is the MP4 probe's first read.
   let fh: FileHandle;
   try {
@@ -58,7 +61,7 @@ async function probeWithFastPath(path: string): Promise<ProbeResult | undefined>
     const looksIsoBmff = head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp';
     if (!looksIsoBmff && !ISO_BMFF_EXTENSIONS.has(extname(path).toLowerCase())) return undefined;
     try {
-      return await probeOpenMp4(fh, path, head);
+      return await probeOpenMp4WithPicture(fh, path, head);
     } catch (err) {
       // Unreadable, or impossible (claims its bytes cannot back, an edit list presenting nothing): ffprobe would not do better.
       if (err instanceof ProbeError) throw err;

@@ -152,6 +152,15 @@ export function tablesOf(all: Map<number, SampleTables>, trak: TrakLike): Sample
   return (trak.start !== undefined && all.get(trak.start)) || { sbgp: [] };
 }
 
+/** The bytes of a sample entry's avcC or hvcC record (after its box header), undefined when it has none. */
+export function decoderConfigRecord(entry: SampleEntryLike, codec: 'h264' | 'hevc', view: DataView): Uint8Array | undefined {
+  const config = codec === 'h264' ? entry.avcC : entry.hvcC;
+  if (config?.start === undefined || config.hdr_size === undefined) return undefined;
+  const from = config.start + config.hdr_size;
+  const to = Math.min(config.start + config.size, view.byteLength);
+  return from < to ? new Uint8Array(view.buffer, view.byteOffset + from, to - from) : undefined;
+}
+
 /**
  * Byte range of a full box's body (after size, type, optional 64-bit size,
  * version and flags) inside the moov buffer.

@@ -6,7 +6,8 @@ import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { ProbeResult } from '../types.js';
 import { classifyLengthPrefixedSample, nalCodecOf, type NalCodec } from '../random-access.js';
-import type { SampleEntryLike, SampleTables } from './boxes.js';
+import { parameterSetNals } from '../parameter-sets.js';
+import { decoderConfigRecord, type SampleEntryLike, type SampleTables } from './boxes.js';
 import { readAt } from './file-io.js';
 import { sampleFileRanges } from './sample-tables.js';
 
@@ -22,6 +23,8 @@ export interface SyncSampleCheck {
   /** Bytes of each NAL unit's length prefix (avcC/hvcC lengthSizeMinusOne + 1). */
   lengthSize: number;
   samples: Array<{ pts: number; offset: number; size: number }>;
+  /** The avcC/hvcC parameter sets, to decode a sample on its own (first-picture.ts). */
+  parameterSets: Uint8Array[];
 }
 
 /** Bytes read per look at a sample: enough for the usual keyframe, whose slice comes first or after a short SEI. */
@@ -122,6 +125,8 @@ export function syncSampleCheck(
   const ranges = sampleFileRanges(tables, view, wanted);
   if (!ranges) return undefined;
   const samples = Array.from(keyPts, (pts, k) => ({ pts, ...ranges.get(keySrc[k]!)! }));
-  return { codec: nalCodec, lengthSize: lengthSizeMinusOne + 1, samples };
+  const record = decoderConfigRecord(entry, nalCodec, view);
+  const parameterSets = record ? parameterSetNals(nalCodec, record) : [];
+  return { codec: nalCodec, lengthSize: lengthSizeMinusOne + 1, samples, parameterSets };
 }
 

@@ -2,7 +2,7 @@
 import type { AudioTrackProbe, VideoTrackProbe } from '../types.js';
 import { decodedSize, type PictureSize } from '../parameter-sets.js';
 import { nalCodecOf } from '../random-access.js';
-import type { SampleEntryLike, SampleTables, TrakLike } from './boxes.js';
+import { decoderConfigRecord, type SampleEntryLike, type SampleTables, type TrakLike } from './boxes.js';
 import { syncSampleCheck, type SyncSampleCheck } from './closed-gop.js';
 import { audioCodecName, audioFormat, mdhdLanguage, videoCodecName } from './codecs.js';
 import { clockwiseRotation, reduceRatio } from './display.js';
@@ -63,13 +63,9 @@ export function analyzeVideoTrack(
  */
 function pictureSize(codec: string, entry: SampleEntryLike, tkhd: TrakLike['tkhd'], view: DataView): PictureSize {
   const nalCodec = nalCodecOf(codec);
-  const config = nalCodec === 'h264' ? entry.avcC : nalCodec === 'hevc' ? entry.hvcC : undefined;
-  if (nalCodec && config?.start !== undefined && config.hdr_size !== undefined) {
-    const from = config.start + config.hdr_size;
-    const to = Math.min(config.start + config.size, view.byteLength);
-    const decoded = from < to ? decodedSize(nalCodec, new Uint8Array(view.buffer, view.byteOffset + from, to - from)) : undefined;
-    if (decoded) return decoded;
-  }
+  const record = nalCodec && decoderConfigRecord(entry, nalCodec, view);
+  const decoded = nalCodec && record ? decodedSize(nalCodec, record) : undefined;
+  if (decoded) return decoded;
   return {
     width: entry.width || Math.round((tkhd?.width ?? 0) / 65536),
     height: entry.height || Math.round((tkhd?.height ?? 0) / 65536),
