@@ -102,7 +102,7 @@ describe('hostile media against the real CLI', () => {
         expect(body.message.length, file.name).toBeGreaterThan(10);
       } else {
         expect(res.status, `${file.name}: ${file.why}`).toBe(200);
-        await expectPlayable(origin.url, await res.text(), file.name === 'header-16k.mp4' ? '64x64' : '2x2');
+        await expectPlayable(origin.url, await res.text(), file.name === 'header-16k.mp4' ? '64x64' : '16x16');
       }
     }
     const before = await (await fetch(`${origin.url}/metrics`)).text();

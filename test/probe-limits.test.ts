@@ -125,6 +125,7 @@ describe('limits', () => {
   it('refuses impossible geometry, frame rates and durations with the reason', () => {
     expect(refused((pr) => ((pr.video.width = 0), (pr.video.height = 0)))).toMatch(/picture size is 0×0/);
     expect(refused((pr) => (pr.video.width = PROBE_LIMITS.maxDimension + 1))).toMatch(/exceeds 16384 pixels/);
+    expect(refused((pr) => (pr.video.height = PROBE_LIMITS.minDimension - 1))).toMatch(/below 16 pixels/);
     expect(refused((pr) => (pr.video.sampleAspectRatio = '1000:1'))).toMatch(/displayed size 640000×360/);
     expect(refused((pr) => (pr.video.frameRate = 0.05))).toMatch(/frame rate of 0.05 fps/);
     expect(refused((pr) => (pr.video.frameRate = 5000))).toMatch(/frame rate of 5000 fps/);

@@ -18,6 +18,7 @@ import { normalizeRotation } from './mp4/display.js';
 import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 import { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
 import { PacketScan } from './packet-scan.js';
+import { assertGeometry } from './validate.js';
 
 /**
  * Demuxers that "succeed" on arbitrary bytes by rendering them as text art
@@ -74,6 +75,8 @@ export async function probeWithFfprobe(path: string, deadline = Date.now() + PRO
     throw new ProbeError('no-video', `no video stream (streams: ${streams.map((s) => s.codec_type ?? '?').join(', ')})`);
   }
 
+  // The decoder's size is known now: refuse an impossible one before reading the whole file.
+  assertGeometry(vs.width ?? 0, vs.height ?? 0, validRatio(vs.sample_aspect_ratio) ?? '1:1');
   const video = await scanVideo(path, vs, videoOrdinal, deadline);
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
   const audio = audioStreams.map((s, i) => audioTrack(s, i, format));

@@ -16,6 +16,8 @@ export const PROBE_LIMITS = {
   maxFrames: 4_000_000,
   /** Widest and tallest picture, decoded or displayed (x264's own limit is 16384 too). */
   maxDimension: 16_384,
+  /** Narrowest and shortest decoded picture: 16 px (one macroblock; the ladder never upscales, so smaller is not worth a stream). */
+  minDimension: 16,
   /** Slowest average frame rate: one picture every 10 s (a slideshow). */
   minFrameRate: 0.1,
   /** Fastest average frame rate: 1000 fps (high-speed footage tops out near 960). */

@@ -15,7 +15,7 @@ const isPositive = (value: number) => Number.isFinite(value) && value > 0;
 
 export function assertStreamable(probe: ProbeResult): ProbeResult {
   const { video } = probe;
-  assertGeometry(video);
+  assertGeometry(video.width, video.height, video.sampleAspectRatio);
   assertTimeline(video);
   if (!isPositive(probe.durationSeconds)) refuse(`its duration is ${probe.durationSeconds} s`);
   if (probe.durationSeconds > PROBE_LIMITS.maxDurationSeconds) {
@@ -28,18 +28,19 @@ export function assertStreamable(probe: ProbeResult): ProbeResult {
   return probe;
 }
 
-function assertGeometry(video: VideoTrackProbe): void {
-  const { width, height } = video;
-  const max = PROBE_LIMITS.maxDimension;
+/** Decoded size within the limits, and the displayed one too; exported for ffprobe.ts, which checks before its whole-file scan. */
+export function assertGeometry(width: number, height: number, sampleAspectRatio: string): void {
+  const { maxDimension: max, minDimension: min } = PROBE_LIMITS;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) refuse(`its picture size is ${width}×${height}`);
   if (width > max || height > max) refuse(`its picture size ${width}×${height} exceeds ${max} pixels`);
-  const [num, den] = video.sampleAspectRatio.split(':').map(Number);
-  if (!isPositive(num ?? NaN) || !isPositive(den ?? NaN)) refuse(`its sample aspect ratio is '${video.sampleAspectRatio}'`);
+  if (width < min || height < min) refuse(`its picture size ${width}×${height} is below ${min} pixels`);
+  const [num, den] = sampleAspectRatio.split(':').map(Number);
+  if (!isPositive(num ?? NaN) || !isPositive(den ?? NaN)) refuse(`its sample aspect ratio is '${sampleAspectRatio}'`);
   // The displayed size (what the ladder scales to) is bounded like the decoded one.
   const displayWidth = width * Math.max(num! / den!, 1);
   const displayHeight = height / Math.min(num! / den!, 1);
   if (displayWidth > max || displayHeight > max) {
-    refuse(`its displayed size ${Math.round(displayWidth)}×${Math.round(displayHeight)} (sample aspect ratio ${video.sampleAspectRatio}) exceeds ${max} pixels`);
+    refuse(`its displayed size ${Math.round(displayWidth)}×${Math.round(displayHeight)} (sample aspect ratio ${sampleAspectRatio}) exceeds ${max} pixels`);
   }
 }
 

@@ -25,9 +25,10 @@ export const HOSTILE_FILES: readonly HostileFile[] = [
   { name: 'empty-edit.mp4', expect: 'refused', why: 'a second edit list (the one ffmpeg reads) starts after the last frame: it presents nothing' },
   { name: 'zero-duration.mp4', expect: 'refused', why: 'every stts delta is 0: the video lasts 0 s' },
   { name: 'garbage-mdat.mp4', expect: 'refused', why: 'a valid moov over noise: no frame decodes' },
-  { name: 'ten-hours-sparse.mkv', expect: 'refused', why: '10 h of 1×1 at one frame a minute: below the slowest frame rate' },
+  { name: 'ten-hours-1x1.mkv', expect: 'refused', why: '10 h of 1×1 at 1 fps: below the smallest picture (refused before the whole-file scan)' },
+  { name: 'ten-hours-sparse.mkv', expect: 'refused', why: '10 h of 16×16 at one frame a minute: below the slowest frame rate' },
   { name: 'header-16k.mp4', expect: 'manifest', why: 'a 64×64 H.264 stream whose avc1 and tkhd claim 16384×16384' },
-  { name: 'ten-hours-1x1.mkv', expect: 'manifest', why: '10 h of 1×1 at 1 fps: odd, but playable' },
+  { name: 'ten-hours-16x16.mkv', expect: 'manifest', why: '10 h of 16×16 at 1 fps: odd, but playable' },
 ];
 
 async function ffmpeg(args: string[]): Promise<void> {
@@ -83,7 +84,8 @@ export async function makeHostileMedia(dir: string): Promise<void> {
     setU32(child(trak, 'tkhd'), 80, 16384 * 65536);
   });
   await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=1x1:r=1:d=36000,format=gray', '-c:v', 'ffv1', out('ten-hours-1x1.mkv')]);
-  await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=1x1:r=1/60:d=36000,format=gray', '-c:v', 'ffv1', out('ten-hours-sparse.mkv')]);
+  await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=1/60:d=36000,format=gray', '-c:v', 'ffv1', out('ten-hours-sparse.mkv')]);
+  await ffmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=1:d=36000,format=gray', '-c:v', 'ffv1', out('ten-hours-16x16.mkv')]);
 }
 
 /** Copies one crafted file under a new name (a fresh path: nothing remembered about it). */
