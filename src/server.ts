@@ -21,6 +21,7 @@ import { Metrics } from './metrics.js';
 import { Origin } from './origin.js';
 import { Prefetcher } from './prefetch/prefetcher.js';
 import { LocalRegistry, RedisRegistry } from './coordinate/registry.js';
+import { probeCounter, warmProbeWorkers } from './probe/index.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
@@ -86,6 +87,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     encodesRunning: () => queue.running,
     redisConnected: () => coordinator.connected,
   }, events);
+  metrics.registry.registerMetric(probeCounter);
+  warmProbeWorkers();
   const registry = config.redisUrl ? new RedisRegistry(config.redisUrl, new LocalRegistry(store), logger) : new LocalRegistry(store);
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming, { registry, logger });
   const detection = await detectEncoders();

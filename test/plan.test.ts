@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultStreamingConfig } from '../src/config/config.js';
-import { makePlan, OUTPUT_TIMESCALE, planCuts, rescale, segmentFileName, segmentNumberFromFileName } from '../src/plan/plan.js';
+import { assertManifestable, makePlan, OUTPUT_TIMESCALE, planCuts, rescale, segmentFileName, segmentNumberFromFileName, type Plan } from '../src/plan/plan.js';
+import { ProbeError } from '../src/probe/errors.js';
+import type { ProbeResult } from '../src/probe/types.js';
 import { syntheticProbe } from './support/synthetic-probe.js';
 
 const config = defaultStreamingConfig();
@@ -118,6 +120,81 @@ describe('audio plan', () => {
       expect(Math.abs(seconds - probe.audio[0]!.endSeconds)).toBeLessThan(1024 / 48000);
     }
     expect(plan.audio[0]!.isDefault).toBe(true);
+  });
+});
+
+/** Every number a manifest prints from the plan, by where it comes from. */
+function manifestNumbers(plan: Plan): Array<[string, number]> {
+  return [
+    ['durationSeconds', plan.durationSeconds],
+    ['frameRate', plan.frameRate],
+    ...plan.videoSegments.map((s): [string, number] => [`video segment ${s.index + 1} duration`, s.duration]),
+    ...plan.renditions.flatMap((r): Array<[string, number]> => [[`${r.name} peak`, r.peakBandwidth], [`${r.name} average`, r.averageBandwidth], [`${r.name} width`, r.width], [`${r.name} height`, r.height]]),
+    ...plan.audio.flatMap((a) => a.segments.map((s): [string, number] => [`${a.id} segment ${s.index + 1} duration`, s.duration])),
+  ];
+}
+
+const refusal = (run: () => unknown): unknown => {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+};
+
+describe('no Infinity, NaN or 0 reaches a manifest', () => {
+  it('every printed number is finite and positive, on sources from a slideshow to 120 fps', () => {
+    const sources: ProbeResult[] = [
+      syntheticProbe({ seconds: 30, keyframeSeconds: [0, 10, 20] }),
+      syntheticProbe({ seconds: 5, fpsNum: 120, fpsDen: 1, keyframeSeconds: [0], width: 64, height: 64 }),
+      syntheticProbe({ seconds: 600, fpsNum: 1, fpsDen: 10, keyframeSeconds: [0, 100, 300], width: 2, height: 2 }),
+      syntheticProbe({ seconds: 0.5, keyframeSeconds: [0], width: 1, height: 1 }),
+    ];
+    for (const probe of sources) {
+      const plan = makePlan(probe, config);
+      for (const [what, value] of manifestNumbers(plan)) expect(Number.isFinite(value) && value > 0, `${what} = ${value}`).toBe(true);
+    }
+  });
+
+  it('cuts a slideshow at its frames instead of making the rest of the file one segment', () => {
+    // One picture every 10 s for 10 minutes: no frame falls in any 2–6 s window.
+    const probe = syntheticProbe({ seconds: 600, fpsNum: 1, fpsDen: 10, keyframeSeconds: [0] });
+    const plan = makePlan(probe, config);
+    expect(plan.videoSegments).toHaveLength(60);
+    for (const s of plan.videoSegments) expect(s.duration / OUTPUT_TIMESCALE).toBeCloseTo(10, 6);
+  });
+
+  it("refuses (as the probe's 415) a zero-duration source instead of planning BANDWIDTH=Infinity", () => {
+    const probe = syntheticProbe({ seconds: 1, keyframeSeconds: [0] });
+    probe.video.framePts = [0];
+    probe.video.keyframePts = [0];
+    probe.video.endPts = 0;
+    probe.video.frameRate = 0;
+    probe.durationSeconds = 0;
+    probe.audio = [];
+    const err = refusal(() => makePlan(probe, config));
+    expect(err).toBeInstanceOf(ProbeError);
+    expect((err as ProbeError).kind).toBe('impossible');
+  });
+
+  it('assertManifestable names each kind of impossible number', () => {
+    const good = makePlan(syntheticProbe({ seconds: 20, keyframeSeconds: [0, 4, 8, 12, 16] }), config);
+    expect(assertManifestable(good)).toBe(good);
+    const broken: Array<[string, (plan: Plan) => void]> = [
+      ['duration', (p) => (p.durationSeconds = 0)],
+      ['frame rate', (p) => (p.frameRate = Number.NaN)],
+      ['video segment', (p) => (p.videoSegments[1]!.duration = 0)],
+      ['bandwidth', (p) => (p.renditions[0]!.peakBandwidth = Number.POSITIVE_INFINITY)],
+      ['audio segment', (p) => (p.audio[0]!.segments[0]!.duration = Number.NaN)],
+      ['no video segment', (p) => (p.videoSegments = [])],
+    ];
+    for (const [what, breakIt] of broken) {
+      const plan = structuredClone(good);
+      breakIt(plan);
+      const err = refusal(() => assertManifestable(plan));
+      expect(err, what).toBeInstanceOf(ProbeError);
+    }
   });
 });
 

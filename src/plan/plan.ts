@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Profile, StreamingConfig } from '../config/config.js';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from '../probe/types.js';
+import { ProbeError } from '../probe/errors.js';
 import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
 
 /**
@@ -159,7 +160,9 @@ export function planCuts(video: VideoTrackProbe, segmentDurationSeconds: number)
     const min = current + wanted * 0.5;
     const max = current + wanted * 1.5;
     const ideal = current + wanted;
-    const next = nearestWithin(video.keyframePts, ideal, min, max) ?? nearestWithin(frames, ideal, min, max);
+    // A frame gap wider than the window (a slideshow, a paused screen recording): cut at the first frame after it,
+    // rather than make the rest of the file one segment.
+    const next = nearestWithin(video.keyframePts, ideal, min, max) ?? nearestWithin(frames, ideal, min, max) ?? frames[lowerBound(frames, max)];
     if (next === undefined || next <= current) break;
     cuts.push(next);
     current = next;
@@ -371,7 +374,7 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
   ]);
   if (audio.length > 0 && !audio.some((a) => a.isDefault)) audio[0]!.isDefault = true;
   const firstStarts = [segments[0]?.start, ...audio.map((a) => a.segments[0]?.start)].filter((v): v is number => v !== undefined);
-  return {
+  return assertManifestable({
     timescale: OUTPUT_TIMESCALE,
     presentationTimeOffset: Math.min(...firstStarts),
     durationSeconds: probe.durationSeconds,
@@ -385,7 +388,35 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
     audio: audio.filter((a) => a.segments.length > 0),
     encoder,
     segmentTemplate: config.packager.segment_template,
+  });
+}
+
+/**
+ * Every number a manifest prints from the plan is finite and positive where
+ * it must be (no BANDWIDTH=Infinity, FRAME-RATE=0.000 or EXTINF:0): the probe
+ * refuses sources that would give anything else (probe/validate.ts); this is
+ * the last guard, and its refusal is the same 415.
+ */
+export function assertManifestable(plan: Plan): Plan {
+  const positive = (value: number) => Number.isFinite(value) && value > 0;
+  const refuse = (what: string) => {
+    throw new ProbeError('impossible', `its plan would put ${what} in a manifest`);
   };
+  if (!positive(plan.durationSeconds)) refuse(`a duration of ${plan.durationSeconds} s`);
+  if (!positive(plan.frameRate)) refuse(`a frame rate of ${plan.frameRate}`);
+  if (!Number.isFinite(plan.presentationTimeOffset)) refuse(`a presentation time offset of ${plan.presentationTimeOffset}`);
+  if (plan.videoSegments.length === 0) refuse('no video segment');
+  for (const segment of plan.videoSegments) {
+    if (!positive(segment.duration) || segment.frameCount < 1) refuse(`video segment ${segment.index + 1} lasting ${segment.duration} ticks with ${segment.frameCount} frames`);
+  }
+  for (const r of plan.renditions) {
+    if (!positive(r.width) || !positive(r.height)) refuse(`a ${r.width}×${r.height} rendition`);
+    if (!positive(r.peakBandwidth) || !positive(r.averageBandwidth)) refuse(`a bandwidth of ${r.peakBandwidth} (average ${r.averageBandwidth})`);
+  }
+  for (const a of plan.audio) {
+    for (const segment of a.segments) if (!positive(segment.duration)) refuse(`audio segment ${segment.index + 1} lasting ${segment.duration} ticks`);
+  }
+  return plan;
 }
 
 /** Segment file name from the configured template, e.g. "segment_$Number$.m4s" → "segment_3.m4s". */

@@ -5,8 +5,13 @@
  *   (text, random bytes, truncated/corrupt container, text-art "video").
  * - `no-video`: it is media, but has no video stream with frames (audio-only, …).
  * - `unreadable`: the file itself cannot be read (missing, permission, a directory, …).
+ * - `impossible`: it is media, but what it describes cannot be streamed: zero
+ *   duration, geometry or durations outside the limits (limits.ts), sample
+ *   tables claiming more entries than their bytes hold, an edit list that
+ *   presents nothing, a first frame that does not decode, or a probe that
+ *   exceeded its time or memory budget.
  */
-export type ProbeErrorKind = 'not-media' | 'no-video' | 'unreadable';
+export type ProbeErrorKind = 'not-media' | 'no-video' | 'unreadable' | 'impossible';
 
 export class ProbeError extends Error {
   override readonly name = 'ProbeError';

@@ -14,8 +14,11 @@ import { refusedDemuxer, sourceInput } from '../process/source-input.js';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from './types.js';
 import { assembleProbeResult } from './result.js';
 import { ProbeError } from './errors.js';
-import { normalizeRotation } from './mp4.js';
+import { normalizeRotation } from './mp4/display.js';
 import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
+import { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
+import { PacketScan } from './packet-scan.js';
+import { assertGeometry } from './validate.js';
 
 /**
  * Demuxers that "succeed" on arbitrary bytes by rendering them as text art
@@ -52,10 +55,11 @@ interface FfprobeOutput {
   format?: FfprobeFormat;
 }
 
-export async function probeWithFfprobe(path: string): Promise<ProbeResult> {
+/** `deadline`: Date.now() value by which every tool run must be done (they are killed then). */
+export async function probeWithFfprobe(path: string, deadline = Date.now() + PROBE_BUDGET.timeMs): Promise<ProbeResult> {
   await assertReadableFile(path);
 
-  const info = await runFfprobeJson(path);
+  const info = await runFfprobeJson(path, deadline);
   const format = info.format ?? {};
   const streams = info.streams ?? [];
   const formatName = format.format_name ?? '';
@@ -71,7 +75,9 @@ export async function probeWithFfprobe(path: string): Promise<ProbeResult> {
     throw new ProbeError('no-video', `no video stream (streams: ${streams.map((s) => s.codec_type ?? '?').join(', ')})`);
   }
 
-  const video = await scanVideo(path, vs, videoOrdinal);
+  // The decoder's size is known now: refuse an impossible one before reading the whole file.
+  assertGeometry(vs.width ?? 0, vs.height ?? 0, validRatio(vs.sample_aspect_ratio) ?? '1:1');
+  const video = await scanVideo(path, vs, videoOrdinal, deadline);
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
   const audio = audioStreams.map((s, i) => audioTrack(s, i, format));
   const flagged = audioStreams.map((s) => s.disposition?.default === 1);
@@ -89,8 +95,9 @@ async function assertReadableFile(path: string): Promise<void> {
   if (st.size === 0) throw new ProbeError('not-media', 'empty file');
 }
 
-async function runFfprobeJson(path: string): Promise<FfprobeOutput> {
-  const stdout = await runOnMedia('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...sourceInput(path)], 'ffprobe cannot read the file');
+async function runFfprobeJson(path: string, deadline: number): Promise<FfprobeOutput> {
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...sourceInput(path)];
+  const stdout = await runOnMedia('ffprobe', args, 'ffprobe cannot read the file', deadline);
   try {
     return JSON.parse(stdout) as FfprobeOutput;
   } catch (err) {
@@ -99,16 +106,24 @@ async function runFfprobeJson(path: string): Promise<FfprobeOutput> {
 }
 
 /**
- * Run a tool on the source: its exit with an error is the file's fault
- * (ProbeError `not-media` with the tool's last line); a tool that cannot
- * start at all is an environment problem and stays a plain error.
+ * Run a tool on the source, within the probe's time budget and with a cap
+ * on any single allocation (a crafted header must not make it allocate
+ * gigabytes): its exit with an error is the file's fault (ProbeError
+ * `not-media` with the tool's last line), running past the deadline too
+ * (`impossible`); a tool that cannot start at all is an environment problem
+ * and stays a plain error.
  */
-async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: string, onStdout?: (chunk: Uint8Array) => void): Promise<string> {
+async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: string, deadline: number, onStdout?: (chunk: Uint8Array) => void): Promise<string> {
+  const bounded = ['-max_alloc', String(PROBE_BUDGET.toolMaxAllocBytes), ...args];
+  const options = { timeoutMs: Math.max(1, deadline - Date.now()) };
   try {
-    const { stdout } = onStdout ? await runStreaming(tool, args, onStdout, { timeoutMs: PROBE_TIMEOUT_MS }) : await run(tool, args, { timeoutMs: PROBE_TIMEOUT_MS });
+    const { stdout } = onStdout ? await runStreaming(tool, bounded, onStdout, options) : await run(tool, bounded, options);
     return Buffer.from(stdout).toString('utf8');
   } catch (err) {
-    if (err instanceof ProcessError && (err.exitCode !== undefined || err.timedOut)) {
+    if (err instanceof ProcessError && err.timedOut) {
+      throw new ProbeError('impossible', `${failure}: reading the file took longer than the ${PROBE_BUDGET.timeMs / 1000} s probe budget`, { cause: err });
+    }
+    if (err instanceof ProcessError && err.exitCode !== undefined) {
       const refused = refusedDemuxer(err.log);
       if (refused) throw new ProbeError('not-media', `not a media file: it reads as '${refused}', which is not a media container`, { cause: err });
       throw new ProbeError('not-media', `${failure}: ${lastLine(err.log) || err.message}`, { cause: err });
@@ -116,9 +131,6 @@ async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: s
     throw err;
   }
 }
-
-/** A whole-file packet scan of hours of video takes seconds; far longer means a pathological file. */
-const PROBE_TIMEOUT_MS = 300_000;
 
 function lastLine(text: string | undefined): string {
   const lines = (text ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
@@ -134,46 +146,27 @@ function parseTimeBase(tb: string | undefined): { num: number; den: number } {
   return { num, den };
 }
 
-async function scanVideo(path: string, s: FfprobeStream, ordinal: number): Promise<VideoTrackProbe> {
+async function scanVideo(path: string, s: FfprobeStream, ordinal: number, deadline: number): Promise<VideoTrackProbe> {
   // With time_base = num/den we report timescale = den and ticks = value * num,
   // so a time_base like 1001/24000 (AVI) stays exact.
   const { num, den } = parseTimeBase(s.time_base);
   const codec = s.codec_name ?? 'unknown';
+  const packets = new PacketScan(num);
+  const packetArgs = ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', ...sourceInput(path)];
   // Both read the whole file; they run side by side.
-  const [packetLines, pictureScanner] = await Promise.all([
-    runOnMedia('ffprobe', ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', ...sourceInput(path)], 'ffprobe packet scan failed'),
-    scanKeyframePictures(path, codec, ordinal),
+  const [, pictureScanner] = await Promise.all([
+    runOnMedia('ffprobe', packetArgs, 'ffprobe packet scan failed', deadline, (chunk) => packets.push(chunk)),
+    scanKeyframePictures(path, codec, ordinal, deadline),
   ]);
+  packets.end();
+  if (packets.packets === 0) throw new ProbeError('no-video', 'the video stream has no frames');
+  if (packets.overflowed) throw new ProbeError('impossible', `it has ${packets.packets} video frames, more than the ${PROBE_LIMITS.maxFrames} limit`);
 
-  const all: number[] = [];
-  const keys: number[] = [];
-  let lastPts = -Infinity;
-  let lastDuration: number | undefined;
-  for (const line of packetLines.split('\n')) {
-    // Other sections (packet side data) are printed on their own lines.
-    if (!line.startsWith('packet|')) continue;
-    const f = parseCompactLine(line);
-    const flags = f.flags ?? '';
-    if (flags.includes('D')) continue; // discarded by the demuxer: never presented
-    // Packets without pts (AVI, some raw streams) are presented at their dts.
-    const raw = toInt(f.pts) ?? toInt(f.dts);
-    if (raw === undefined) continue;
-    const pts = raw * num;
-    all.push(pts);
-    if (flags.includes('K')) keys.push(pts);
-    if (pts >= lastPts) {
-      lastPts = pts;
-      const d = toInt(f.duration);
-      lastDuration = d !== undefined && d > 0 ? d * num : undefined;
-    }
-  }
-  if (all.length === 0) throw new ProbeError('no-video', 'the video stream has no frames');
-
-  const framePts = sortedUnique(all);
+  const framePts = packets.all.sortedUnique();
   // Open-GOP I-frames are flagged as keyframes too; keep the closed-GOP ones when the scan could tell them apart.
-  const verdicts = pictureScanner?.verdicts(keys.length);
-  const keyframePts = sortedUnique(verdicts ? keys.filter((_, k) => verdicts[k]) : keys);
-  const endPts = lastPts + (lastDuration ?? typicalFrameDelta(framePts));
+  const verdicts = pictureScanner?.verdicts(packets.keys.length);
+  const keyframePts = verdicts ? packets.keys.filtered((k) => verdicts[k] === true) : packets.keys.sortedUnique();
+  const endPts = packets.lastPts + (packets.lastDuration ?? typicalFrameDelta(framePts));
   const durationTicks = endPts - framePts[0]!;
   return {
     index: ordinal,
@@ -195,43 +188,19 @@ async function scanVideo(path: string, s: FfprobeStream, ordinal: number): Promi
  * copies only the packets flagged as keyframes, as Annex B, to a pipe
  * (undefined for other codecs).
  */
-async function scanKeyframePictures(path: string, codec: string, ordinal: number): Promise<AnnexBPictureScanner | undefined> {
+async function scanKeyframePictures(path: string, codec: string, ordinal: number, deadline: number): Promise<AnnexBPictureScanner | undefined> {
   const nalCodec = nalCodecOf(codec);
   if (!nalCodec) return undefined;
   const scanner = new AnnexBPictureScanner(nalCodec);
   const args = ['-v', 'error', '-nostdin', ...sourceInput(path), '-map', `0:v:${ordinal}`, '-c', 'copy', '-bsf:v', 'noise=drop=not(key)', '-f', nalCodec, 'pipe:1'];
   try {
-    await runOnMedia('ffmpeg', args, 'keyframe scan failed', (chunk) => scanner.push(chunk));
+    await runOnMedia('ffmpeg', args, 'keyframe scan failed', deadline, (chunk) => scanner.push(chunk));
   } catch (err) {
     // Without the scan every flagged keyframe stays a cut point, as before it; the packet scan judges the file.
     if (err instanceof ProbeError) return undefined;
     throw err;
   }
   return scanner;
-}
-
-function parseCompactLine(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of line.split('|')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return out;
-}
-
-function toInt(v: string | undefined): number | undefined {
-  if (v === undefined || v === 'N/A' || v === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-function sortedUnique(values: number[]): number[] {
-  const sorted = Float64Array.from(values).sort();
-  const out: number[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]!);
-  }
-  return out;
 }
 
 /** Median spacing between frames, the best guess for a last frame without a duration. */

@@ -1,56 +1,84 @@
 /**
- * Probe stage entry point: learn a source's tracks and exact frame timeline.
- *
- * MP4/MOV/M4V go through the moov-only fast path (tens of milliseconds, even
- * for hours of video). Anything that path cannot handle — other containers,
- * fragmented MP4, a missing moov, a broken sample table — goes to ffprobe,
- * which is slower (it reads the whole file) but is the reference anyway.
+ * Probe stage entry point: learn a source's tracks and exact frame timeline,
+ * off the event loop (pool.ts), within the limits (limits.ts), once per file
+ * version when it fails: a refused file is remembered by (absolute path,
+ * size, mtime), so asking again is answered from memory until the file
+ * changes (or an hour passes, in case the refusal was the machine's fault).
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { Counter } from 'prom-client';
 import type { ProbeResult } from './types.js';
 import { ProbeError } from './errors.js';
-import { probeOpenMp4, readHead } from './mp4.js';
-import { probeWithFfprobe } from './ffprobe.js';
+import { probeWorkers } from './pool.js';
+
+export { probeTestHooks } from './pool.js';
 
 export type { ProbeResult, VideoTrackProbe, AudioTrackProbe } from './types.js';
 export { ProbeError, isProbeError, type ProbeErrorKind } from './errors.js';
 export { probeMp4, Mp4ProbeUnsupportedError } from './mp4.js';
 export { probeWithFfprobe } from './ffprobe.js';
+export { probeFile } from './probe-file.js';
+export { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
 
-const ISO_BMFF_EXTENSIONS = new Set(['.mp4', '.mov', '.m4v']);
+/** Refusals remembered: a bounded map, so crafted files cannot grow it without limit. */
+const refusals = new LRUCache<string, ProbeError>({ max: 1024, ttl: 60 * 60_000 });
+
+export type ProbeOutcome = 'streamable' | 'refused' | 'remembered' | 'error';
+
+/** Probes by outcome; `remembered` ones ran no probe (for /metrics: the server registers it). */
+export const probeCounter = new Counter({
+  name: 'jitseg_probes_total',
+  help: 'Source probes by outcome: streamable, refused (415), remembered (a refusal answered from memory, no probe run), error',
+  labelNames: ['outcome'] as const,
+  registers: [],
+});
+
+const counts: Record<ProbeOutcome, number> = { streamable: 0, refused: 0, remembered: 0, error: 0 };
+
+/** Probes so far by outcome, in this process (probes run = all but `remembered`). */
+export function probeCounts(): Readonly<Record<ProbeOutcome, number>> {
+  return { ...counts };
+}
+
+function count(outcome: ProbeOutcome): void {
+  counts[outcome]++;
+  probeCounter.inc({ outcome });
+}
+
+/** Starts a probe worker now, so the first request does not wait for it to load. */
+export function warmProbeWorkers(): void {
+  probeWorkers.warm();
+}
 
 export async function probeSource(path: string): Promise<ProbeResult> {
-  // One open for the sniff and the MP4 probe: the head read here is the MP4 probe's first read.
-  let fh: FileHandle;
+  const absolute = resolve(path);
+  let info;
   try {
-    fh = await open(path, 'r');
+    info = await stat(absolute);
   } catch (err) {
     throw new ProbeError('unreadable', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  try {
-    let head: Buffer;
-    try {
-      head = await readHead(fh);
-    } catch (err) {
-      throw new ProbeError('unreadable', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    if (head.length === 0) throw new ProbeError('not-media', 'empty file');
-
-    const looksIsoBmff = head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp';
-    if (looksIsoBmff || ISO_BMFF_EXTENSIONS.has(extname(path).toLowerCase())) {
-      try {
-        return await probeOpenMp4(fh, path, head);
-      } catch (err) {
-        // The file vanished or became unreadable: ffprobe would not do better.
-        if (err instanceof ProbeError && err.kind === 'unreadable') throw err;
-        // Anything else (no moov, fragmented, no video track, unexpected table
-        // layout, even a parser exception) is a reason to ask ffprobe, which
-        // also produces the definitive ProbeError if the file is not a video.
-      }
-    }
-  } finally {
-    await fh.close();
+  if (!info.isFile()) throw new ProbeError('unreadable', `${path} is not a regular file`);
+  const key = `${absolute}\0${info.size}\0${info.mtimeMs}`;
+  const known = refusals.get(key);
+  if (known) {
+    count('remembered');
+    throw new ProbeError(known.kind, known.reason);
   }
-  return probeWithFfprobe(path);
+  try {
+    const probe = await probeWorkers.probe(absolute);
+    count('streamable');
+    return probe;
+  } catch (err) {
+    // The file's own fault is remembered; an unreadable file (permissions may change) or our own trouble is not.
+    if (err instanceof ProbeError && err.kind !== 'unreadable') {
+      refusals.set(key, err);
+      count('refused');
+    } else {
+      count('error');
+    }
+    throw err;
+  }
 }

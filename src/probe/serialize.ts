@@ -12,8 +12,8 @@ import type { ProbeResult } from './types.js';
  * stored as it is.
  */
 
-/** Changes whenever what the probe reports changes (3: only closed-GOP keyframes), so older probes are redone. */
-export const PROBE_FORMAT = 'jitseg-probe-3';
+/** Changes whenever what the probe reports changes (3: only closed-GOP keyframes; 4: decoded size from the SPS, the last edit list, the limits), so older probes are redone. */
+export const PROBE_FORMAT = 'jitseg-probe-4';
 
 interface StoredProbe {
   format: typeof PROBE_FORMAT;
