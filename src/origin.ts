@@ -4,7 +4,7 @@ import { EncodeError, NotFoundError, ServiceUnavailableError } from './errors.js
 import { avcCodecString, canonicalizeInit, findBoxes, retimeVideoFragment, setSequenceNumber, summarizeFragment } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
-import { ProcessError } from './process/runner.js';
+import { PreemptedError, ProcessError } from './process/runner.js';
 import type { ContentStore, MediaKind } from './store/content-store.js';
 import type { SegmentCache } from './store/segment-cache.js';
 import type { Coordinator, Obtain } from './coordinate/cluster.js';
@@ -158,18 +158,20 @@ export class Origin {
     if (reason === 'request') metrics.miss();
     this.parts.breaker.assertNotOpen(content.metadata.hash);
     if (reason === 'request') queue.raise(file.key, PRIORITY.request);
+    // The init comes out of segment 1's encode, which queues for its own worker.
     const how: Obtain = {
-      produce:
+      inWorker:
         number === 'init'
-          ? () => this.makeInit(request, options)
-          : () =>
-              queue.run(file.key, (startedAs) => this.makeSegment(content, found, number - 1, startedAs, options.requestId), {
+          ? (work) => work(() => this.makeInit(request, options))
+          : (work) =>
+              queue.run(file.key, (startedAs) => work(() => this.makeSegment(content, found, number - 1, startedAs, options.requestId)), {
                 priority: PRIORITY[reason],
                 ...(options.client ? { client: options.client } : {}),
                 ...(options.signal ? { signal: options.signal } : {}),
               }),
       readLocal: () => this.readStored(file.path),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
+      wanted: () => queue.isWanted(file.key),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
     options.onScheduled?.();
@@ -377,7 +379,7 @@ export class Origin {
               )
           : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits);
         log += span.log;
-        const packaged = await packageSpan(span.tsPath, found.kind, workDir);
+        const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
         log += packaged.log;
         const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, plan.videoDecodeDelay) : packaged.segment;
         const summary = summarizeFragment(fragment);
@@ -405,6 +407,8 @@ export class Origin {
         this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, log);
         return { init, segment: Buffer.from(setSequenceNumber(fragment, index + 1)), ...(encoder ? { encoder } : {}) };
       } catch (err) {
+        // Not a failure: the encode starts again at normal priority.
+        if (err instanceof PreemptedError) throw err;
         lastError = err as Error;
         if (err instanceof ProcessError || err instanceof SpanError) log += err.log;
         logs.push(`--- attempt ${attempt}${encoder ? ` (${encoder})` : ''}: ${lastError.message}\n${log}`);

@@ -63,6 +63,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   await cache.load();
 
   const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism(), {
+    prefetchWorkers: streaming.encoder.prefetch_workers,
     maxWaiting: streaming.encoder.max_queue,
     maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
     onShed: () => metrics?.prefetchShed.inc(),
@@ -70,7 +71,14 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
   let advertiseUrl = config.advertiseUrl ?? '';
   const coordinator: Coordinator = config.redisUrl
-    ? new RedisCoordinator({ redisUrl: config.redisUrl, advertiseUrl: () => advertiseUrl, leaseMs: config.leaseMs ?? 5000, log })
+    ? new RedisCoordinator({
+        redisUrl: config.redisUrl,
+        advertiseUrl: () => advertiseUrl,
+        leaseMs: config.leaseMs ?? 5000,
+        maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
+        onWanted: (key) => queue.raiseRunning(key),
+        log,
+      })
     : new LocalCoordinator();
   const events = new EventBus(randomUUID().slice(0, 8));
   metrics = new Metrics({
@@ -127,7 +135,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     system: () => ({
       workers: queue.workers,
-      queue: { waiting: queue.depth, running: queue.running, shed: queue.shed, refused: queue.refused },
+      queue: { waiting: queue.depth, running: queue.running, shed: queue.shed, refused: queue.refused, preempted: queue.preempted },
       cache: { bytes: cache.bytes, segments: cache.count, maxBytes: streaming.storage.max_bytes },
       redis: config.redisUrl ? { connected: coordinator.connected } : null,
       signedUrls: signer !== undefined,
