@@ -64,6 +64,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
 
   const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism(), {
     prefetchWorkers: streaming.encoder.prefetch_workers,
+    prefetchNice: streaming.encoder.prefetch_nice,
     maxWaiting: streaming.encoder.max_queue,
     maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
     onShed: () => metrics?.prefetchShed.inc(),

@@ -105,6 +105,16 @@ describe('ProcessLane', () => {
     });
   });
 
+  it('runs a background lane at its configured niceness (encoder.prefetch_nice)', async () => {
+    const tool = await gatedTool('exit 0');
+    await tool.open();
+    await withEnv('JITSEG_FFMPEG', tool.path, async () => {
+      await runInLane(new ProcessLane(true, undefined, 10), () => run('ffmpeg', []));
+      await runInLane(new ProcessLane(true, undefined, 0), () => run('ffmpeg', []));
+      expect(await tool.runs()).toEqual([10, 0]);
+    });
+  });
+
   it('where renice is refused: kills the running processes, and a later process in the lane is not started', async () => {
     const tool = await gatedTool('exit 0');
     await withEnv('JITSEG_FFMPEG', tool.path, async () => {

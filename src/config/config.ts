@@ -67,9 +67,14 @@ const streamingSchema = z
         hwaccel: z.enum(['auto', 'none', 'nvenc', 'qsv', 'vaapi', 'videotoolbox']).default('auto'),
         /** Prefetch encodes at once, in slots of their own at the lowest CPU priority (0: as many as workers). */
         prefetch_workers: z.number().int().min(0).max(256).default(0),
+        /**
+         * CPU niceness of prefetch encodes: 19 (the lowest priority) lets anything else on the machine go
+         * first, so next to other busy work prefetch gets almost no CPU; lower it to let prefetch compete.
+         */
+        prefetch_nice: z.number().int().min(0).max(19).default(19),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto', prefetch_workers: 0 }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19 }),
     prefetch: z
       .object({
         enabled: z.boolean().default(true),

@@ -4,7 +4,7 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
 /**
  * The encode worker pool. A player never waits for prefetch: requests have
  * `workers` slots of their own, and prefetch runs in slots of its own
- * (`prefetchWorkers`) at the lowest CPU priority (nice 19), so a request
+ * (`prefetchWorkers`) at the lowest CPU priority (nice 19 by default), so a request
  * always finds its worker and the CPU. The rest wait in a bounded queue.
  * Order among waiting tasks: a player's request before any prefetch; among
  * equals, the client with the fewest encodes running (one client cannot
@@ -38,6 +38,8 @@ export class DroppedError extends Error {
 export interface QueueLimits {
   /** Prefetch encodes at once, in slots of their own (default: as many as `workers`). */
   prefetchWorkers?: number;
+  /** CPU niceness of prefetch encodes (default 19, the lowest priority; 0: as a player's). */
+  prefetchNice?: number;
   /** Tasks that may wait for a worker. */
   maxWaiting: number;
   /** How long a player's request may wait for a worker before it is refused. */
@@ -86,7 +88,7 @@ export class EncodeQueue {
     readonly workers: number,
     private readonly limits: QueueLimits = { maxWaiting: Infinity, maxWaitMs: Infinity },
     /** Makes the lane each task runs in (tests replace it to simulate a system that refuses renice). */
-    private readonly newLane: (background: boolean) => ProcessLane = (background) => new ProcessLane(background),
+    private readonly newLane: (background: boolean) => ProcessLane = (background) => new ProcessLane(background, undefined, limits.prefetchNice),
   ) {
     this.prefetchWorkers = limits.prefetchWorkers || workers;
   }

@@ -35,7 +35,7 @@ export class PreemptedError extends Error {
   override name = 'PreemptedError';
 }
 
-/** Niceness of background work (prefetch): the lowest CPU priority. */
+/** Niceness of background work (prefetch) unless configured: the lowest CPU priority. */
 export const BACKGROUND_NICE = 19;
 
 /**
@@ -52,12 +52,17 @@ export const BACKGROUND_NICE = 19;
 export class ProcessLane {
   private readonly live = new Map<number, () => void>();
   private cut = false;
+  private lowPriority: boolean;
 
   constructor(
-    private lowPriority: boolean,
+    background: boolean,
     /** os.setPriority; replaceable to test a machine without the privilege. */
     private readonly setPriority: (pid: number, priority: number) => void = os.setPriority,
-  ) {}
+    /** The niceness of a background lane (1-19). */
+    readonly niceness = BACKGROUND_NICE,
+  ) {
+    this.lowPriority = background && niceness > 0;
+  }
 
   get background(): boolean {
     return this.lowPriority;
@@ -232,7 +237,7 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
   const toolArgs = watchProgress ? ['-progress', 'pipe:3', '-stats_period', '0.5', ...args] : args;
   // nice(1) starts the process, and so every thread it makes, at the low priority.
   const niced = lane?.background === true && process.platform !== 'win32';
-  const subprocess = execa(niced ? 'nice' : commands[tool](), niced ? ['-n', String(BACKGROUND_NICE), commands[tool](), ...toolArgs] : toolArgs, {
+  const subprocess = execa(niced ? 'nice' : commands[tool](), niced ? ['-n', String(lane.niceness), commands[tool](), ...toolArgs] : toolArgs, {
     encoding: 'buffer',
     reject: false,
     // fd 3 carries ffmpeg's progress reports when they are watched.
@@ -251,7 +256,7 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
       preempted = true;
       subprocess.kill('SIGKILL');
     });
-    if (lane.background && !niced) os.setPriority(pid, BACKGROUND_NICE);
+    if (lane.background && !niced) os.setPriority(pid, lane.niceness);
   }
   if (onStdout) subprocess.stdout.on('data', onStdout);
   let stalled = false;
