@@ -10,9 +10,10 @@
  *   3. the prefetch hit ratio of a player at 1× on the 360p test source
  *      (video + audio, 10 segments of 2 s, after the first 3), the figure
  *      test/prefetch.test.ts used to assert (0.214 when the suite's own
- *      files ran beside it).
+ *      files ran beside it), with prefetch at nice 19 (the default) and 0.
  *
- * Run alone: npx tsx bench/preemption.ts  (JSON on stdout, progress on stderr)
+ * Run alone: npx tsx bench/preemption.ts [seek|stampede|hit-ratio …]
+ * (all three without arguments; JSON on stdout, progress on stderr)
  */
 import { copyFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -32,13 +33,13 @@ const PLAYED = 10;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
-async function origin(mediaDir: string, changes: { prefetch: boolean; workers?: number; segmentDuration?: number }): Promise<RunningServer> {
+async function origin(mediaDir: string, changes: { prefetch: boolean; workers?: number; segmentDuration?: number; prefetchNice?: number }): Promise<RunningServer> {
   const defaults = defaultStreamingConfig();
   const streaming: StreamingConfig = {
     ...defaults,
     ...(changes.segmentDuration ? { segment_duration: changes.segmentDuration } : {}),
     prefetch: { ...defaults.prefetch, enabled: changes.prefetch },
-    encoder: { ...defaults.encoder, workers: changes.workers ?? 0 },
+    encoder: { ...defaults.encoder, workers: changes.workers ?? 0, ...(changes.prefetchNice !== undefined ? { prefetch_nice: changes.prefetchNice } : {}) },
   };
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-bench-preempt-'));
   return startServer({ mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming }, { logger: silentLogger() });
@@ -90,8 +91,8 @@ async function stampede(mediaDir: string, file: string, prefetch: boolean): Prom
   }
 }
 
-async function hitRatioAt1x(mediaDir: string, file: string): Promise<number> {
-  const server = await origin(mediaDir, { prefetch: true, segmentDuration: 2 });
+async function hitRatioAt1x(mediaDir: string, file: string, prefetchNice: number): Promise<number> {
+  const server = await origin(mediaDir, { prefetch: true, segmentDuration: 2, prefetchNice });
   try {
     const { base, info } = await register(server.url, file);
     const tracks = [`${base}/video/${info.renditions[0]!.id}`, `${base}/audio/${info.audio[0]!.id}`];
@@ -127,32 +128,45 @@ async function main(): Promise<void> {
   await copyFile(await testSource('browser360p'), path.join(mediaDir, 'clip-360p.mp4'));
   const results: Record<string, unknown> = { cpus: os.availableParallelism(), loadavg: os.loadavg() };
 
-  const seek: Record<string, number[]> = { on: [], off: [] };
-  for (let t = 0; t < TRIALS; t++) {
-    for (const prefetch of [true, false]) {
-      const ms = await seekWhilePrefetching(mediaDir, 'main-1080p.mp4', prefetch);
-      seek[prefetch ? 'on' : 'off']!.push(round(ms));
-      log(`seek while prefetching (1 worker), prefetch ${prefetch ? 'on' : 'off'}: ${round(ms)} ms`);
-    }
-  }
-  results.seekWhilePrefetchingMs = seek;
+  const only = process.argv.slice(2);
+  const wanted = (part: string) => only.length === 0 || only.includes(part);
 
-  const stampedes: Record<string, { p50: number; max: number }[]> = { on: [], off: [] };
-  for (let t = 0; t < TRIALS; t++) {
-    for (const prefetch of [true, false]) {
-      const { p50, max } = await stampede(mediaDir, 'main-1080p.mp4', prefetch);
-      stampedes[prefetch ? 'on' : 'off']!.push({ p50: round(p50), max: round(max) });
-      log(`${STAMPEDE} requests for one cold segment, prefetch ${prefetch ? 'on' : 'off'}: p50 ${round(p50)} ms, max ${round(max)} ms`);
+  if (wanted('seek')) {
+    const seek: Record<string, number[]> = { on: [], off: [] };
+    for (let t = 0; t < TRIALS; t++) {
+      for (const prefetch of [true, false]) {
+        const ms = await seekWhilePrefetching(mediaDir, 'main-1080p.mp4', prefetch);
+        seek[prefetch ? 'on' : 'off']!.push(round(ms));
+        log(`seek while prefetching (1 worker), prefetch ${prefetch ? 'on' : 'off'}: ${round(ms)} ms`);
+      }
     }
+    results.seekWhilePrefetchingMs = seek;
   }
-  results.stampedeMs = stampedes;
 
-  const ratios: number[] = [];
-  for (let t = 0; t < TRIALS; t++) {
-    ratios.push(await hitRatioAt1x(mediaDir, 'clip-360p.mp4'));
-    log(`player at 1× (360p, after the first 3 segments): hit ratio ${ratios.at(-1)!.toFixed(3)}`);
+  if (wanted('stampede')) {
+    const stampedes: Record<string, { p50: number; max: number }[]> = { on: [], off: [] };
+    for (let t = 0; t < TRIALS; t++) {
+      for (const prefetch of [true, false]) {
+        const { p50, max } = await stampede(mediaDir, 'main-1080p.mp4', prefetch);
+        stampedes[prefetch ? 'on' : 'off']!.push({ p50: round(p50), max: round(max) });
+        log(`${STAMPEDE} requests for one cold segment, prefetch ${prefetch ? 'on' : 'off'}: p50 ${round(p50)} ms, max ${round(max)} ms`);
+      }
+    }
+    results.stampedeMs = stampedes;
   }
-  results.hitRatioAt1x = ratios;
+
+  if (wanted('hit-ratio')) {
+    const ratios: Record<string, number[]> = { nice19: [], nice0: [] };
+    for (let t = 0; t < TRIALS; t++) {
+      for (const nice of [19, 0]) {
+        const ratio = await hitRatioAt1x(mediaDir, 'clip-360p.mp4', nice);
+        ratios[`nice${nice}`]!.push(Number(ratio.toFixed(3)));
+        log(`player at 1× (360p, after the first 3 segments), prefetch at nice ${nice}: hit ratio ${ratio.toFixed(3)}`);
+      }
+    }
+    results.hitRatioAt1x = ratios;
+  }
+  results.loadavgAfter = os.loadavg();
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
