@@ -5,7 +5,7 @@ import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumbe
 import { packageSpan } from './package/package.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
-import { ProcessError } from './process/runner.js';
+import { PreemptedError, ProcessError } from './process/runner.js';
 import type { MediaKind } from './store/content-store.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './store/segment-store.js';
 import type { Coordinator, Obtain } from './coordinate/cluster.js';
@@ -149,18 +149,20 @@ export class Origin {
     if (reason === 'request') metrics.miss();
     this.parts.breaker.assertNotOpen(content.metadata.hash);
     if (reason === 'request') queue.raise(file.key, PRIORITY.request);
+    // The init comes out of segment 1's encode, which queues for its own worker.
     const how: Obtain = {
-      produce:
+      inWorker:
         number === 'init'
-          ? () => this.makeInit(request, options)
-          : () =>
-              queue.run(file.key, (startedAs) => this.makeSegment(content, found, number - 1, startedAs, options.requestId), {
+          ? (work) => work(() => this.makeInit(request, options))
+          : (work) =>
+              queue.run(file.key, (startedAs) => work(() => this.makeSegment(content, found, number - 1, startedAs, options.requestId)), {
                 priority: PRIORITY[reason],
                 ...(options.client ? { client: options.client } : {}),
                 ...(options.signal ? { signal: options.signal } : {}),
               }),
       readLocal: () => this.segments.read(file.stored),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
+      wanted: () => queue.isWanted(file.key),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
     options.onScheduled?.();
@@ -340,6 +342,8 @@ export class Origin {
         workDir = await this.segments.makeWorkDir();
         return await this.encodeOnce(content, found, index, reason, { workDir, encoder, attempt, trail });
       } catch (err) {
+        // Not a failure: the encode starts again at normal priority.
+        if (err instanceof PreemptedError) throw err;
         lastError = err as Error;
         if (err instanceof ProcessError || err instanceof SpanError) trail.log += err.log;
         logs.push(`--- attempt ${attempt}${encoder ? ` (${encoder})` : ''}: ${lastError.message}\n${trail.log}`);
@@ -402,7 +406,7 @@ export class Origin {
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
       : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits);
     trail.log += span.log;
-    const packaged = await packageSpan(span.tsPath, found.kind, workDir);
+    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
     trail.log += packaged.log;
     const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, plan.videoDecodeDelay) : packaged.segment;
     const segment = Buffer.from(setSequenceNumber(fragment, index + 1));

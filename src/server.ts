@@ -70,6 +70,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const segments = new SegmentStore(store, cache, { logger, onWriteError: () => metrics?.storeWriteErrors.inc() });
 
   const queue = new EncodeQueue(streaming.encoder.workers || os.availableParallelism(), {
+    prefetchWorkers: streaming.encoder.prefetch_workers,
+    prefetchNice: streaming.encoder.prefetch_nice,
     maxWaiting: streaming.encoder.max_queue,
     maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
     onShed: () => metrics?.prefetchShed.inc(),
@@ -77,7 +79,14 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
   let advertiseUrl = config.advertiseUrl ?? '';
   const coordinator: Coordinator = config.redisUrl
-    ? new RedisCoordinator({ redisUrl: config.redisUrl, advertiseUrl: () => advertiseUrl, leaseMs: config.leaseMs ?? 5000, log })
+    ? new RedisCoordinator({
+        redisUrl: config.redisUrl,
+        advertiseUrl: () => advertiseUrl,
+        leaseMs: config.leaseMs ?? 5000,
+        maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
+        onWanted: (key) => queue.raiseRunning(key),
+        log,
+      })
     : new LocalCoordinator();
   const events = new EventBus(randomUUID().slice(0, 8));
   metrics = new Metrics({
@@ -140,7 +149,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     system: () => ({
       workers: queue.workers,
-      queue: { waiting: queue.depth, running: queue.running, shed: queue.shed, refused: queue.refused },
+      queue: { waiting: queue.depth, running: queue.running, shed: queue.shed, refused: queue.refused, preempted: queue.preempted },
       cache: { bytes: cache.bytes, segments: cache.count, maxBytes: streaming.storage.max_bytes },
       redis: config.redisUrl ? { connected: coordinator.connected } : null,
       signedUrls: signer !== undefined,

@@ -1,8 +1,12 @@
 /**
  * Overload: a bounded encode queue that sheds prefetch first, refuses what it
  * cannot start in time with 503 + Retry-After, shares workers fairly between
- * clients, and a health endpoint that answers throughout.
+ * clients, and a health endpoint that answers while every worker is busy
+ * (proven by order: the encodes are held at a gate until it has answered).
  */
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../src/coordinate/circuit-breaker.js';
 import { DroppedError, EncodeQueue, PRIORITY } from '../src/coordinate/encode-queue.js';
@@ -22,6 +26,7 @@ describe('EncodeQueue limits', () => {
     const queue = new EncodeQueue(1, { maxWaiting: 2, maxWaitMs: Infinity });
     const hold = gate();
     const running = queue.run('busy', () => hold.opened, { priority: PRIORITY.request });
+    const prefetching = queue.run('prefetching', () => hold.opened, { priority: PRIORITY.prefetch }); // the prefetch slot
     const p1 = queue.run('p1', async () => 'p1', { priority: PRIORITY.prefetch });
     const p2 = queue.run('p2', async () => 'p2', { priority: PRIORITY.prefetch });
     const r1 = queue.run('r1', async () => 'r1', { priority: PRIORITY.request }); // sheds p2 (the newest prefetch)
@@ -33,17 +38,17 @@ describe('EncodeQueue limits', () => {
     expect(queue.shed).toBe(3);
     expect(queue.refused).toBe(1);
     hold.open();
-    expect(await Promise.all([running, r1, r2])).toEqual([undefined, 'r1', 'r2']);
+    expect(await Promise.all([running, prefetching, r1, r2])).toEqual([undefined, undefined, 'r1', 'r2']);
   });
 
   it('refuses a request that cannot start in time', async () => {
     const queue = new EncodeQueue(1, { maxWaiting: 10, maxWaitMs: 100 });
     const hold = gate();
     const running = queue.run('busy', () => hold.opened, { priority: PRIORITY.request });
-    const started = Date.now();
+    // The worker stays busy until after the refusal: only the deadline can end this wait.
     await expect(queue.run('late', async () => 'late', { priority: PRIORITY.request })).rejects.toBeInstanceOf(ServiceUnavailableError);
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(queue.depth).toBe(0);
+    expect(queue.refused).toBe(1);
     hold.open();
     await running;
   });
@@ -96,39 +101,48 @@ describe('CircuitBreaker', () => {
   });
 });
 
+/** ffmpeg behind a gate: every encode (the runs watched through pipe:3) waits until the test opens it. */
+async function gatedFfmpeg(): Promise<{ path: string; open: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-overload-'));
+  const [script, gateFile] = [path.join(dir, 'ffmpeg'), path.join(dir, 'gate')];
+  await writeFile(script, `#!/bin/sh\ncase "$*" in *pipe:3*) while [ ! -e '${gateFile}' ]; do sleep 0.05; done ;; esac\nexec ffmpeg "$@"\n`);
+  await chmod(script, 0o755);
+  return { path: script, open: () => writeFile(gateFile, '') };
+}
+
 describe('an origin flooded with cold requests', () => {
-  it('answers every accepted request, refuses the excess with 503 + Retry-After, and stays healthy', async () => {
+  it('answers every accepted request, refuses the excess at once with 503 + Retry-After, and answers /healthz while the encodes are held', async () => {
     const media = await mediaFolder({ 'clip.mp4': await testSource('browser360p') });
-    const server = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, encoder: encoderWith({ workers: 1, max_queue: 3, max_wait_seconds: 60 }) });
+    const ffmpeg = await gatedFfmpeg();
+    const previous = process.env.JITSEG_FFMPEG;
+    process.env.JITSEG_FFMPEG = ffmpeg.path;
+    // A held encode reports no progress: a stall timeout longer than the test.
+    const server = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, encoder: encoderWith({ workers: 1, max_queue: 3, max_wait_seconds: 600, stall_timeout_seconds: 600 }) });
     try {
       const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clip.mp4' }) })).json();
       const info = await (await fetch(`${server.url}${registered.urls.info}`)).json();
       const video = `${server.url}/api/v1/content/${registered.hash}/video/${info.renditions[0].id}`;
 
-      let flooding = true;
-      const healthLatencies: number[] = [];
-      const health = (async () => {
-        while (flooding) {
-          const t = Date.now();
-          const response = await fetch(`${server.url}/healthz`);
-          expect(response.status).toBe(200);
-          healthLatencies.push(Date.now() - t);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })();
-      const responses = await Promise.all(
-        Array.from({ length: 20 }, async (_, i) => {
-          const response = await fetch(`${video}/segment_${i + 1}.m4s`);
-          const body = Buffer.from(await response.arrayBuffer());
-          return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
-        }),
-      );
-      flooding = false;
-      await health;
+      const answered: Array<{ status: number; retryAfter: string | null; body: Buffer }> = [];
+      const flood = Array.from({ length: 20 }, async (_, i) => {
+        const response = await fetch(`${video}/segment_${i + 1}.m4s`);
+        const answer = { status: response.status, retryAfter: response.headers.get('retry-after'), body: Buffer.from(await response.arrayBuffer()) };
+        answered.push(answer);
+        return answer;
+      });
+      // One worker and three places in the queue: the other sixteen are refused while the four are held at the gate.
+      while (answered.length < 16) await new Promise((r) => setTimeout(r, 20));
+      expect(answered.every((a) => a.status === 503)).toBe(true);
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      const detail = await (await fetch(`${server.url}/api/v1/health`)).json();
+      expect(detail.queue).toMatchObject({ running: 1, waiting: 3 });
+      expect(answered.length).toBe(16); // the health answers came before any accepted segment
+      await ffmpeg.open();
+      const responses = await Promise.all(flood);
 
       const ok = responses.filter((r) => r.status === 200);
       const refused = responses.filter((r) => r.status === 503);
-      // One worker and three places in the queue: four are accepted and answered, the rest refused at once.
       expect(ok.length).toBe(4);
       expect(refused.length).toBe(16);
       for (const r of refused) {
@@ -136,7 +150,6 @@ describe('an origin flooded with cold requests', () => {
         expect(JSON.parse(r.body.toString()).error).toBe('unavailable');
       }
       for (const r of ok) expect(r.body.subarray(4, 8).toString()).toBe('styp');
-      expect(Math.max(...healthLatencies)).toBeLessThan(1000);
       const metrics = await scrape(server.url);
       expect(metricValue(metrics, 'jitseg_requests_refused_total')).toBe(refused.length);
       // Refused requests were never encoded, and come through once the flood is over.
@@ -144,6 +157,9 @@ describe('an origin flooded with cold requests', () => {
       const retried = responses.findIndex((r) => r.status === 503);
       expect((await fetch(`${video}/segment_${retried + 1}.m4s`)).status).toBe(200);
     } finally {
+      await ffmpeg.open();
+      if (previous === undefined) delete process.env.JITSEG_FFMPEG;
+      else process.env.JITSEG_FFMPEG = previous;
       await server.close();
     }
   });

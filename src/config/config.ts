@@ -56,15 +56,25 @@ const streamingSchema = z
         workers: z.number().int().min(0).max(256).default(0),
         /** Encodes that may wait for a worker; beyond it prefetch is shed and requests get 503. */
         max_queue: z.number().int().min(1).max(100_000).default(64),
-        /** A player's request that cannot start encoding within this gets 503 + Retry-After. */
+        /**
+         * A player's request that cannot start encoding within this, or that waits this long for
+         * another instance making the same file, gets 503 + Retry-After.
+         */
         max_wait_seconds: z.number().min(0.1).max(600).default(15),
         /** FFmpeg reporting no progress for this long is killed (and the encode retried). */
         stall_timeout_seconds: z.number().min(0.5).max(600).default(20),
         /** Hardware H.264 encoder: auto (the first that works), none (libx264), or one by name. */
         hwaccel: z.enum(['auto', 'none', 'nvenc', 'qsv', 'vaapi', 'videotoolbox']).default('auto'),
+        /** Prefetch encodes at once, in slots of their own at the lowest CPU priority (0: as many as workers). */
+        prefetch_workers: z.number().int().min(0).max(256).default(0),
+        /**
+         * CPU niceness of prefetch encodes: 19 (the lowest priority) lets anything else on the machine go
+         * first, so next to other busy work prefetch gets almost no CPU; lower it to let prefetch compete.
+         */
+        prefetch_nice: z.number().int().min(0).max(19).default(19),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto' }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19 }),
     prefetch: z
       .object({
         enabled: z.boolean().default(true),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { ServiceUnavailableError } from '../errors.js';
 import type { EventBus, StampedEvent } from '../observe/events.js';
 
 /**
@@ -14,6 +15,13 @@ import type { EventBus, StampedEvent } from '../observe/events.js';
  * HTTP. When Redis is unreachable every call falls back to making the file
  * locally, and coordination resumes when it reconnects.
  *
+ * The lease is taken when the encode starts, inside the local worker the
+ * queue gave it, never while the encode waits for one: an instance whose
+ * queue is busy does not hold up another that could make the file now. A
+ * waiter whose player is waiting tells the lease holder (a "wanted"
+ * message), which raises the encode if it is a prefetch; a waiter gives up
+ * after `maxWaitMs` with 503 + Retry-After.
+ *
  * A hand-written lease rather than BullMQ: a job queue hands each encode to
  * whichever worker pulls it, so most cold requests would be encoded on
  * another instance and copied back, the per-instance priority queue (player
@@ -23,12 +31,18 @@ import type { EventBus, StampedEvent } from '../observe/events.js';
  */
 
 export interface Obtain {
-  /** Make the file here (encode, validate, store); it is then ours to serve. */
-  produce(): Promise<Buffer>;
+  /**
+   * Runs `work` once this instance has a worker free for it (the encode
+   * queue), handing it `make`: makes the file here (encode, validate,
+   * store); it is then ours to serve.
+   */
+  inWorker<T>(work: (make: () => Promise<Buffer>) => Promise<T>): Promise<T>;
   /** The file from this instance's store, when someone put it there (a shared volume). */
   readLocal(): Promise<Buffer | undefined>;
   /** The file from a holder; undefined when it no longer has it or cannot be reached. */
   fetchFromPeer(holderUrl: string): Promise<Buffer | undefined>;
+  /** Whether a player waits for the file now (not only prefetch). */
+  wanted(): boolean;
 }
 
 export interface Coordinator {
@@ -43,7 +57,7 @@ export interface Coordinator {
 export class LocalCoordinator implements Coordinator {
   readonly connected = false;
   obtain(_key: string, how: Obtain): Promise<Buffer> {
-    return how.produce();
+    return how.inWorker((make) => make());
   }
   async announce(): Promise<void> {}
   async close(): Promise<void> {}
@@ -57,19 +71,35 @@ export interface RedisCoordinatorOptions {
   leaseMs: number;
   /** Holders are remembered this long (a holder may evict the file sooner; then the next is asked). */
   holderTtlSeconds?: number;
+  /** How long a waiter waits for another instance to make a file before it answers 503 (default 15 s). */
+  maxWaitMs?: number;
+  /** Another instance's player waits for this key: raise it if it is being prefetched here. */
+  onWanted?: (key: string) => void;
   log?: (message: string) => void;
 }
 
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** The lease, unless a holder has the file already (made while this encode waited for a worker). */
+const ACQUIRE = `if redis.call('exists', KEYS[2]) == 1 then return 'HELD' end
+if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 'OK' end
+return 'BUSY'`;
 
 const CHANNEL = 'jitseg:ready';
+/** Keys a player waits for on some instance. */
+const WANTED_CHANNEL = 'jitseg:wanted';
 /** Pipeline events of every instance. */
 const EVENTS_CHANNEL = 'jitseg:events';
 /** A waiter looks again this often even without an announcement (a lapsed lease sends none). */
 const POLL_MS = 250;
 /** Redis calls that take longer than this count as Redis being away. */
 const COMMAND_TIMEOUT_MS = 1000;
+/** Retry-After for a waiter that gave up: about one encode. */
+const RETRY_AFTER_SECONDS = 2;
+
+/** From a worker: another instance holds the lease (wait for it), or a holder has the file now (fetch it). */
+const BUSY = Symbol('busy');
+const HELD = Symbol('held');
 
 class RedisUnavailable extends Error {
   override name = 'RedisUnavailable';
@@ -82,6 +112,7 @@ export class RedisCoordinator implements Coordinator {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly leaseMs: number;
   private readonly holderTtl: number;
+  private readonly maxWaitMs: number;
   private wasConnected = false;
   private onRemoteEvent: ((message: string) => void) | undefined;
   private closed = false;
@@ -89,6 +120,7 @@ export class RedisCoordinator implements Coordinator {
   constructor(private readonly options: RedisCoordinatorOptions) {
     this.leaseMs = options.leaseMs;
     this.holderTtl = options.holderTtlSeconds ?? 3600;
+    this.maxWaitMs = options.maxWaitMs ?? 15_000;
     const connection = {
       // Fail fast while disconnected: the caller then works locally instead of queueing behind a reconnect.
       enableOfflineQueue: false,
@@ -104,10 +136,11 @@ export class RedisCoordinator implements Coordinator {
       client.on('ready', () => this.onConnectionChange());
       client.on('close', () => this.onConnectionChange());
     }
-    this.events.on('ready', () => void this.events.subscribe(CHANNEL, EVENTS_CHANNEL).catch(() => undefined));
+    this.events.on('ready', () => void this.events.subscribe(CHANNEL, EVENTS_CHANNEL, WANTED_CHANNEL).catch(() => undefined));
     this.events.on('message', (channel: string, message: string) => {
       if (channel === CHANNEL) this.wake(message);
       else if (channel === EVENTS_CHANNEL) this.onRemoteEvent?.(message);
+      else if (channel === WANTED_CHANNEL) options.onWanted?.(message);
     });
   }
 
@@ -123,20 +156,28 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async obtain(key: string, how: Obtain): Promise<Buffer> {
+    const giveUpAt = Date.now() + this.maxWaitMs;
     for (;;) {
-      if (!this.connected) return how.produce();
-      let acquired: boolean;
+      if (!this.connected) return how.inWorker((make) => make());
+      let made: Buffer | typeof BUSY | typeof HELD = BUSY;
       try {
         const found = await this.fromHolders(key, how);
         if (found) return found;
-        acquired = (await this.call(this.commands.set(leaseKey(key), this.id, 'PX', this.leaseMs, 'NX'))) === 'OK';
+        // Queue for a worker only when no one else is making it already.
+        if ((await this.call(this.commands.exists(leaseKey(key)))) === 0) made = await how.inWorker((make) => this.makeUnderLease(key, make));
       } catch (err) {
-        if (err instanceof RedisUnavailable) return how.produce();
+        if (err instanceof RedisUnavailable) return how.inWorker((make) => make());
         throw err;
       }
-      if (acquired) return this.produceUnderLease(key, how);
+      if (made === HELD) continue;
+      if (made !== BUSY) return made;
       // Someone else is making it: wait for their announcement, or look again (their lease may lapse).
-      await this.waitForNews(key, POLL_MS);
+      if (how.wanted()) void this.call(this.commands.publish(WANTED_CHANNEL, key)).catch(() => undefined);
+      const left = giveUpAt - Date.now();
+      if (left <= 0) {
+        throw new ServiceUnavailableError(`another instance has been making this file for over ${Math.round(this.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS);
+      }
+      await this.waitForNews(key, Math.min(POLL_MS, left));
       const shared = await how.readLocal();
       if (shared) return shared;
     }
@@ -173,13 +214,23 @@ export class RedisCoordinator implements Coordinator {
     this.events.disconnect();
   }
 
-  private async produceUnderLease(key: string, how: Obtain): Promise<Buffer> {
+  /** In a local worker: takes the lease and makes the file, or says it is being (or was) made elsewhere. */
+  private async makeUnderLease(key: string, make: () => Promise<Buffer>): Promise<Buffer | typeof BUSY | typeof HELD> {
+    let answer: unknown;
+    try {
+      answer = await this.call(this.commands.eval(ACQUIRE, 2, leaseKey(key), holdersKey(key), this.id, this.leaseMs));
+    } catch (err) {
+      if (err instanceof RedisUnavailable) return make(); // this worker is ours: make it here
+      throw err;
+    }
+    if (answer === 'HELD') return HELD;
+    if (answer !== 'OK') return BUSY;
     const renewal = setInterval(() => {
       // A lost lease (we stalled past it) only means someone else may make the file too.
       void this.call(this.commands.eval(RENEW, 1, leaseKey(key), this.id, this.leaseMs)).catch(() => undefined);
     }, Math.max(50, Math.floor(this.leaseMs / 3)));
     try {
-      const bytes = await how.produce();
+      const bytes = await make();
       await this.announce(key);
       return bytes;
     } finally {
@@ -198,7 +249,11 @@ export class RedisCoordinator implements Coordinator {
     const local = await how.readLocal();
     if (local) return local;
     for (const holder of holders) {
-      if (holder === self) continue;
+      // Listed, but evicted here since: unlisted like any holder that no longer has it.
+      if (holder === self) {
+        await this.call(this.commands.srem(holdersKey(key), holder)).catch(() => undefined);
+        continue;
+      }
       const bytes = await how.fetchFromPeer(holder);
       if (bytes) return bytes;
       // Gone or evicted: no one should ask it again.

@@ -1,10 +1,19 @@
 import { ServiceUnavailableError } from '../errors.js';
+import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
 
 /**
- * The encode worker pool: at most `workers` encodes at once, the rest wait
- * in a bounded queue. Order: a player's request before any prefetch; among
+ * The encode worker pool. A player never waits for prefetch: requests have
+ * `workers` slots of their own, and prefetch runs in slots of its own
+ * (`prefetchWorkers`) at the lowest CPU priority (nice 19 by default), so a request
+ * always finds its worker and the CPU. The rest wait in a bounded queue.
+ * Order among waiting tasks: a player's request before any prefetch; among
  * equals, the client with the fewest encodes running (one client cannot
  * take every worker while others wait), then first come first served.
+ *
+ * When a player asks for a segment whose prefetch is running, the prefetch
+ * is raised to normal priority (`raise`); where the system does not allow
+ * that (no CAP_SYS_NICE), it is killed and run again as a request, first in
+ * line (see ProcessLane).
  *
  * Overload: when the queue is full, waiting prefetch is shed to make room
  * for a request, a new prefetch is shed at once, and a request that finds no
@@ -27,6 +36,10 @@ export class DroppedError extends Error {
 }
 
 export interface QueueLimits {
+  /** Prefetch encodes at once, in slots of their own (default: as many as `workers`). */
+  prefetchWorkers?: number;
+  /** CPU niceness of prefetch encodes (default 19, the lowest priority; 0: as a player's). */
+  prefetchNice?: number;
   /** Tasks that may wait for a worker. */
   maxWaiting: number;
   /** How long a player's request may wait for a worker before it is refused. */
@@ -41,6 +54,9 @@ interface Task {
   client: string;
   priority: number;
   seq: number;
+  /** While it runs: its slot, and the lane its processes run in. */
+  slot?: TaskReason;
+  lane?: ProcessLane;
   start: () => void;
   fail: (err: Error) => void;
 }
@@ -60,15 +76,22 @@ export class EncodeQueue {
   private readonly waiting: Task[] = [];
   private readonly raised = new Map<string, number>();
   private readonly runningByClient = new Map<string, number>();
-  private active = 0;
+  private readonly runningTasks = new Set<Task>();
+  private readonly busy: Record<TaskReason, number> = { request: 0, prefetch: 0 };
   private seq = 0;
   private shedCount = 0;
   private refusedCount = 0;
+  private preemptedCount = 0;
+  readonly prefetchWorkers: number;
 
   constructor(
     readonly workers: number,
     private readonly limits: QueueLimits = { maxWaiting: Infinity, maxWaitMs: Infinity },
-  ) {}
+    /** Makes the lane each task runs in (tests replace it to simulate a system that refuses renice). */
+    private readonly newLane: (background: boolean) => ProcessLane = (background) => new ProcessLane(background, undefined, limits.prefetchNice),
+  ) {
+    this.prefetchWorkers = limits.prefetchWorkers || workers;
+  }
 
   /** Runs `work` in a worker slot; `work` learns the priority it started with. */
   run<T>(key: string, work: (reason: TaskReason) => Promise<T>, options: QueueOptions): Promise<T> {
@@ -83,17 +106,22 @@ export class EncodeQueue {
         start: () => {
           clearTimeout(deadline);
           options.signal?.removeEventListener('abort', onAbort);
-          this.active++;
-          this.runningByClient.set(client, (this.runningByClient.get(client) ?? 0) + 1);
-          work(reasonOf(task.priority))
-            .then(resolve, reject)
-            .finally(() => {
-              this.active--;
-              const left = (this.runningByClient.get(client) ?? 1) - 1;
-              if (left > 0) this.runningByClient.set(client, left);
-              else this.runningByClient.delete(client);
+          this.begin(task);
+          runInLane(task.lane!, () => work(reasonOf(task.priority))).then(
+            (value) => {
+              this.end(task);
+              resolve(value);
               this.pump();
-            });
+            },
+            (err: unknown) => {
+              const cut = err instanceof PreemptedError && task.lane!.preempted;
+              this.end(task);
+              // Raised where renice is not allowed: again, now as a request, keeping its place in line (its seq).
+              if (cut) this.waiting.unshift(task);
+              else reject(err);
+              this.pump();
+            },
+          );
         },
         fail: (err) => {
           clearTimeout(deadline);
@@ -108,7 +136,7 @@ export class EncodeQueue {
         reject(new DroppedError(`dropped: ${key}`));
         return;
       }
-      if (this.active >= this.workers && this.waiting.length >= this.limits.maxWaiting && !this.makeRoomFor(task)) {
+      if (!this.hasSlotFor(task) && this.waiting.length >= this.limits.maxWaiting && !this.makeRoomFor(task)) {
         if (task.priority < PRIORITY.request) {
           this.countShed();
           reject(new DroppedError(`shed (queue full): ${key}`));
@@ -132,10 +160,30 @@ export class EncodeQueue {
     });
   }
 
-  /** A key is wanted at this priority now (kept until `release`). */
+  /**
+   * A key is wanted at this priority now (kept until `release`): a waiting
+   * task moves up, a running prefetch is raised to normal CPU priority (or
+   * pre-empted and run again as a request where that is not allowed).
+   */
   raise(key: string, priority: number): void {
     this.raised.set(key, Math.max(priority, this.raised.get(key) ?? -Infinity));
     for (const task of this.waiting) if (task.key === key && task.priority < priority) task.priority = priority;
+    if (priority < PRIORITY.request) return;
+    for (const task of this.runningTasks) {
+      if (task.key !== key || task.priority >= priority) continue;
+      task.priority = priority;
+      if (task.lane!.raise() === 'preempted') this.preemptedCount++;
+    }
+  }
+
+  /** Raises `key` only if it is encoding here now (another instance's player wants it). */
+  raiseRunning(key: string): void {
+    for (const task of this.runningTasks) if (task.key === key && task.priority < PRIORITY.request) return this.raise(key, PRIORITY.request);
+  }
+
+  /** Whether a player waits for `key` (it was raised to request priority). */
+  isWanted(key: string): boolean {
+    return (this.raised.get(key) ?? -Infinity) >= PRIORITY.request;
   }
 
   release(key: string): void {
@@ -154,7 +202,12 @@ export class EncodeQueue {
 
   /** Tasks running. */
   get running(): number {
-    return this.active;
+    return this.busy.request + this.busy.prefetch;
+  }
+
+  /** Running prefetch killed to run again as a request (renice was not allowed). */
+  get preempted(): number {
+    return this.preemptedCount;
   }
 
   /** Prefetch tasks shed because the queue was full. */
@@ -196,12 +249,37 @@ export class EncodeQueue {
     return true;
   }
 
+  private hasSlotFor(task: Task): boolean {
+    const slot = reasonOf(task.priority);
+    return this.busy[slot] < (slot === 'request' ? this.workers : this.prefetchWorkers);
+  }
+
+  /** Takes a slot for the task, in a lane of the slot's priority. */
+  private begin(task: Task): void {
+    task.slot = reasonOf(task.priority);
+    task.lane = this.newLane(task.slot === 'prefetch');
+    this.busy[task.slot]++;
+    this.runningTasks.add(task);
+    this.runningByClient.set(task.client, (this.runningByClient.get(task.client) ?? 0) + 1);
+  }
+
+  /** Gives the slot back (a raised prefetch gives back the prefetch slot it ran in). */
+  private end(task: Task): void {
+    this.busy[task.slot!]--;
+    this.runningTasks.delete(task);
+    const left = (this.runningByClient.get(task.client) ?? 1) - 1;
+    if (left > 0) this.runningByClient.set(task.client, left);
+    else this.runningByClient.delete(task.client);
+  }
+
   private pump(): void {
-    while (this.active < this.workers && this.waiting.length > 0) {
-      let best = 0;
-      for (let i = 1; i < this.waiting.length; i++) {
-        if (this.before(this.waiting[i]!, this.waiting[best]!)) best = i;
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < this.waiting.length; i++) {
+        const task = this.waiting[i]!;
+        if (this.hasSlotFor(task) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
       }
+      if (best < 0) return;
       const [task] = this.waiting.splice(best, 1);
       task!.start();
     }

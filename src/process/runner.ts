@@ -1,4 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
@@ -24,6 +28,114 @@ export class ProcessError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The work of a lane was cut short to start again at normal priority (see ProcessLane). */
+export class PreemptedError extends Error {
+  override name = 'PreemptedError';
+}
+
+/** Niceness of background work (prefetch) unless configured: the lowest CPU priority. */
+export const BACKGROUND_NICE = 19;
+
+/**
+ * The processes of one encode slot and the CPU priority they run at. A
+ * background lane starts every process at nice 19, which anyone may do, so
+ * a player's encode at normal priority takes the CPU from it at once.
+ * raise() brings the lane to normal priority, renicing every thread of its
+ * running processes; the kernel allows that only with CAP_SYS_NICE (or a
+ * raised RLIMIT_NICE). Without it the lane is pre-empted instead: its
+ * processes are killed, they and any later one in the lane fail with
+ * PreemptedError, and the slot's owner starts the work again at normal
+ * priority in a new lane.
+ */
+export class ProcessLane {
+  private readonly live = new Map<number, () => void>();
+  private cut = false;
+  private lowPriority: boolean;
+
+  constructor(
+    background: boolean,
+    /** os.setPriority; replaceable to test a machine without the privilege. */
+    private readonly setPriority: (pid: number, priority: number) => void = os.setPriority,
+    /** The niceness of a background lane (1-19). */
+    readonly niceness = BACKGROUND_NICE,
+  ) {
+    this.lowPriority = background && niceness > 0;
+  }
+
+  get background(): boolean {
+    return this.lowPriority;
+  }
+
+  get preempted(): boolean {
+    return this.cut;
+  }
+
+  /** Normal priority from now on, for running processes too; 'preempted' when that was not allowed. */
+  raise(): 'raised' | 'preempted' {
+    if (!this.lowPriority || this.cut) return this.cut ? 'preempted' : 'raised';
+    this.lowPriority = false;
+    try {
+      for (const pid of this.live.keys()) for (const tid of threadsOf(pid)) this.renice(tid);
+      return 'raised';
+    } catch (err) {
+      if (!isPermissionError(err)) throw err;
+      this.preempt();
+      return 'preempted';
+    }
+  }
+
+  /** Kills the lane's processes; they and later ones fail with PreemptedError. */
+  preempt(): void {
+    this.cut = true;
+    for (const kill of this.live.values()) kill();
+  }
+
+  /** @internal the runner's bookkeeping */
+  track(pid: number, kill: () => void): void {
+    this.live.set(pid, kill);
+  }
+
+  /** @internal */
+  untrack(pid: number): void {
+    this.live.delete(pid);
+  }
+
+  private renice(tid: number): void {
+    try {
+      this.setPriority(tid, 0);
+    } catch (err) {
+      // A thread that ended meanwhile needs no raising.
+      if (systemErrorCode(err) !== 'ESRCH') throw err;
+    }
+  }
+}
+
+const systemErrorCode = (err: unknown): string | undefined =>
+  (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code;
+
+const isPermissionError = (err: unknown) => ['EACCES', 'EPERM'].includes(systemErrorCode(err) ?? '');
+
+/** Niceness is per thread on Linux: every thread of a process is reniced, not just its main one. */
+function threadsOf(pid: number): number[] {
+  if (process.platform !== 'linux') return [pid];
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return []; // the process has ended
+  }
+}
+
+const lanes = new AsyncLocalStorage<ProcessLane>();
+
+/**
+ * Runs `work` in `lane`: every process it starts, through any number of
+ * calls (ffmpeg passes, retries, the packager), runs at the lane's priority
+ * and can be pre-empted with it, without each stage passing the lane on.
+ */
+export function runInLane<T>(lane: ProcessLane, work: () => Promise<T>): Promise<T> {
+  return lanes.run(lane, work);
 }
 
 const PACKAGER_BINARIES: Record<string, string> = {
@@ -58,13 +170,17 @@ export interface RunOptions {
   /** Kill the tool after this long (default 120 s). */
   timeoutMs?: number;
   /**
-   * ffmpeg only: kill it when it reports no progress for this long (a hang:
-   * a stuck decoder, a blocked read). ffmpeg reports on fd 3 every 0.5 s.
+   * Kill the tool when it makes no progress for this long (a hang: a stuck
+   * decoder, a blocked read, a stopped process). ffmpeg's progress is its
+   * reports on fd 3 (every 0.5 s); another tool's is the CPU time it uses
+   * (Linux /proc; elsewhere only timeoutMs applies).
    */
   stallTimeoutMs?: number;
   /** ffmpeg only (with stallTimeoutMs): its progress reports, parsed. */
   onProgress?: (progress: FfmpegProgress) => void;
   cwd?: string;
+  /** The lane to run in (default: the one runInLane set, if any). */
+  lane?: ProcessLane;
 }
 
 export interface FfmpegProgress {
@@ -115,8 +231,13 @@ export async function runStreaming(
 }
 
 async function runWith(tool: Tool, args: readonly string[], options: RunOptions, onStdout?: (chunk: Uint8Array) => void): Promise<RunResult> {
+  const lane = options.lane ?? lanes.getStore();
+  if (lane?.preempted) throw new PreemptedError(`${tool} not started: its work was pre-empted`);
   const watchProgress = tool === 'ffmpeg' && options.stallTimeoutMs !== undefined;
-  const subprocess = execa(commands[tool](), watchProgress ? ['-progress', 'pipe:3', '-stats_period', '0.5', ...args] : args, {
+  const toolArgs = watchProgress ? ['-progress', 'pipe:3', '-stats_period', '0.5', ...args] : args;
+  // nice(1) starts the process, and so every thread it makes, at the low priority.
+  const niced = lane?.background === true && process.platform !== 'win32';
+  const subprocess = execa(niced ? 'nice' : commands[tool](), niced ? ['-n', String(lane.niceness), commands[tool](), ...toolArgs] : toolArgs, {
     encoding: 'buffer',
     reject: false,
     // fd 3 carries ffmpeg's progress reports when they are watched.
@@ -128,35 +249,33 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
     buffer: { stdout: onStdout === undefined, stderr: true, fd3: false },
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
+  const pid = subprocess.pid;
+  let preempted = false;
+  if (lane && pid !== undefined) {
+    lane.track(pid, () => {
+      preempted = true;
+      subprocess.kill('SIGKILL');
+    });
+    if (lane.background && !niced) os.setPriority(pid, lane.niceness);
+  }
   if (onStdout) subprocess.stdout.on('data', onStdout);
   let stalled = false;
-  let watchdog: NodeJS.Timeout | undefined;
-  if (watchProgress) {
-    const stallMs = options.stallTimeoutMs!;
-    const rearm = () => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        stalled = true;
-        subprocess.kill('SIGKILL');
-      }, stallMs);
-    };
-    rearm();
-    let pending = '';
-    (subprocess.stdio[3] as Readable | null)?.on('data', (chunk: Buffer) => {
-      rearm();
-      if (!options.onProgress) return;
-      // Whole blocks only: a block ends with its "progress=…" line.
-      pending += chunk.toString('utf8');
-      const end = pending.lastIndexOf('progress=');
-      const lineEnd = end < 0 ? -1 : pending.indexOf('\n', end);
-      if (lineEnd < 0) return;
-      for (const progress of parseProgressBlocks(pending.slice(0, lineEnd + 1))) options.onProgress(progress);
-      pending = pending.slice(lineEnd + 1);
-    });
-    subprocess.stderr.on('data', rearm);
-  }
-  const result = await subprocess.finally(() => clearTimeout(watchdog));
+  const onStall = () => {
+    stalled = true;
+    subprocess.kill('SIGKILL');
+  };
+  const stopWatching =
+    options.stallTimeoutMs === undefined
+      ? () => {}
+      : watchProgress
+        ? watchFfmpegProgress(subprocess.stdio[3] as Readable | null, subprocess.stderr, options.stallTimeoutMs, onStall, options.onProgress)
+        : watchCpuTime(pid, options.stallTimeoutMs, onStall);
+  const result = await subprocess.finally(() => {
+    stopWatching();
+    if (pid !== undefined) lane?.untrack(pid);
+  });
   const log = tail(Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8'));
+  if (preempted) throw new PreemptedError(`${tool} was pre-empted to run again at normal priority`);
   if (stalled) throw new ProcessError(tool, `${tool} stalled: no progress for ${options.stallTimeoutMs} ms`, log, undefined, true, true);
   if (result.timedOut) throw new ProcessError(tool, `${tool} timed out after ${options.timeoutMs ?? 120_000} ms`, log, undefined, true);
   if (result.failed) {
@@ -167,4 +286,75 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
     throw new ProcessError(tool, `${tool} ${detail}${lastLine ? `: ${lastLine}` : ''}`, log, result.exitCode);
   }
   return { stdout: onStdout ? new Uint8Array() : (result.stdout ?? new Uint8Array()), log };
+}
+
+/** Calls onStall when ffmpeg sends neither a progress report nor a log line for stallMs. Returns the stop function. */
+function watchFfmpegProgress(
+  reports: Readable | null,
+  stderr: Readable,
+  stallMs: number,
+  onStall: () => void,
+  onProgress: ((progress: FfmpegProgress) => void) | undefined,
+): () => void {
+  let watchdog: NodeJS.Timeout | undefined;
+  const rearm = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(onStall, stallMs);
+  };
+  rearm();
+  let pending = '';
+  reports?.on('data', (chunk: Buffer) => {
+    rearm();
+    if (!onProgress) return;
+    // Whole blocks only: a block ends with its "progress=…" line.
+    pending += chunk.toString('utf8');
+    const end = pending.lastIndexOf('progress=');
+    const lineEnd = end < 0 ? -1 : pending.indexOf('\n', end);
+    if (lineEnd < 0) return;
+    for (const progress of parseProgressBlocks(pending.slice(0, lineEnd + 1))) onProgress(progress);
+    pending = pending.slice(lineEnd + 1);
+  });
+  stderr.on('data', rearm);
+  return () => clearTimeout(watchdog);
+}
+
+/**
+ * Calls onStall when the process uses no CPU for stallMs: stopped, or
+ * blocked on something that never comes. The packager prints nothing while
+ * it works (--quiet), so its CPU time is its progress. A niced process next
+ * to a busy machine still gets its small share, and so still counts as
+ * working. Linux only (/proc); elsewhere nothing is watched.
+ */
+function watchCpuTime(pid: number | undefined, stallMs: number, onStall: () => void): () => void {
+  if (pid === undefined || process.platform !== 'linux') return () => {};
+  let lastTicks = -1;
+  let lastChange = performance.now();
+  let stopped = false;
+  const timer = setInterval(() => {
+    void cpuTicks(pid).then((ticks) => {
+      if (stopped || ticks === undefined) return;
+      const now = performance.now();
+      if (ticks !== lastTicks) {
+        lastTicks = ticks;
+        lastChange = now;
+      } else if (now - lastChange >= stallMs) {
+        stopped = true;
+        clearInterval(timer);
+        onStall();
+      }
+    });
+  }, Math.max(50, Math.min(1000, stallMs / 5)));
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+/** CPU time a process and its waited-for children have used, in clock ticks; undefined once it is gone. */
+async function cpuTicks(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return undefined;
+  // Fields after the command name (which may hold spaces): state is the first; utime, stime, cutime, cstime the 12th to 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields.slice(11, 15).reduce((sum, field) => sum + Number(field), 0);
 }

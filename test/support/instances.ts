@@ -10,8 +10,10 @@ export interface Instance {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export async function startInstance(args: string[], env: Record<string, string> = {}): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--port', '0', '--host', '127.0.0.1', ...args], {
+/** `launcher`: a command that runs node for it (e.g. setpriv, to start it with fewer privileges). */
+export async function startInstance(args: string[], env: Record<string, string> = {}, launcher: string[] = []): Promise<Instance> {
+  const [command, ...before] = [...launcher, process.execPath];
+  const child = spawn(command!, [...before, '--import', 'tsx', 'src/main.ts', '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: ROOT,
     env: { ...process.env, JITSEG_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
