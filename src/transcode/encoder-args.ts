@@ -2,43 +2,81 @@ import { VAAPI_DEVICE, type VideoEncoderName } from './encoders.js';
 
 /**
  * The encoder-specific parts of a video encode's command line: where frames
- * are decoded, how they are scaled, and the encoder's own options.
+ * are decoded, how they are scaled, and the encoder's own options. Every
+ * option and value here is checked against this machine's ffmpeg (its option
+ * tables, and a real parse of the filter chains and encoder options) in
+ * test/hwaccel.test.ts.
  */
 
-/** Hardware setup before the input: decode on the device where the encoder can take its frames. */
+/** The name the hardware device gets on the command line (decoder, filters and encoder share it). */
+export const HW_DEVICE_NAME = 'gpu';
+
+/** How frames reach a device-side scaler: the device type, and the pixel format of frames on it. */
+interface Device {
+  type: 'cuda' | 'qsv' | 'vaapi';
+  /** `-init_hw_device` argument. */
+  spec: string;
+  /** The hardware pixel format of decoded frames that stay on the device. */
+  hwFormat: string;
+}
+
+const DEVICES: Partial<Record<VideoEncoderName, Device>> = {
+  h264_nvenc: { type: 'cuda', spec: `cuda=${HW_DEVICE_NAME}`, hwFormat: 'cuda' },
+  h264_qsv: { type: 'qsv', spec: `qsv=${HW_DEVICE_NAME}`, hwFormat: 'qsv' },
+  h264_vaapi: { type: 'vaapi', spec: `vaapi=${HW_DEVICE_NAME}:${VAAPI_DEVICE}`, hwFormat: 'vaapi' },
+};
+
+/**
+ * QSV frame pools have a fixed size ("QSV requires a fixed frame pool size"):
+ * hwupload must be told how many frames beyond its own two to allocate.
+ * 64 is the figure FFmpeg's and Intel's QSV guides use.
+ */
+export const QSV_UPLOAD_EXTRA_FRAMES = 64;
+
+/**
+ * Hardware setup before the input: one named device, used by the decoder
+ * (when it can decode this codec on the device), by hwupload and by the
+ * encoder. VideoToolbox decodes on the device and hands frames back in
+ * system memory; its encoder uploads them itself.
+ */
 export function hwInputArgs(encoder: VideoEncoderName): string[] {
-  switch (encoder) {
-    case 'h264_nvenc':
-      return ['-hwaccel', 'cuda', '-hwaccel_output_format', 'cuda'];
-    case 'h264_qsv':
-      return ['-init_hw_device', 'qsv=hw', '-filter_hw_device', 'hw', '-hwaccel', 'qsv', '-hwaccel_output_format', 'qsv'];
-    case 'h264_vaapi':
-      return ['-init_hw_device', `vaapi=hw:${VAAPI_DEVICE}`, '-filter_hw_device', 'hw', '-hwaccel', 'vaapi', '-hwaccel_output_format', 'vaapi'];
-    case 'h264_videotoolbox':
-      return ['-hwaccel', 'videotoolbox'];
-    default:
-      return [];
-  }
+  if (encoder === 'h264_videotoolbox') return ['-hwaccel', 'videotoolbox'];
+  const device = DEVICES[encoder];
+  if (!device) return [];
+  return [
+    '-init_hw_device', device.spec, '-filter_hw_device', HW_DEVICE_NAME,
+    '-hwaccel', device.type, '-hwaccel_device', HW_DEVICE_NAME, '-hwaccel_output_format', device.hwFormat,
+  ];
 }
 
 /**
- * The scaling step for a rendition, on the device the frames are on. A
- * decoder that cannot decode on the device hands over system memory, which
- * `hwupload` moves there first.
+ * The scaling step for a rendition, on the device the encoder takes frames
+ * from. A source the device cannot decode (FFV1, 4:4:4, 10-bit H.264 under
+ * CUDA, …) arrives in system memory in whatever format its decoder makes:
+ * `format=nv12|<hw>` converts such frames to NV12 and lets device frames
+ * through untouched, and hwupload uploads the former and passes the latter.
  */
 export function scaleFilters(encoder: VideoEncoderName, width: number, height: number): string[] {
+  const device = DEVICES[encoder];
+  const toDevice = device ? [`format=nv12|${device.hwFormat}`, uploadFilter(encoder)] : [];
   switch (encoder) {
     case 'h264_nvenc':
-      return [`scale_cuda=${width}:${height}:format=yuv420p`];
+      return [...toDevice, `scale_cuda=w=${width}:h=${height}:format=yuv420p`];
     case 'h264_qsv':
-      return [`scale_qsv=w=${width}:h=${height}:format=nv12`];
+      // -idr_interval 0: an I-frame the driver inserts is an IDR (it does not stop the insertion); no look-ahead rate control.
+      return [...toDevice, `scale_qsv=w=${width}:h=${height}:format=nv12`];
     case 'h264_vaapi':
-      return [`scale_vaapi=w=${width}:h=${height}:format=nv12`];
+      return [...toDevice, `scale_vaapi=w=${width}:h=${height}:format=nv12`];
     case 'h264_videotoolbox':
-      return [`scale=${width}:${height}:flags=bicubic`, 'format=nv12'];
+      return [`scale=w=${width}:h=${height}:flags=bicubic`, 'format=nv12'];
     default:
-      return [`scale=${width}:${height}:flags=bicubic`, 'format=yuv420p'];
+      return [`scale=w=${width}:h=${height}:flags=bicubic`, 'format=yuv420p'];
   }
+}
+
+/** The upload onto the encoder's device (frames already there pass through). */
+function uploadFilter(encoder: VideoEncoderName): string {
+  return encoder === 'h264_qsv' ? `hwupload=extra_hw_frames=${QSV_UPLOAD_EXTRA_FRAMES}` : 'hwupload';
 }
 
 export interface RateControl {
@@ -50,18 +88,22 @@ export interface RateControl {
 
 /**
  * Encoder options. Every segment is encoded alone, so its first frame is an
- * IDR; each encoder is told not to place another keyframe inside the span
- * (no scene-cut keyframes, a GOP longer than any segment) and to keep GOPs
- * closed, since hardware encoders do not all honour -force_key_frames.
+ * IDR. The level is passed as its level_idc integer (41 for 4.1): the one
+ * spelling every encoder reads right (QSV has no level option of its own and
+ * takes the generic integer, which would round "4.1" down to 4; VideoToolbox
+ * names 4.0 "4.0", not "4"; x264 reads numbers of 7 and more as level_idc).
  */
 export function encoderArgs(encoder: VideoEncoderName, rate: RateControl, x264: { preset: string; tune?: string }): string[] {
-  const common = ['-profile:v', 'high', '-level:v', String(rate.levelIdc / 10), '-maxrate', `${rate.maxrateKbps}k`, '-bufsize', `${rate.bufsizeKbps}k`, '-bf', '3'];
+  const common = ['-profile:v', 'high', '-level:v', String(rate.levelIdc), '-maxrate', `${rate.maxrateKbps}k`, '-bufsize', `${rate.bufsizeKbps}k`, '-bf', '3'];
+  // Hardware encoders: a GOP longer than any segment, so none places a periodic keyframe inside one.
   const longGop = ['-g', '100000'];
   switch (encoder) {
     case 'h264_nvenc':
+      // No -rc-lookahead, so NVENC inserts no scene-cut I-frames; -no-scenecut keeps it so if lookahead is ever enabled.
       return ['-c:v', 'h264_nvenc', '-preset', 'p5', '-tune', 'hq', '-rc', 'vbr', '-cq', String(rate.crf), '-b:v', '0', ...common, ...longGop,
-        '-forced-idr', '1', '-strict_gop', '1', '-no-scenecut', '1', '-b_ref_mode', 'disabled'];
+        '-no-scenecut', '1', '-b_ref_mode', 'disabled'];
     case 'h264_qsv':
+      // -idr_interval 0: an I-frame the driver inserts is an IDR (it does not stop the insertion); no look-ahead rate control.
       return ['-c:v', 'h264_qsv', '-preset', 'medium', '-global_quality', String(rate.crf), ...common, ...longGop, '-idr_interval', '0', '-look_ahead', '0'];
     case 'h264_vaapi':
       return ['-c:v', 'h264_vaapi', '-rc_mode', 'QVBR', '-global_quality', String(rate.crf), '-b:v', `${rate.maxrateKbps}k`, ...common, ...longGop, '-idr_interval', '0'];
@@ -84,11 +126,11 @@ export function encoderArgs(encoder: VideoEncoderName, rate: RateControl, x264: 
 
 /** A one-frame encode on the device: fails when the encoder is listed but cannot run here. */
 export function trialArgs(encoder: VideoEncoderName): string[] {
-  const upload = encoder === 'h264_vaapi' || encoder === 'h264_qsv' ? ['-vf', 'format=nv12,hwupload'] : encoder === 'h264_nvenc' ? ['-vf', 'format=yuv420p'] : [];
+  const device = encoder === 'h264_vaapi' || encoder === 'h264_qsv' ? DEVICES[encoder] : undefined;
+  const upload = device ? ['-vf', `format=nv12,${uploadFilter(encoder)}`] : encoder === 'h264_nvenc' ? ['-vf', 'format=yuv420p'] : [];
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
-    ...(encoder === 'h264_vaapi' ? ['-init_hw_device', `vaapi=hw:${VAAPI_DEVICE}`, '-filter_hw_device', 'hw'] : []),
-    ...(encoder === 'h264_qsv' ? ['-init_hw_device', 'qsv=hw', '-filter_hw_device', 'hw'] : []),
+    ...(device ? ['-init_hw_device', device.spec, '-filter_hw_device', HW_DEVICE_NAME] : []),
     '-f', 'lavfi', '-i', 'color=black:size=256x144:rate=25',
     '-frames:v', '1', ...upload, '-c:v', encoder, '-f', 'null', '-',
   ];
