@@ -133,7 +133,7 @@ export interface FilterUse {
 }
 
 /** Splits a simple filter chain ("a=x=1:y=2,b,c=3") into filters and options, naming a leading positional value after the filter's first option. */
-export function parseChain(chain: string, tables: Map<string, OptionTable>): FilterUse[] {
+export function parseChain(chain: string, tables: Map<string, OptionTable | undefined>): FilterUse[] {
   return chain.split(',').map((part) => {
     const eq = part.indexOf('=');
     const name = eq < 0 ? part : part.slice(0, eq);
