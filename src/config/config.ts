@@ -51,6 +51,7 @@ const streamingSchema = z
           .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'])
           .default('veryfast'),
         tune: z.enum(['film', 'animation', 'grain', 'stillimage', 'fastdecode', 'zerolatency']).optional(),
+        /** Decoding threads per encode (0: ffmpeg's choice). x264 always runs one thread, so output never depends on it. */
         threads: z.number().int().min(0).max(256).default(0),
         /** Encodes at once (0: one per CPU core). */
         workers: z.number().int().min(0).max(256).default(0),

@@ -12,7 +12,7 @@ import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
  */
 
 /** Bump when the encode/package pipeline changes its output; it is part of every rendition id. */
-export const PIPELINE_VERSION = 2;
+export const PIPELINE_VERSION = 3;
 /** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
 export const OUTPUT_TIMESCALE = 90_000;
 /**
@@ -85,6 +85,7 @@ export interface AudioRendition {
 export interface EncoderSettings {
   preset: string;
   tune?: string;
+  /** The decoder's threads (0: ffmpeg's choice); the H.264 encoder always runs one (see encoder-args.ts). */
   threads: number;
 }
 
@@ -291,7 +292,8 @@ function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegm
     const maxrateKbps = profile.bitrate;
     const bufsizeKbps = profile.bitrate;
     const levelIdc = h264LevelIdc(size.width, size.height, video.frameRate, maxrateKbps);
-    const settings = { v: PIPELINE_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder, cutsKey };
+    // Decoder threads do not change a byte of output, so they are not part of the id.
+    const settings = { v: PIPELINE_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder: { preset: encoder.preset, tune: encoder.tune }, cutsKey };
     return {
       id: `${profile.name}-${shortHash(settings)}`,
       name: profile.name,

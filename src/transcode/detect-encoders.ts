@@ -1,5 +1,6 @@
 import { ProcessError, run } from '../process/runner.js';
-import { HW_ENCODERS, listedEncoders, trialArgs, type EncoderDetection, type VideoEncoderName } from './encoders.js';
+import { trialArgs } from './encoder-args.js';
+import { HW_ENCODERS, listedEncoders, type EncoderDetection, type VideoEncoderName } from './encoders.js';
 
 /** One detection per ffmpeg binary in a process (servers in one process share the machine). */
 const detections = new Map<string, Promise<EncoderDetection>>();

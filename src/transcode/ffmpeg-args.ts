@@ -9,7 +9,8 @@ import {
   type VideoSegment,
 } from '../plan/plan.js';
 import { sourceInput } from '../process/source-input.js';
-import { encoderArgs, hwInputArgs, scaleFilters, type VideoEncoderName } from './encoders.js';
+import { encoderArgs, hwInputArgs, scaleFilters } from './encoder-args.js';
+import type { VideoEncoderName } from './encoders.js';
 
 /**
  * FFmpeg command lines, as pure functions of the plan. Every encode writes
@@ -68,6 +69,8 @@ export function videoEncodeArgs(
     ...seekArgs,
     '-copyts',
     ...hwInputArgs(encoder),
+    // encoder.threads is the decoder's: decoding is bit-exact at any thread count (the encoder's is pinned).
+    ...(plan.encoder.threads > 0 ? ['-threads', String(plan.encoder.threads)] : []),
     ...sourceInput(sourcePath),
     '-map', `0:v:${plan.videoTrackIndex}`,
     '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
