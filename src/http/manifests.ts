@@ -70,8 +70,9 @@ export function manifestResponder(events: EventBus, signer: UrlSigner | undefine
  */
 export function contentFigures(content: Content, sizeOf: SegmentSizeLookup | undefined): { figures: ManifestFigures; version: string } {
   const { plan, metadata } = content;
-  const sizes = (kind: MediaKind, id: string, count: number): SegmentSizes =>
-    Array.from({ length: count }, (_, i) => sizeOf?.(metadata.hash, kind, id, segmentFileName(plan.segmentTemplate, i + 1)));
+  const longest = Math.max(plan.videoSegments.length, ...plan.audio.map((a) => a.segments.length));
+  const names = Array.from({ length: longest }, (_, i) => segmentFileName(plan.segmentTemplate, i + 1));
+  const sizes = (kind: MediaKind, id: string, count: number): SegmentSizes => names.slice(0, count).map((name) => sizeOf?.(metadata.hash, kind, id, name));
   const figures = manifestFigures(plan, {
     video: Object.fromEntries(plan.renditions.map((r) => [r.id, sizes('video', r.id, plan.videoSegments.length)])),
     audio: Object.fromEntries(plan.audio.map((a) => [a.id, sizes('audio', a.id, a.segments.length)])),
