@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,7 @@ describe('FRAME-RATE and @frameRate are the nominal rate', () => {
 
   afterAll(async () => {
     await server?.close();
+    await Promise.all([mediaDir, server?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
   });
 
   it('the MP4 sources with an edit list have one, the others not', async () => {
@@ -145,10 +146,11 @@ function measured({ bytes, seconds }: Fetched): { average: number; peak: number 
 
 describe('bit rates are never below what the segments measure', () => {
   let server: TestServer;
+  let mediaDir: string;
   const file = 'noisy-360p.mp4';
 
   beforeAll(async () => {
-    const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-figures-'));
+    mediaDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-figures-'));
     // Noise costs the encoder every bit its VBV allows (the case that put AVERAGE-BANDWIDTH 2 % under); in audio it
     // takes FFmpeg's AAC encoder over its target (the case that put DASH's 128000 under), more so after silence.
     await ffmpeg([
@@ -167,6 +169,7 @@ describe('bit rates are never below what the segments measure', () => {
 
   afterAll(async () => {
     await server?.close();
+    await Promise.all([mediaDir, server?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
   });
 
   it('before encoding, and corrected from the made segments on the next request, without a URL changing', async () => {
