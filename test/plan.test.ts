@@ -243,6 +243,7 @@ describe('declared frame rate', () => {
       ['Matroska milliseconds', track(onClock(num, den, 1000, frames, 21), 1000, 21 + Math.round((frames * 1000 * den) / num))],
       ['MPEG-TS 90 kHz', track(onClock(num, den, 90_000, frames, 126_000), 90_000, 126_000 + Math.round((frames * 90_000 * den) / num))],
       ['milliseconds remuxed to 16 kHz', track(onClock(num, den, 1000, frames).map((ms) => 16 * ms), 16_000, 16 * Math.round((frames * 1000 * den) / num))],
+      ['milliseconds on a nanosecond clock', track(onClock(num, den, 1000, frames).map((ms) => 1e6 * ms), 1e9, 1e6 * Math.round((frames * 1000 * den) / num))],
     ];
     for (const [clock, video] of clocks) {
       const rates = frameRates(video);
@@ -268,6 +269,15 @@ describe('declared frame rate', () => {
     expect(rates.constant).toBe(false);
     expect(hlsFrameRate(rates)).toBe('30.000');
     expect(dashFrameRate(rates)).toBe('27');
+  });
+
+  it('stays finite on a nanosecond clock with frames 4 ns apart between long gaps', () => {
+    const pts = Array.from({ length: 2000 }, (_, i) => Math.floor(i / 10) * 1e9 + (i % 10) * 4);
+    // Every frame is on a 4 ns grid: 250 million frames a second, most of them missing.
+    const rates = frameRates(track(pts, 1e9, 200e9));
+    expect(rates.nominal).toEqual({ num: 250_000_000, den: 1 });
+    expect(Number.isFinite(rationalValue(rates.nominal))).toBe(true);
+    expect(rationalValue(rates.average)).toBeCloseTo(10, 6);
   });
 
   it('reads a slideshow, one picture every 10 s', () => {

@@ -70,8 +70,9 @@ function readRate(frames: number, ticks: number, timescale: number, errorTicks: 
   const low = (frames * timescale) / (ticks + errorTicks);
   const high = (frames * timescale) / (ticks - errorTicks);
   const inside = (rate: Rational) => rationalValue(rate) >= low && rationalValue(rate) <= high;
-  const halves = Array.from({ length: Math.floor(2 * high) - Math.ceil(2 * low) + 1 }, (_, i) => reduce(Math.ceil(2 * low) + i, 2));
-  const common = [...NTSC_RATES, ...halves].filter((rate) => rate.num > 0 && inside(rate));
+  // Of the whole and half rates, the one nearest the reading is the only one that can win.
+  const nearestHalf = reduce(Math.max(1, Math.round(2 * estimate)), 2);
+  const common = [...NTSC_RATES, nearestHalf].filter(inside);
   if (common.length > 0) {
     return common.reduce((best, rate) => (Math.abs(rationalValue(rate) - estimate) < Math.abs(rationalValue(best) - estimate) ? rate : best));
   }
