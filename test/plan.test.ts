@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { defaultStreamingConfig } from '../src/config/config.js';
 import { assertManifestable, makePlan, OUTPUT_TIMESCALE, planCuts, rescale, segmentFileName, segmentNumberFromFileName, type Plan } from '../src/plan/plan.js';
+import { dashFrameRate, frameRates, hlsFrameRate, rationalValue, reduce } from '../src/plan/frame-rate.js';
 import { ProbeError } from '../src/probe/errors.js';
-import type { ProbeResult } from '../src/probe/types.js';
+import type { ProbeResult, VideoTrackProbe } from '../src/probe/types.js';
 import { syntheticProbe } from './support/synthetic-probe.js';
 
 const config = defaultStreamingConfig();
@@ -211,5 +212,89 @@ describe('helpers', () => {
     for (const bad of ['segment_0.m4s', 'segment_07.m4s', 'segment_x.m4s', 'seg_7.m4s', 'segment_7.mp4']) {
       expect(segmentNumberFromFileName('segment_$Number$.m4s', bad)).toBeUndefined();
     }
+  });
+});
+
+describe('declared frame rate', () => {
+  /** A video track with the given frame times (ticks of `timescale`), keyframe at the first. */
+  const track = (framePts: number[], timescale: number, endPts: number): VideoTrackProbe => ({
+    ...syntheticProbe({ seconds: 1, keyframeSeconds: [0] }).video,
+    timescale,
+    framePts,
+    keyframePts: [framePts[0]!],
+    endPts,
+  });
+  /** `count` frames of a num/den grid read through a clock of `timescale` ticks, rounded as muxers do, from `firstTick`. */
+  const onClock = (num: number, den: number, timescale: number, count: number, firstTick = 0) =>
+    Array.from({ length: count }, (_, i) => firstTick + Math.round((i * timescale * den) / num));
+  const RATES: Array<[num: number, den: number, hls: string, dash: string]> = [
+    [24000, 1001, '23.976', '24000/1001'],
+    [24, 1, '24.000', '24'],
+    [25, 1, '25.000', '25'],
+    [30000, 1001, '29.970', '30000/1001'],
+    [60000, 1001, '59.940', '60000/1001'],
+  ];
+
+  it.each(RATES)('%i/%i is declared exactly whatever clock carries it', (num, den, hls, dash) => {
+    const frames = Math.round((3 * num) / den);
+    const clocks: Array<[string, VideoTrackProbe]> = [
+      // An MP4 at the rate's own clock, its start and end trimmed by an edit list (a frame and half a frame).
+      ['mp4 clock', track(onClock(num, den, num, frames, den), num, den + frames * den - Math.floor(den / 2))],
+      ['Matroska milliseconds', track(onClock(num, den, 1000, frames, 21), 1000, 21 + Math.round((frames * 1000 * den) / num))],
+      ['MPEG-TS 90 kHz', track(onClock(num, den, 90_000, frames, 126_000), 90_000, 126_000 + Math.round((frames * 90_000 * den) / num))],
+      ['milliseconds remuxed to 16 kHz', track(onClock(num, den, 1000, frames).map((ms) => 16 * ms), 16_000, 16 * Math.round((frames * 1000 * den) / num))],
+      ['milliseconds on a nanosecond clock', track(onClock(num, den, 1000, frames).map((ms) => 1e6 * ms), 1e9, 1e6 * Math.round((frames * 1000 * den) / num))],
+    ];
+    for (const [clock, video] of clocks) {
+      const rates = frameRates(video);
+      expect(rates.constant, clock).toBe(true);
+      expect(rates.nominal, clock).toEqual(reduce(num, den));
+      expect(hlsFrameRate(rates), clock).toBe(hls);
+      expect(dashFrameRate(rates), clock).toBe(dash);
+    }
+  });
+
+  it('keeps the grid rate of a stream with missing frames (an AVI at 1/25 s with a dropped frame)', () => {
+    const pts = Array.from({ length: 150 }, (_, i) => i).filter((i) => i !== 1);
+    const rates = frameRates(track(pts, 25, 150));
+    expect(rates).toMatchObject({ constant: true, nominal: { num: 25, den: 1 } });
+    expect(rationalValue(rates.average)).toBeCloseTo(149 / 6, 6);
+    expect(dashFrameRate(rates)).toBe('25');
+  });
+
+  it('declares the highest rate to HLS and the average to DASH for variable-rate video', () => {
+    // 2 s at 24 fps, then 2 s at 30 fps, on a millisecond clock.
+    const pts = [...onClock(24, 1, 1000, 48), ...onClock(30, 1, 1000, 60, 2000)];
+    const rates = frameRates(track(pts, 1000, 4000));
+    expect(rates.constant).toBe(false);
+    expect(hlsFrameRate(rates)).toBe('30.000');
+    expect(dashFrameRate(rates)).toBe('27');
+  });
+
+  it('stays finite on a nanosecond clock with frames 4 ns apart between long gaps', () => {
+    const pts = Array.from({ length: 2000 }, (_, i) => Math.floor(i / 10) * 1e9 + (i % 10) * 4);
+    // Every frame is on a 4 ns grid: 250 million frames a second, most of them missing.
+    const rates = frameRates(track(pts, 1e9, 200e9));
+    expect(rates.nominal).toEqual({ num: 250_000_000, den: 1 });
+    expect(Number.isFinite(rationalValue(rates.nominal))).toBe(true);
+    expect(rationalValue(rates.average)).toBeCloseTo(10, 6);
+  });
+
+  it('reads a slideshow, one picture every 10 s', () => {
+    const rates = frameRates(track(onClock(1, 10, 1000, 60), 1000, 600_000));
+    expect(hlsFrameRate(rates)).toBe('0.100');
+    expect(dashFrameRate(rates)).toBe('1/10');
+  });
+
+  it('puts the nominal rate in the plan, and the level follows the highest rate', () => {
+    const probe = syntheticProbe({ seconds: 10, keyframeSeconds: [0] });
+    // A 1 ms rounding in each timestamp moves the average (what the probe reports), not the declared rate.
+    probe.video.frameRate = 23.926;
+    expect(makePlan(probe, config).frameRates.nominal).toEqual({ num: 24000, den: 1001 });
+    // 1080p, 2 s at 60 fps and 8 s at 20 fps: 28 fps on average fit level 4.0, its fastest second needs 4.2.
+    const vfr = syntheticProbe({ seconds: 10, keyframeSeconds: [0] });
+    vfr.video = track([...onClock(60, 1, 1000, 120), ...onClock(20, 1, 1000, 160, 2000)], 1000, 10_000);
+    vfr.video.frameRate = 28;
+    expect(makePlan(vfr, config).renditions[0]).toMatchObject({ height: 1080, levelIdc: 42, codecs: 'avc1.64002a' });
   });
 });

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { RequestIdVariables } from './middleware/request-id.js';
 import type { UrlSigner } from './signing.js';
+import type { SegmentSizeLookup } from './manifests.js';
 
 /** What the HTTP layer is built from (src/server.ts wires it). */
 export interface AppDeps {
@@ -33,6 +34,8 @@ export interface AppDeps {
   listMedia?: () => Promise<string[]>;
   /** Cached segments of a content, for the library page. */
   cachedSegments?: (hash: string) => number;
+  /** Bytes of a made segment, for the bit rates manifests declare (without it they declare the plan's bounds). */
+  segmentSize?: SegmentSizeLookup;
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;

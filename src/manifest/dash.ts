@@ -1,11 +1,14 @@
+import { dashFrameRate } from '../plan/frame-rate.js';
 import type { AudioRendition, Plan } from '../plan/plan.js';
+import { figuresFor, manifestFigures, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
 
 /**
  * A static DASH MPD (ISO/IEC 23009-1, DASH-IF live profile with
  * SegmentTemplate + SegmentTimeline) from the plan. Durations are the exact
  * tick counts the segments carry; presentationTimeOffset maps our constant
- * timeline offset back to zero.
+ * timeline offset back to zero. @bandwidth is the peak of `figures`
+ * (figures.ts): the plan's upper bounds unless segments have been measured.
  */
 
 const escapeXml = (value: string) =>
@@ -55,14 +58,14 @@ function segmentTemplate(plan: Plan, kind: 'video' | 'audio', segments: readonly
   );
 }
 
-function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string): string {
+function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string, figures: ManifestFigures): string {
   const lang = audio.language !== 'und' ? ` lang="${escapeXml(languageTag(audio.language))}"` : '';
   return [
     `<AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1"${lang}>`,
     `<Label>${escapeXml(audio.name)}</Label>`,
     `<Role schemeIdUri="urn:mpeg:dash:role:2011" value="${audio.isDefault ? 'main' : 'alternate'}"/>`,
     segmentTemplate(plan, 'audio', audio.segments, query),
-    `<Representation id="${audio.id}" codecs="${audio.codecs}" bandwidth="${audio.bitrateKbps * 1000}" audioSamplingRate="${audio.sampleRate}">`,
+    `<Representation id="${audio.id}" codecs="${audio.codecs}" bandwidth="${figuresFor(figures.audio, audio.id).peak}" audioSamplingRate="${audio.sampleRate}">`,
     `<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${audio.channels}"/>`,
     '</Representation>',
     '</AdaptationSet>',
@@ -70,16 +73,17 @@ function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query
 }
 
 /** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
-export function dashManifest(plan: Plan, baseUrl = '', query = ''): string {
-  const frameRate = plan.frameRate.toFixed(3).replace(/\.?0+$/, '');
+export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+  const frameRate = dashFrameRate(plan.frameRates);
   const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
   const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
   const video = [
     `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
     segmentTemplate(plan, 'video', plan.videoSegments, query),
+    // Ordered by the plan's bounds, not by measurements, so the order never changes under a player.
     ...[...plan.renditions]
       .sort((a, b) => a.peakBandwidth - b.peakBandwidth)
-      .map((r) => `<Representation id="${r.id}" codecs="${r.codecs}" bandwidth="${r.peakBandwidth}" width="${r.width}" height="${r.height}" sar="1:1"/>`),
+      .map((r) => `<Representation id="${r.id}" codecs="${r.codecs}" bandwidth="${figuresFor(figures.video, r.id).peak}" width="${r.width}" height="${r.height}" sar="1:1"/>`),
     '</AdaptationSet>',
   ].join('\n');
   const maxSegment = Math.max(...plan.videoSegments.map((s) => s.duration)) / plan.timescale;
@@ -90,7 +94,7 @@ export function dashManifest(plan: Plan, baseUrl = '', query = ''): string {
     ...(baseUrl ? [`<BaseURL>${escapeXml(baseUrl)}</BaseURL>`] : []),
     '<Period id="0" start="PT0S">',
     video,
-    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query)),
+    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
     '</Period>',
     '</MPD>',
     '',

@@ -1,5 +1,7 @@
+import { hlsFrameRate } from '../plan/frame-rate.js';
 import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
-import { CONTAINER_OVERHEAD, segmentFileName } from '../plan/plan.js';
+import { segmentFileName } from '../plan/plan.js';
+import { figuresFor, manifestFigures, widestAudio, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
 
 /**
@@ -7,6 +9,8 @@ import { languageTag } from './language.js';
  * `uriPrefix` is prepended to rendition paths in the multivariant playlist:
  * "" when it is served beside them, an absolute path when it is not (/vod/…).
  * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every URI.
+ * `figures` are the bit rates to declare (figures.ts): the plan's upper
+ * bounds unless segments have been measured.
  */
 
 /** Version 7: fMP4 segments with EXT-X-MAP in media playlists (RFC 8216 §7). */
@@ -23,11 +27,7 @@ export function audioPlaylistPath(rendition: AudioRendition): string {
   return `audio/${rendition.id}/playlist.m3u8`;
 }
 
-function audioBandwidth(audio: AudioRendition | undefined): number {
-  return audio ? Math.ceil(audio.bitrateKbps * 1000 * CONTAINER_OVERHEAD) : 0;
-}
-
-export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = ''): string {
+export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
     const attributes = [
@@ -42,17 +42,19 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = ''): st
     ];
     lines.push(`#EXT-X-MEDIA:${attributes.join(',')}`);
   }
-  // The widest audio rendition bounds every variant's BANDWIDTH.
-  const audioPeak = Math.max(0, ...plan.audio.map((a) => audioBandwidth(a)));
+  // RFC 8216 §4.3.4.2: the largest sum over the renditions a variant can play together.
+  const audio = widestAudio(figures);
   const hasAudio = plan.audio.length > 0;
+  // Ordered by the plan's bounds, not by measurements, so the order never changes under a player.
   for (const rendition of [...plan.renditions].sort((a, b) => b.peakBandwidth - a.peakBandwidth)) {
+    const video = figuresFor(figures.video, rendition.id);
     const codecs = hasAudio ? `${rendition.codecs},${plan.audio[0]!.codecs}` : rendition.codecs;
     const attributes = [
-      `BANDWIDTH=${rendition.peakBandwidth + audioPeak}`,
-      `AVERAGE-BANDWIDTH=${rendition.averageBandwidth + audioPeak}`,
+      `BANDWIDTH=${video.peak + audio.peak}`,
+      `AVERAGE-BANDWIDTH=${video.average + audio.average}`,
       `RESOLUTION=${rendition.width}x${rendition.height}`,
       `CODECS=${quote(codecs)}`,
-      `FRAME-RATE=${plan.frameRate.toFixed(3)}`,
+      `FRAME-RATE=${hlsFrameRate(plan.frameRates)}`,
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);

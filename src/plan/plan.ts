@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Profile, StreamingConfig } from '../config/config.js';
 import type { AudioTrackProbe, ProbeResult, VideoTrackProbe } from '../probe/types.js';
 import { ProbeError } from '../probe/errors.js';
+import { audioSegmentBitsBound, bitrateFigures, videoSegmentBitsBound } from './bandwidth.js';
+import { frameRates, rationalValue, type FrameRates } from './frame-rate.js';
 import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
 
 /**
@@ -11,7 +13,7 @@ import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
  * and every encode follows it, so playlists and segments always agree.
  */
 
-/** Bump when the encode/package pipeline changes its output; it is part of every rendition id. */
+/** Bump when the encode/package pipeline changes its output; it is part of every rendition id (3: x264 on one thread; the init's btrt holds upper bounds). */
 export const PIPELINE_VERSION = 3;
 /** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
 export const OUTPUT_TIMESCALE = 90_000;
@@ -62,7 +64,7 @@ export interface VideoRendition {
   crf: number;
   levelIdc: number;
   codecs: string;
-  /** Peak bits/s of any segment, upper bound from the VBV (HLS BANDWIDTH). */
+  /** Upper bounds before anything is encoded (bits/s, see bandwidth.ts); manifests correct them from made segments. */
   peakBandwidth: number;
   averageBandwidth: number;
 }
@@ -80,6 +82,9 @@ export interface AudioRendition {
   /** 48 kHz sample on the source timeline where AAC frame 0 starts. */
   gridOriginSample: number;
   segments: AudioSegment[];
+  /** Upper bounds before anything is encoded (bits/s, see bandwidth.ts). */
+  peakBandwidth: number;
+  averageBandwidth: number;
 }
 
 export interface EncoderSettings {
@@ -94,7 +99,10 @@ export interface Plan {
   /** Output timeline value that corresponds to presentation time zero for players (DASH presentationTimeOffset). */
   presentationTimeOffset: number;
   durationSeconds: number;
+  /** Average frames per second (the seek margin's frame length). */
   frameRate: number;
+  /** What manifests declare (HLS FRAME-RATE, DASH @frameRate): see frame-rate.ts. */
+  frameRates: FrameRates;
   sourceTimescale: number;
   /** What ffmpeg calls the file's start_time; -ss is relative to it. */
   sourceStartSeconds: number;
@@ -260,10 +268,7 @@ function shortHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 10);
 }
 
-/** Container overhead on top of the elementary stream (fMP4 boxes), measured at 1–3 %. */
-export const CONTAINER_OVERHEAD = 1.03;
-
-function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegment[], cutsKey: string, encoder: EncoderSettings): VideoRendition[] {
+function ladder(video: VideoTrackProbe, fps: number, profiles: Profile[], segments: VideoSegment[], cutsKey: string, encoder: EncoderSettings): VideoRendition[] {
   const source = displaySize(video);
   const shortSide = Math.min(source.width, source.height);
   let chosen = profiles.filter((p) => Math.min(p.width, p.height) <= shortSide);
@@ -284,16 +289,18 @@ function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegm
       },
     ];
   }
-  // Peak over one segment ≤ maxrate × d + bufsize (the VBV bound); the shortest segment is the worst case.
-  let shortest = Infinity;
-  for (const segment of segments) shortest = Math.min(shortest, segment.duration / OUTPUT_TIMESCALE);
   return chosen.map((profile) => {
     const size = fitInto(source, profile.width, profile.height);
     const maxrateKbps = profile.bitrate;
     const bufsizeKbps = profile.bitrate;
-    const levelIdc = h264LevelIdc(size.width, size.height, video.frameRate, maxrateKbps);
+    // The highest rate, so that a variable-rate source's fastest second fits the level too.
+    const levelIdc = h264LevelIdc(size.width, size.height, fps, maxrateKbps);
     // Decoder threads do not change a byte of output, so they are not part of the id.
     const settings = { v: PIPELINE_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder: { preset: encoder.preset, tune: encoder.tune }, cutsKey };
+    const bounds = bitrateFigures(
+      segments.map((s) => ({ bits: videoSegmentBitsBound(maxrateKbps, bufsizeKbps, s.duration, OUTPUT_TIMESCALE, s.frameCount), ticks: s.duration })),
+      OUTPUT_TIMESCALE,
+    );
     return {
       id: `${profile.name}-${shortHash(settings)}`,
       name: profile.name,
@@ -305,8 +312,8 @@ function ladder(video: VideoTrackProbe, profiles: Profile[], segments: VideoSegm
       crf: profile.quality,
       levelIdc,
       codecs: avcHighCodecString(levelIdc),
-      peakBandwidth: Math.ceil((maxrateKbps + bufsizeKbps / shortest) * 1000 * CONTAINER_OVERHEAD),
-      averageBandwidth: Math.ceil(maxrateKbps * 1000 * CONTAINER_OVERHEAD),
+      peakBandwidth: bounds.peak,
+      averageBandwidth: bounds.average,
     };
   });
 }
@@ -339,6 +346,10 @@ function audioRendition(
     });
   }
   const settings = { v: PIPELINE_VERSION, track: track.index, channels, bitrateKbps, cutsKey, gridOriginSample };
+  const bounds = bitrateFigures(
+    segments.map((s) => ({ bits: audioSegmentBitsBound(bitrateKbps, s.duration, OUTPUT_TIMESCALE, s.frameCount), ticks: s.duration })),
+    OUTPUT_TIMESCALE,
+  );
   const name = track.title ?? (track.language && track.language !== 'und' ? track.language : `Audio ${track.index + 1}`);
   const surround = channels > 2;
   return {
@@ -354,6 +365,8 @@ function audioRendition(
     codecs: 'mp4a.40.2',
     gridOriginSample,
     segments,
+    peakBandwidth: bounds.peak,
+    averageBandwidth: bounds.average,
   };
 }
 
@@ -366,7 +379,8 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
   const cutsKey = shortHash({ ts: video.timescale, cuts, end: video.endPts, decodeDelay });
   const encoder: EncoderSettings = { preset: config.encoder.preset, threads: config.encoder.threads, ...(config.encoder.tune ? { tune: config.encoder.tune } : {}) };
   const profiles = config.enable_abr ? config.profiles : config.profiles.slice(0, 1);
-  const renditions = ladder(video, profiles, segments, cutsKey, encoder);
+  const rates = frameRates(video);
+  const renditions = ladder(video, rationalValue(rates.nominal), profiles, segments, cutsKey, encoder);
   const cutsSeconds = cuts.map((pts) => pts / video.timescale);
   const audio = probe.audio.flatMap((track) => [
     audioRendition(track, cutsSeconds, { channels: 2, bitrateKbps: config.audio.bitrate }, cutsKey, offsetTicks),
@@ -381,6 +395,7 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
     presentationTimeOffset: Math.min(...firstStarts),
     durationSeconds: probe.durationSeconds,
     frameRate: video.frameRate,
+    frameRates: rates,
     sourceTimescale: video.timescale,
     sourceStartSeconds: probe.startSeconds,
     videoTrackIndex: video.index,
@@ -406,6 +421,9 @@ export function assertManifestable(plan: Plan): Plan {
   };
   if (!positive(plan.durationSeconds)) refuse(`a duration of ${plan.durationSeconds} s`);
   if (!positive(plan.frameRate)) refuse(`a frame rate of ${plan.frameRate}`);
+  for (const rate of [plan.frameRates.nominal, plan.frameRates.average]) {
+    if (!positive(rate.num) || !positive(rate.den)) refuse(`a frame rate of ${rate.num}/${rate.den}`);
+  }
   if (!Number.isFinite(plan.presentationTimeOffset)) refuse(`a presentation time offset of ${plan.presentationTimeOffset}`);
   if (plan.videoSegments.length === 0) refuse('no video segment');
   for (const segment of plan.videoSegments) {
@@ -416,6 +434,7 @@ export function assertManifestable(plan: Plan): Plan {
     if (!positive(r.peakBandwidth) || !positive(r.averageBandwidth)) refuse(`a bandwidth of ${r.peakBandwidth} (average ${r.averageBandwidth})`);
   }
   for (const a of plan.audio) {
+    if (!positive(a.peakBandwidth) || !positive(a.averageBandwidth)) refuse(`an audio bandwidth of ${a.peakBandwidth} (average ${a.averageBandwidth})`);
     for (const segment of a.segments) if (!positive(segment.duration)) refuse(`audio segment ${segment.index + 1} lasting ${segment.duration} ticks`);
   }
   return plan;

@@ -167,6 +167,11 @@ export class SegmentCache {
     return count;
   }
 
+  /** Bytes of a segment in the index, by its place ({hash}/{kind}/{rendition}/{file}); does not change its recency. */
+  sizeOf(hash: string, kind: string, renditionId: string, fileName: string): number | undefined {
+    return this.lru.peek([hash, kind, renditionId, fileName].join(path.sep))?.size;
+  }
+
   /** Whether a segment is in the index (does not change its recency). */
   has(absolutePath: string): boolean {
     const relative = this.relative(absolutePath);

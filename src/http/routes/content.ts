@@ -11,7 +11,7 @@ import { contentUrls, etagOf, type CachedBody } from '../body-cache.js';
 import { clientOf } from '../client.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
-import { childQuery, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
+import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
 
 /**
@@ -46,12 +46,14 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
   app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
-    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query), HLS_TYPE, CONTENT_MANIFEST_TTL);
+    const { figures, version } = contentFigures(content, deps.segmentSize);
+    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
-    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query), DASH_TYPE, CONTENT_MANIFEST_TTL);
+    const { figures, version } = contentFigures(content, deps.segmentSize);
+    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
   });
 
   const mediaKind = (c: Context): MediaKind => {

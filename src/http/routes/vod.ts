@@ -3,7 +3,7 @@ import { InvalidRequestError, NotFoundError } from '../../errors.js';
 import { dashManifest } from '../../manifest/dash.js';
 import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { childQuery, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
+import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
 
 /**
  * /vod/{relative path}/master.m3u8 and …/manifest.mpd: no registration step.
@@ -26,9 +26,10 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const { plan, metadata } = content;
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = await childQuery(c, deps.signer, metadata.hash);
+    const { figures, version } = contentFigures(content, deps.segmentSize);
     return file === 'master.m3u8'
-      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query), HLS_TYPE, PATH_MANIFEST_TTL)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query), DASH_TYPE, PATH_MANIFEST_TTL);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version);
   });
   return app;
 }
