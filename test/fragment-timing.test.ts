@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { earliestPresentationTime, findBoxes, readSamples, type TrackFragment } from '../src/package/fmp4.js';
 import { fragmentProblem } from '../src/package/validate.js';
+import { TIMELINE_OFFSET_SECONDS } from '../src/plan/plan.js';
 import { decodeFrames, expectSameVideo, parseM3u8, type Frame } from './support/conformance.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { encoderWith, NO_PREFETCH, testServer } from './support/server.js';
 
 /**
- * Fragments place themselves: every video fragment is trun version 1 with
- * signed composition offsets, its earliest presentation time is its tfdt and
- * the time the MPD and the HLS playlist give it, and no init carries an edit
- * list (players that ignore one, like hls.js's own bookkeeping, then agree
- * with those that apply it). On the B-frame source, so offsets are reordered.
+ * Fragments place themselves: every video fragment is trun version 1, its
+ * earliest presentation time is its tfdt and the time the MPD and the HLS
+ * playlist give it, and no init carries an edit list (players that ignore one,
+ * like hls.js's own bookkeeping, then agree with those that apply it). No
+ * composition offset is negative (FFmpeg's fragmented-MP4 demuxer would
+ * present the track late by the most negative one). On the B-frame source, so
+ * samples really are reordered.
  */
 
 let server: Awaited<ReturnType<typeof testServer>>;
@@ -78,7 +81,7 @@ describe('video fragments without edit lists', () => {
     const timelines = mpdTimelines(await (await fetch(`${base}/manifest.mpd`)).text());
     const master = parseM3u8(await (await fetch(`${base}/master.m3u8`)).text());
     expect(master.playlists.length).toBe(2);
-    let negativeOffsets = 0;
+    let reordered = 0;
     for (const variant of master.playlists) {
       const playlistUrl = new URL(variant.uri, `${base}/master.m3u8`).href;
       const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
@@ -101,11 +104,19 @@ describe('video fragments without edit lists', () => {
         // EXTINF has microseconds: the playlist time agrees to half a microsecond per segment before it.
         expect(Math.abs((tfdt - firstTfdt) / 90_000 - playlistTime), `${label}: tfdt = playlist time`).toBeLessThanOrEqual(0.5e-6 * (i + 1));
         playlistTime += entry.duration;
-        negativeOffsets += fragment.samples.filter((s) => s.compositionOffset < 0).length;
+        expect(fragment.samples.filter((s) => s.compositionOffset < 0), `${label}: negative composition offsets`).toEqual([]);
+        // A sample presented before the one decoded ahead of it: a B-frame.
+        let decode = tfdt;
+        const presented = fragment.samples.map((s) => {
+          const time = decode + s.compositionOffset;
+          decode += s.duration;
+          return time;
+        });
+        reordered += presented.filter((time, k) => k > 0 && time < presented[k - 1]!).length;
       }
     }
-    // B-frames are presented before their decode slot: the signed offsets are really used.
-    expect(negativeOffsets, 'samples with negative composition offsets').toBeGreaterThan(0);
+    // B-frames are presented before samples decoded ahead of them: the re-timing really had reordering to handle.
+    expect(reordered, 'samples presented before their predecessor in decode order').toBeGreaterThan(0);
   });
 
   it('a fragment whose presentation starts after its tfdt (the edit-list format) is refused', async () => {
@@ -148,11 +159,17 @@ describe('video fragments without edit lists', () => {
     }
   });
 
-  it('ffmpeg decodes every rendition frame-exact, through HLS and DASH', async () => {
+  it('ffmpeg decodes every rendition frame-exact, through HLS and DASH, each frame at its source time + 10 s', async () => {
     const base = `${server.url}/api/v1/content/${hash}`;
     for (const i of [0, 1]) {
-      expectSameVideo(`HLS rendition ${i}`, await decodeFrames(`${base}/master.m3u8`, `0:p:${i}:v`), sourceVideo);
-      expectSameVideo(`DASH representation ${i}`, await decodeFrames(`${base}/manifest.mpd`, `0:v:${i}`), sourceVideo);
+      for (const [label, frames] of [
+        [`HLS rendition ${i}`, await decodeFrames(`${base}/master.m3u8`, `0:p:${i}:v`)],
+        [`DASH representation ${i}`, await decodeFrames(`${base}/manifest.mpd`, `0:v:${i}`)],
+      ] as const) {
+        expectSameVideo(label, frames, sourceVideo);
+        // Not late by any composition offset: the one shift is the timeline's constant.
+        expect(Math.abs(frames[0]!.pts - sourceVideo[0]!.pts - TIMELINE_OFFSET_SECONDS), `${label}: first frame's shift`).toBeLessThan(0.001);
+      }
     }
   });
 });

@@ -1,3 +1,5 @@
+import { fragmentDecodeTimes } from './decode-times.js';
+
 /**
  * The few ISO-BMFF (fMP4/CMAF) box edits and reads the pipeline needs after
  * Shaka Packager: renumbering fragments, making one canonical init segment per
@@ -178,14 +180,14 @@ export function summarizeFragment(segment: Uint8Array): FragmentSummary {
  * leaves x264's B-frame delay in the composition offsets and an edit list to
  * undo it; players that ignore the edit list (hls.js's own bookkeeping) then
  * place the fragment that delay late, and the delay differs between spans of
- * a VFR or gapped source while a rendition has one init segment. Here sample
- * i decodes at the i-th smallest presentation time and keeps its own
- * presentation time through a signed composition offset (trun version 1, as
- * CMAF has it): tfdt is the earliest presentation time, which is the
- * segment's planned start, and the init needs no edit list (canonicalizeInit
- * drops it). The last sample lasts until `nextStart`, the next segment's
- * planned start, so decode time is contiguous across joins and the durations
- * sum to the planned duration.
+ * a VFR or gapped source while a rendition has one init segment. Here every
+ * sample keeps its presentation time, and decode times follow
+ * fragmentDecodeTimes: tfdt is the earliest presentation time, which is the
+ * segment's planned start, no offset is negative, and the last sample lasts
+ * until `nextStart`, the next segment's planned start, so decode time is
+ * contiguous across joins and the durations sum to the planned duration. The
+ * init needs no edit list (canonicalizeInit drops it). trun is version 1, as
+ * CMAF has it for video (its offsets are signed; none is negative here).
  */
 export function retimeVideoFragment(segment: Uint8Array, nextStart: number): Uint8Array {
   const top = readBoxes(segment);
@@ -205,9 +207,7 @@ export function retimeVideoFragment(segment: Uint8Array, nextStart: number): Uin
     decode += s.duration;
     return time;
   });
-  const decodeTimes = [...presentation].sort((x, y) => x - y);
-  const last = decodeTimes.at(-1)!;
-  if (nextStart <= last) throw new Error(`next segment starts at ${nextStart}, before this one's last frame at ${last}`);
+  const decodeTimes = fragmentDecodeTimes(presentation, nextStart);
 
   const trunBody = new Uint8Array(8 + 4 + samples.length * 16);
   const tv = dataView(trunBody);

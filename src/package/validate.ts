@@ -75,6 +75,9 @@ export function fragmentProblem(bytes: Uint8Array, expected: FragmentExpectation
     // Players place a fragment at its earliest presentation time, and no edit list moves it: it must be the planned start.
     const earliest = earliestPresentationTime(fragment);
     if (earliest !== expected.baseMediaDecodeTime) return `earliest presentation time ${earliest}, expected ${expected.baseMediaDecodeTime} (= tfdt)`;
+    // FFmpeg presents a fragmented track late by its most negative offset: there is none.
+    const negative = samples.findIndex((s) => s.compositionOffset < 0);
+    if (negative >= 0) return `sample ${negative} has a negative composition offset`;
     return expected.video ? nalProblem(bytes, mdat.payload, samples) : undefined;
   } catch (err) {
     return (err as Error).message;
