@@ -15,8 +15,8 @@ import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
 export const PIPELINE_VERSION = 2;
 /**
  * The format of video fragments and inits, part of every video rendition id,
- * so a cache never holds both formats in one rendition. 2: trun version 1
- * with signed composition offsets, tfdt = earliest presentation time, no edit
+ * so a cache never holds both formats in one rendition. 2: trun version 1,
+ * tfdt = earliest presentation time, no negative composition offset, no edit
  * list (1 had an edit list removing a constant decode delay).
  */
 export const VIDEO_FORMAT_VERSION = 2;
