@@ -408,11 +408,11 @@ export class Origin {
     trail.log += span.log;
     const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
     trail.log += packaged.log;
-    const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration, plan.videoDecodeDelay) : packaged.segment;
+    const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration) : packaged.segment;
     const segment = Buffer.from(setSequenceNumber(fragment, index + 1));
     const segmentProblem = fragmentProblem(segment, this.segmentFileOf(content, found, index + 1).expect);
     if (segmentProblem) throw new EncodeError(`segment ${index + 1} does not match the plan: ${segmentProblem}`, trail.log);
-    const init = canonicalizeInit(packaged.init, { ...initFields(plan, found), ...(video ? { editMediaTime: plan.videoDecodeDelay } : {}) });
+    const init = canonicalizeInit(packaged.init, initFields(plan, found));
     const initProblem = this.segments.problem(this.initFileOf(content, found), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.spansEncoded++;

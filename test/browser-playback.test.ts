@@ -1,12 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, playerState as state, servePlayerPages, until } from './support/browser.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
 
@@ -18,32 +12,8 @@ import { encoderWith, testServer } from './support/server.js';
  * exercised on every request, as in production.
  */
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-
-const PLAYER_FILES: Record<string, string> = {
-  '/players/hls.min.js': require.resolve('hls.js/dist/hls.min.js'),
-  // dashjs's package exports hide its UMD bundle; its main entry is that bundle.
-  '/players/dash.all.min.js': require.resolve('dashjs'),
-  '/players/shaka-player.compiled.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
-  '/': path.join(here, 'browser/harness.html'),
-};
-
-interface PlayerState {
-  currentTime: number;
-  duration: number;
-  paused: boolean;
-  videoHeight: number;
-  bufferedAhead: number;
-  decodedFrames: number;
-  droppedFrames: number;
-  heights: number[];
-  events: { fatal: string[]; nonFatal: string[]; mediaErrors: string[] };
-}
-
 let origin: Awaited<ReturnType<typeof testServer>>;
-let pageServer: Server;
-let pageUrl: string;
+let pages: Awaited<ReturnType<typeof servePlayerPages>>;
 let browser: Browser;
 let hash: string;
 
@@ -56,47 +26,15 @@ beforeAll(async () => {
     encoder: encoderWith({ preset: 'ultrafast' }),
   });
   hash = (await (await fetch(`${origin.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'clips/show.mp4' }) })).json()).hash;
-  pageServer = createServer(async (req, res) => {
-    const file = PLAYER_FILES[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!file) return res.writeHead(404).end();
-    res.writeHead(200, { 'Content-Type': file.endsWith('.html') ? 'text/html' : 'text/javascript' }).end(await readFile(file));
-  });
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-  pageUrl = `http://localhost:${(pageServer.address() as AddressInfo).port}/`;
+  pages = await servePlayerPages();
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => pageServer?.close(resolve));
+  await pages?.close();
   await origin?.close();
 });
-
-async function state(page: Page): Promise<PlayerState> {
-  return page.evaluate(() => {
-    const s = (window as any).harness.state();
-    const video = document.querySelector('video')!;
-    let bufferedAhead = 0;
-    for (let i = 0; i < video.buffered.length; i++) {
-      if (video.buffered.start(i) <= video.currentTime + 0.1 && video.buffered.end(i) > video.currentTime) bufferedAhead = video.buffered.end(i) - video.currentTime;
-    }
-    return { ...s, bufferedAhead };
-  });
-}
-
-async function until(page: Page, what: string, predicate: (s: PlayerState) => boolean, timeoutMs = 45_000): Promise<PlayerState> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await state(page);
-  while (!predicate(last)) {
-    if (last.events.fatal.length > 0 || last.events.mediaErrors.length > 0) {
-      throw new Error(`player failed while waiting for ${what}: ${JSON.stringify(last.events)}`);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last state ${JSON.stringify({ ...last, events: last.events })}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    last = await state(page);
-  }
-  return last;
-}
 
 type PlayerKind = 'hls' | 'dash' | 'shaka';
 
@@ -116,7 +54,7 @@ describe.each(cases)('$player through $entry', ({ player, url }) => {
     page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
     try {
-      await page.goto(pageUrl);
+      await page.goto(pages.url);
       await page.evaluate(([kind, source]) => (window as any).harness.start(kind, source), [player, url()] as const);
 
       // Playback starts.

@@ -1,8 +1,11 @@
+import { fragmentDecodeTimes } from './decode-times.js';
+
 /**
  * The few ISO-BMFF (fMP4/CMAF) box edits and reads the pipeline needs after
  * Shaka Packager: renumbering fragments, making one canonical init segment per
- * rendition, and checking a segment before it is stored. All edits keep box
- * sizes, so they are in-place writes into a copy of the bytes.
+ * rendition, re-timing video fragments, and reading what validation checks.
+ * Edits work on a copy of the bytes; an edit that changes a box's size
+ * rebuilds that box and its parents.
  */
 
 export interface Box {
@@ -103,6 +106,8 @@ export interface TrackFragment {
   dataOffset: number | undefined;
   /** Whether tfhd names an explicit base data offset (Shaka uses default-base-is-moof instead). */
   explicitBase: boolean;
+  /** trun version: 1 reads composition offsets as signed. */
+  trunVersion: number;
 }
 
 /** Reads the samples of the one traf/trun Shaka writes per fragment, tfhd defaults applied. */
@@ -148,7 +153,7 @@ export function readSamples(segment: Uint8Array, traf: Box): TrackFragment {
     samples.push({ duration, size, flags: sampleFlags, compositionOffset });
   }
   const trackId = view.getUint32(tfhd.payload + 4);
-  return { samples, baseMediaDecodeTime, tfhd, trackId, dataOffset, explicitBase: (tfhdFlags & TFHD_BASE_DATA_OFFSET) !== 0 };
+  return { samples, baseMediaDecodeTime, tfhd, trackId, dataOffset, explicitBase: (tfhdFlags & TFHD_BASE_DATA_OFFSET) !== 0, trunVersion: version };
 }
 
 /** Reads what validation needs from a media segment's moof boxes. */
@@ -168,23 +173,23 @@ export function summarizeFragment(segment: Uint8Array): FragmentSummary {
 }
 
 /**
- * Re-times a video fragment so it joins its neighbours exactly, whatever its span.
+ * Re-times a video fragment so it joins its neighbours exactly, whatever its
+ * span, and presents where the playlists say without an edit list.
  *
  * Shaka starts a fragment's decode timeline at its first presentation time,
  * leaves x264's B-frame delay in the composition offsets and an edit list to
- * undo it. That delay depends on each span's frame timing (a VFR or gapped
- * span gets another), but a rendition has one init segment, so such a span
- * would present shifted and overlap its neighbour in decode time; and the
- * last sample's duration is a guess. Here every sample keeps its presentation
- * time plus `decodeDelay` as its composition time (one constant per
- * rendition, which the init's edit list removes: see Plan.videoDecodeDelay),
- * sample i decodes at the i-th smallest presentation time, so tfdt is the
- * first presentation time, and the last sample lasts until `nextStart`, the next
- * segment's planned start. Decode time is then contiguous across joins and the
- * durations sum to the planned duration. Offsets stay non-negative (trun
- * version 0): FFmpeg's demuxer shifts negative ones instead of honouring them.
+ * undo it; players that ignore the edit list (hls.js's own bookkeeping) then
+ * place the fragment that delay late, and the delay differs between spans of
+ * a VFR or gapped source while a rendition has one init segment. Here every
+ * sample keeps its presentation time, and decode times follow
+ * fragmentDecodeTimes: tfdt is the earliest presentation time, which is the
+ * segment's planned start, no offset is negative, and the last sample lasts
+ * until `nextStart`, the next segment's planned start, so decode time is
+ * contiguous across joins and the durations sum to the planned duration. The
+ * init needs no edit list (canonicalizeInit drops it). trun is version 1, as
+ * CMAF has it for video (its offsets are signed; none is negative here).
  */
-export function retimeVideoFragment(segment: Uint8Array, nextStart: number, decodeDelay: number): Uint8Array {
+export function retimeVideoFragment(segment: Uint8Array, nextStart: number): Uint8Array {
   const top = readBoxes(segment);
   const moof = top.find((b) => b.type === 'moof');
   const mdat = top.find((b) => b.type === 'mdat');
@@ -202,22 +207,19 @@ export function retimeVideoFragment(segment: Uint8Array, nextStart: number, deco
     decode += s.duration;
     return time;
   });
-  const decodeTimes = [...presentation].sort((x, y) => x - y);
-  const last = decodeTimes.at(-1)!;
-  if (nextStart <= last) throw new Error(`next segment starts at ${nextStart}, before this one's last frame at ${last}`);
+  const decodeTimes = fragmentDecodeTimes(presentation, nextStart);
 
   const trunBody = new Uint8Array(8 + 4 + samples.length * 16);
   const tv = dataView(trunBody);
-  tv.setUint32(0, TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE | TRUN_FLAGS | TRUN_CTS);
+  // Version 1: signed composition offsets.
+  tv.setUint32(0, (1 << 24) | TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE | TRUN_FLAGS | TRUN_CTS);
   tv.setUint32(4, samples.length);
   samples.forEach((s, i) => {
     const at = 12 + i * 16;
     tv.setUint32(at, (decodeTimes[i + 1] ?? nextStart) - decodeTimes[i]!);
     tv.setUint32(at + 4, s.size);
     tv.setUint32(at + 8, s.flags);
-    const offset = presentation[i]! - decodeTimes[i]! + decodeDelay;
-    if (offset < 0) throw new Error(`sample ${i} is reordered further than the decode delay (${decodeDelay} ticks)`);
-    tv.setUint32(at + 12, offset);
+    tv.setInt32(at + 12, presentation[i]! - decodeTimes[i]!);
   });
   const tfdtBody = new Uint8Array(12);
   tfdtBody[0] = 1;
@@ -239,6 +241,21 @@ export function retimeVideoFragment(segment: Uint8Array, nextStart: number, deco
   return Buffer.concat(parts);
 }
 
+/**
+ * The earliest presentation time of a track fragment: the smallest decode
+ * time plus composition offset over its samples (what players place the
+ * fragment at; with signed offsets it is not tfdt + the smallest offset).
+ */
+export function earliestPresentationTime(fragment: Pick<TrackFragment, 'samples' | 'baseMediaDecodeTime'>): number {
+  let decode = fragment.baseMediaDecodeTime;
+  let earliest = Infinity;
+  for (const sample of fragment.samples) {
+    earliest = Math.min(earliest, decode + sample.compositionOffset);
+    decode += sample.duration;
+  }
+  return earliest;
+}
+
 /** A single-reference sidx pointing at the rewritten moof + mdat. */
 function retimedSidx(sidx: Uint8Array, referencedSize: number, earliestPresentationTime: number, duration: number): Uint8Array {
   const view = dataView(sidx);
@@ -258,33 +275,17 @@ function retimedSidx(sidx: Uint8Array, referencedSize: number, earliestPresentat
   return sidx;
 }
 
-/** Sets every edit's media_time: the one constant decode delay of the rendition, or 0. */
-function setEditMediaTime(out: Uint8Array, view: DataView, mediaTime: number): void {
-  for (const elst of findBoxes(out, ['moov', 'trak', 'edts', 'elst'])) {
-    const version = out[elst.payload]!;
-    const entries = view.getUint32(elst.payload + 4);
-    const entrySize = version === 1 ? 20 : 12;
-    for (let i = 0; i < entries; i++) {
-      const at = elst.payload + 8 + i * entrySize + (version === 1 ? 8 : 4);
-      if (version === 1) view.setBigInt64(at, BigInt(mediaTime));
-      else view.setInt32(at, mediaTime);
-    }
-  }
-}
-
 /**
  * Makes an init segment independent of which span produced it: Shaka writes
  * the wall-clock creation time, the span's duration (mehd) and the span's
  * bitrates (btrt); each would make inits of one rendition differ, and a
  * rendition must have exactly one. Times are zeroed, mehd holds the whole
- * presentation's duration, btrt the rendition's declared rates, and the edit
- * list removes the rendition's constant decode delay (see retimeVideoFragment).
+ * presentation's duration, btrt the rendition's declared rates, and edit
+ * lists are dropped: fragments carry their presentation times themselves
+ * (see retimeVideoFragment), and an edit list is what some players ignore.
  */
-export function canonicalizeInit(
-  init: Uint8Array,
-  options: { durationTicks: number; maxBitrate: number; avgBitrate: number; editMediaTime?: number },
-): Uint8Array {
-  const out = Uint8Array.from(init);
+export function canonicalizeInit(init: Uint8Array, options: { durationTicks: number; maxBitrate: number; avgBitrate: number }): Uint8Array {
+  const out = withoutEditLists(init);
   const view = dataView(out);
   const zeroTimes = (box: Box) => {
     const version = out[box.payload]!;
@@ -299,13 +300,26 @@ export function canonicalizeInit(
     if (out[mehd.payload] === 1) view.setBigUint64(mehd.payload + 4, BigInt(options.durationTicks));
     else view.setUint32(mehd.payload + 4, options.durationTicks);
   }
-  if (options.editMediaTime !== undefined) setEditMediaTime(out, view, options.editMediaTime);
   for (const btrt of findAll(out, 'btrt')) {
     view.setUint32(btrt.payload, 0);
     view.setUint32(btrt.payload + 4, options.maxBitrate);
     view.setUint32(btrt.payload + 8, options.avgBitrate);
   }
   return out;
+}
+
+/** A copy of an init segment without moov/trak/edts boxes (the moov and trak sizes shrink with them). */
+function withoutEditLists(init: Uint8Array): Uint8Array {
+  if (findBoxes(init, ['moov', 'trak', 'edts']).length === 0) return Uint8Array.from(init);
+  const rebuild = (start: number, end: number, path: string): Uint8Array[] =>
+    readBoxes(init, start, end).flatMap((b) => {
+      if (path === 'moov/trak' && b.type === 'edts') return [];
+      if ((path === '' && b.type === 'moov') || (path === 'moov' && b.type === 'trak')) {
+        return [box(b.type, ...rebuild(b.payload, b.end, path ? `${path}/${b.type}` : b.type))];
+      }
+      return [init.subarray(b.start, b.end)];
+    });
+  return Uint8Array.from(Buffer.concat(rebuild(0, init.length, '')));
 }
 
 /** Finds every box of a type anywhere (sample entries nest boxes after fixed fields, so a byte scan is used). */

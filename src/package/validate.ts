@@ -1,4 +1,4 @@
-import { avcCodecString, findBoxes, initTimescale, readBoxes, readSamples, type Box } from './fmp4.js';
+import { avcCodecString, earliestPresentationTime, findBoxes, initTimescale, readBoxes, readSamples, type Box } from './fmp4.js';
 
 /**
  * The checks a file passes before it is stored or served, whoever made it (an
@@ -12,7 +12,10 @@ export interface FragmentExpectation {
   /** The segment number (mfhd sequence number). */
   sequence: number;
   sampleCount: number;
-  /** tfdt of its first sample, in the plan's timescale. */
+  /**
+   * tfdt of its first sample, in the plan's timescale: the segment's planned
+   * start, which is also its earliest presentation time (no edit list shifts it).
+   */
   baseMediaDecodeTime: number;
   /** Sum of its sample durations. */
   duration: number;
@@ -69,6 +72,12 @@ export function fragmentProblem(bytes: Uint8Array, expected: FragmentExpectation
         `duration ${duration}/${expected.duration}, sync start ${sync}`
       );
     }
+    // Players place a fragment at its earliest presentation time, and no edit list moves it: it must be the planned start.
+    const earliest = earliestPresentationTime(fragment);
+    if (earliest !== expected.baseMediaDecodeTime) return `earliest presentation time ${earliest}, expected ${expected.baseMediaDecodeTime} (= tfdt)`;
+    // FFmpeg presents a fragmented track late by its most negative offset: there is none.
+    const negative = samples.findIndex((s) => s.compositionOffset < 0);
+    if (negative >= 0) return `sample ${negative} has a negative composition offset`;
     return expected.video ? nalProblem(bytes, mdat.payload, samples) : undefined;
   } catch (err) {
     return (err as Error).message;
@@ -84,6 +93,8 @@ export function initProblem(bytes: Uint8Array, expected: InitExpectation): strin
       return 'expected ftyp and one moov, and no media';
     }
     if (findBoxes(bytes, ['moov', 'trak']).length !== 1 || findBoxes(bytes, ['moov', 'mvex', 'trex']).length !== 1) return 'expected one track and its trex';
+    // Fragments carry their own presentation times; an edit list would shift them where some players do not look.
+    if (findBoxes(bytes, ['moov', 'trak', 'edts']).length > 0) return 'an edit list (edts) in the init segment';
     const stsd = stsdOf(bytes);
     if (!stsd) return 'no sample description (stsd)';
     const timescale = initTimescale(bytes);

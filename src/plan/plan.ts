@@ -15,6 +15,13 @@ import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
 
 /** Bump when the encode/package pipeline changes its output; it is part of every rendition id (3: x264 on one thread; the init's btrt holds upper bounds). */
 export const PIPELINE_VERSION = 3;
+/**
+ * The format of video fragments and inits, part of every video rendition id,
+ * so a cache never holds both formats in one rendition. 2: trun version 1,
+ * tfdt = earliest presentation time, no negative composition offset, no edit
+ * list (1 had an edit list removing a constant decode delay).
+ */
+export const VIDEO_FORMAT_VERSION = 2;
 /** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
 export const OUTPUT_TIMESCALE = 90_000;
 /**
@@ -107,8 +114,6 @@ export interface Plan {
   /** What ffmpeg calls the file's start_time; -ss is relative to it. */
   sourceStartSeconds: number;
   videoTrackIndex: number;
-  /** Constant decode delay of every video rendition (90 kHz ticks); the init's edit list removes it. */
-  videoDecodeDelay: number;
   videoSegments: VideoSegment[];
   renditions: VideoRendition[];
   audio: AudioRendition[];
@@ -213,33 +218,6 @@ function videoSegments(video: VideoTrackProbe, cuts: number[], offsetTicks: numb
   return segments;
 }
 
-/**
- * Frame intervals a frame can be presented before its decode slot with x264's
- * -bf 3 and B-pyramid (decode I0 P4 B2 B1 B3: B1 is two slots late). Exactly
- * x264's own delay for constant-rate sources; more would also be valid MP4,
- * but FFmpeg's timestamp guessing expects the delay the decoder declares.
- */
-const REORDER_FRAMES = 2;
-/** Never more than this (ticks): decode times run this far ahead of the source's first frame, within the +10 s offset. */
-const MAX_DELAY = 5 * OUTPUT_TIMESCALE;
-
-/**
- * The constant decode delay of a rendition (90 kHz ticks): every video sample
- * decodes this long before the slot it would take in presentation order, and
- * the init segment's edit list removes the same amount. One constant for the
- * whole source, not x264's per-span delay, so every span of a rendition lines
- * up with its one init segment and its neighbours. It must cover the widest
- * reordering window anywhere in the source, so it is the longest span of
- * REORDER_FRAMES frame intervals (VFR sources have longer ones).
- */
-function videoDecodeDelay(video: VideoTrackProbe): number {
-  const pts = video.framePts;
-  let widest = 0;
-  for (let i = 0; i + REORDER_FRAMES < pts.length; i++) widest = Math.max(widest, pts[i + REORDER_FRAMES]! - pts[i]!);
-  if (widest === 0) widest = Math.max(1, video.endPts - (pts[0] ?? 0));
-  return Math.min(MAX_DELAY, rescale(widest, video.timescale, OUTPUT_TIMESCALE));
-}
-
 interface DisplaySize {
   width: number;
   height: number;
@@ -296,7 +274,7 @@ function ladder(video: VideoTrackProbe, fps: number, profiles: Profile[], segmen
     // The highest rate, so that a variable-rate source's fastest second fits the level too.
     const levelIdc = h264LevelIdc(size.width, size.height, fps, maxrateKbps);
     // Decoder threads do not change a byte of output, so they are not part of the id.
-    const settings = { v: PIPELINE_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder: { preset: encoder.preset, tune: encoder.tune }, cutsKey };
+    const settings = { v: PIPELINE_VERSION, format: VIDEO_FORMAT_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder: { preset: encoder.preset, tune: encoder.tune }, cutsKey };
     const bounds = bitrateFigures(
       segments.map((s) => ({ bits: videoSegmentBitsBound(maxrateKbps, bufsizeKbps, s.duration, OUTPUT_TIMESCALE, s.frameCount), ticks: s.duration })),
       OUTPUT_TIMESCALE,
@@ -375,8 +353,7 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
   const offsetTicks = TIMELINE_OFFSET_SECONDS * OUTPUT_TIMESCALE;
   const cuts = planCuts(video, config.segment_duration);
   const segments = videoSegments(video, cuts, offsetTicks);
-  const decodeDelay = videoDecodeDelay(video);
-  const cutsKey = shortHash({ ts: video.timescale, cuts, end: video.endPts, decodeDelay });
+  const cutsKey = shortHash({ ts: video.timescale, cuts, end: video.endPts });
   const encoder: EncoderSettings = { preset: config.encoder.preset, threads: config.encoder.threads, ...(config.encoder.tune ? { tune: config.encoder.tune } : {}) };
   const profiles = config.enable_abr ? config.profiles : config.profiles.slice(0, 1);
   const rates = frameRates(video);
@@ -399,7 +376,6 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
     sourceTimescale: video.timescale,
     sourceStartSeconds: probe.startSeconds,
     videoTrackIndex: video.index,
-    videoDecodeDelay: decodeDelay,
     videoSegments: segments,
     renditions,
     audio: audio.filter((a) => a.segments.length > 0),

@@ -1,4 +1,10 @@
-import { chromium, type Browser } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's Chromium (installed by `scripts/setup.sh --test`), never a downloaded browser. */
 const CHROMIUM = process.env.JITSEG_CHROMIUM ?? '/usr/bin/chromium';
@@ -10,4 +16,75 @@ export function launchChromium(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--autoplay-policy=no-user-gesture-required'],
   });
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+const PLAYER_FILES: Record<string, string> = {
+  '/players/hls.min.js': require.resolve('hls.js/dist/hls.min.js'),
+  // dashjs's package exports hide its UMD bundle; its main entry is that bundle.
+  '/players/dash.all.min.js': require.resolve('dashjs'),
+  '/players/shaka-player.compiled.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
+  '/': path.join(here, '../browser/harness.html'),
+};
+
+/**
+ * The harness page and the three players, served on loopback from another
+ * origin than the media (so CORS is exercised on every request, as in production).
+ */
+export async function servePlayerPages(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(async (req, res) => {
+    const file = PLAYER_FILES[new URL(req.url ?? '/', 'http://x').pathname];
+    if (!file) return res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': file.endsWith('.html') ? 'text/html' : 'text/javascript' }).end(await readFile(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://localhost:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface PlayerState {
+  currentTime: number;
+  duration: number;
+  paused: boolean;
+  videoHeight: number;
+  bufferedAhead: number;
+  decodedFrames: number;
+  droppedFrames: number;
+  heights: number[];
+  events: { fatal: string[]; nonFatal: string[]; mediaErrors: string[] };
+  /** playing / waiting / seeking events of the video element, in order, with the media time they came at. */
+  mediaEvents: { type: string; at: number }[];
+  /** hls.js: each main fragment it parsed, with the start and end it computed from the samples. */
+  parsedFragments: { level: number; sn: number; startPTS: number; endPTS: number }[];
+}
+
+export async function playerState(page: Page): Promise<PlayerState> {
+  return page.evaluate(() => {
+    const s = (window as any).harness.state();
+    const video = document.querySelector('video')!;
+    let bufferedAhead = 0;
+    for (let i = 0; i < video.buffered.length; i++) {
+      if (video.buffered.start(i) <= video.currentTime + 0.1 && video.buffered.end(i) > video.currentTime) bufferedAhead = video.buffered.end(i) - video.currentTime;
+    }
+    return { ...s, bufferedAhead };
+  });
+}
+
+/** Polls the page until `predicate` holds; a player error or the (hang-guard) deadline fails. */
+export async function until(page: Page, what: string, predicate: (s: PlayerState) => boolean, timeoutMs = 45_000): Promise<PlayerState> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await playerState(page);
+  while (!predicate(last)) {
+    if (last.events.fatal.length > 0 || last.events.mediaErrors.length > 0) {
+      throw new Error(`player failed while waiting for ${what}: ${JSON.stringify(last.events)}`);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last state ${JSON.stringify({ ...last, mediaEvents: last.mediaEvents.slice(-10), parsedFragments: undefined })}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    last = await playerState(page);
+  }
+  return last;
 }
