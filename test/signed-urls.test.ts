@@ -82,6 +82,8 @@ describe('signed URLs', () => {
     const second = await fetch(`${server.url}${await sign(segment, 200)}`);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
+    // A shared, year-long cached response carries no viewer's signature (no signed Link preload).
+    for (const response of [first, second]) expect(response.headers.get('link')).toBeNull();
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     expect(metricValue(metrics, 'jitseg_cache_hits_total', { tier: 'memory' })).toBeGreaterThanOrEqual(1);
   });

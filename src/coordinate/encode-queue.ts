@@ -31,8 +31,12 @@ export type TaskReason = 'request' | 'prefetch';
 
 export const reasonOf = (priority: number): TaskReason => (priority >= PRIORITY.request ? 'request' : 'prefetch');
 
-export class DroppedError extends Error {
+/** A prefetch dropped or shed: nobody waits for it, but an edge that asked for it is told to come back (503), not that we failed. */
+export class DroppedError extends ServiceUnavailableError {
   override name = 'DroppedError';
+  constructor(message: string) {
+    super(message, RETRY_AFTER_SECONDS);
+  }
 }
 
 export interface QueueLimits {
