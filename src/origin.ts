@@ -360,7 +360,7 @@ export class Origin {
           }
           contentFault = false;
         }
-        if (err instanceof ProcessError && (err.stalled || err.timedOut)) contentFault = false;
+        if (!saysSomethingAboutTheMedia(err)) contentFault = false;
         // Tools do not always say so (an ffmpeg writing a short file exits 0): ask the file system too.
         if (isOutOfSpace(err) || (await this.segments.lowOnSpace())) {
           // The work files did not fit: make room from the least recently used segments and try again.
@@ -423,6 +423,16 @@ export class Origin {
     this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, trail.log);
     return { init, segment, ...(encoder ? { encoder } : {}) };
   }
+}
+
+/**
+ * Whether a failed try can be the media's fault: a tool that ran and refused it (an exit code), or output that does
+ * not match the plan. Not a tool that could not start, was killed (a signal: the OOM killer, an operator), hung or ran
+ * too long: those say nothing about the file, and must not mark it unplayable.
+ */
+function saysSomethingAboutTheMedia(err: unknown): boolean {
+  if (err instanceof ProcessError) return err.exitCode !== undefined && !err.stalled && !err.timedOut;
+  return err instanceof EncodeError || err instanceof SpanError;
 }
 
 function initFields(plan: Plan, found: Rendition) {

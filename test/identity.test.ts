@@ -15,7 +15,7 @@ import { ContentGoneError } from '../src/errors.js';
 import { MediaLibrary } from '../src/library/media-library.js';
 import { ContentIdIndex } from '../src/store/content-id.js';
 import { ContentStore } from '../src/store/content-store.js';
-import { mediaFolder } from './support/media.js';
+import { mediaFolder, testSource } from './support/media.js';
 import { NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 import { contentFiles, twinClips } from './support/twin-clips.js';
 
@@ -155,6 +155,30 @@ describe('the library checks the file behind a hash', () => {
     await expect(content.verifySource()).rejects.toBeInstanceOf(ContentGoneError);
     await expect(lib.get(hash)).rejects.toBeInstanceOf(ContentGoneError);
     expect((await lib.register('clip.mp4')).metadata.hash).toBe(await sha256(file));
+    await lib.close();
+  });
+
+  it('a large file (hashed by samples) rewritten in place between the samples, mtime set back, is a new content hashed whole', async () => {
+    const source = await testSource('browser360p');
+    const { media, library: lib } = await library({ 'big.mp4': source });
+    const file = path.join(media, 'big.mp4');
+    const content = await lib.register('big.mp4');
+    const hash = content.metadata.hash;
+    const before = await stat(file);
+    // Sampled regions: 32 of 64 KiB, the i-th at floor((size - 64 KiB) * i / 31). Write between the first two.
+    const region = 64 * 1024;
+    const secondStart = Math.floor(((before.size - region) * 1) / 31);
+    expect(secondStart - region).toBeGreaterThan(4096);
+    const handle = await open(file, 'r+');
+    await handle.write(Buffer.alloc(64, 0xa5), 0, 64, region + Math.floor((secondStart - region) / 2));
+    await handle.close();
+    await utimes(file, before.atime, before.mtime);
+
+    await expect(content.verifySource()).rejects.toBeInstanceOf(ContentGoneError);
+    await expect(lib.get(hash)).rejects.toBeInstanceOf(ContentGoneError);
+    const now = await lib.register('big.mp4');
+    expect(now.metadata.hash).not.toBe(hash);
+    expect(now.metadata.hash).toBe(await sha256(file));
     await lib.close();
   });
 

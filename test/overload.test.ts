@@ -53,6 +53,21 @@ describe('EncodeQueue limits', () => {
     await running;
   });
 
+  it('refuses in time a waiting prefetch that a player asks for (raised to a request) when no worker frees up', async () => {
+    const queue = new EncodeQueue(1, { maxWaiting: 10, maxWaitMs: 100, prefetchWorkers: 1 });
+    const hold = gate();
+    const request = queue.run('busy', () => hold.opened, { priority: PRIORITY.request });
+    const prefetch = queue.run('ahead', () => hold.opened, { priority: PRIORITY.prefetch });
+    const waiting = queue.run('wanted', async () => 'made', { priority: PRIORITY.prefetch });
+    expect(queue.depth).toBe(1);
+    queue.raise('wanted', PRIORITY.request);
+    // Both slots stay busy until after the refusal: only the deadline armed by the raise can end this wait.
+    await expect(waiting).rejects.toBeInstanceOf(ServiceUnavailableError);
+    expect(queue.depth).toBe(0);
+    hold.open();
+    await Promise.all([request, prefetch]);
+  });
+
   it('does not let one client take every worker while another waits', async () => {
     const queue = new EncodeQueue(2, { maxWaiting: 100, maxWaitMs: Infinity });
     const order: string[] = [];

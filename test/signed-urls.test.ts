@@ -82,6 +82,8 @@ describe('signed URLs', () => {
     const second = await fetch(`${server.url}${await sign(segment, 200)}`);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
+    // A shared, year-long cached response carries no viewer's signature (no signed Link preload).
+    for (const response of [first, second]) expect(response.headers.get('link')).toBeNull();
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     expect(metricValue(metrics, 'jitseg_cache_hits_total', { tier: 'memory' })).toBeGreaterThanOrEqual(1);
   });
@@ -118,5 +120,20 @@ describe('admin token, deny by default (raw socket: every spelling reaches the s
       expect([200, 404], target).toContain(status);
     }
     for (const open of ['/healthz', '/', '/ui/app.js']) expect((await rawRequest(server.url, open)).status, open).toBe(200);
+  });
+});
+
+describe('admin token without URL signing', () => {
+  it('spares only paths routed to the players (a path that merely folds into /vod still needs the token)', async () => {
+    const unsigned = await testServer(await mediaFolder({ 'clip.mp4': await testSource('small') }), NO_PREFETCH, { adminToken: ADMIN });
+    try {
+      for (const target of ['/api/v1/sessions/..%2F..%2F..%2Fvod/logs', '/api/v1/sessions/x%2F..%2F..%2Fvod%2Fa/status', '/api/v1/events/..%2F..%2Fvod/x']) {
+        const response = await rawRequest(unsigned.url, target);
+        expect(response.status, target).toBe(403);
+      }
+      expect((await rawRequest(unsigned.url, '/vod/clip.mp4/master.m3u8')).status).toBe(200);
+    } finally {
+      await unsigned.close();
+    }
   });
 });

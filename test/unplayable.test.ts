@@ -22,6 +22,7 @@ for arg; do [ "$previous" = "-i" ] && input="\${arg#file:}"; previous="$arg"; do
 source=$(readlink -f "$input" 2>/dev/null || echo "$input")
 case "$source" in
   *hang-me*) exec sleep 600 ;;
+  *kill-me*) kill -9 $$ ;;
 esac
 ffmpeg "$@" || exit $?
 case "$source" in
@@ -44,7 +45,7 @@ beforeAll(async () => {
   process.env.JITSEG_FFMPEG = fake;
   const media = await mediaFolder({});
   await Promise.all(
-    ['hang-me', 'corrupt-me'].map((name, i) =>
+    ['hang-me', 'corrupt-me', 'kill-me'].map((name, i) =>
       exec('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=6', '-f', 'lavfi', '-i', `sine=frequency=${500 + 100 * i}:duration=6`,
         '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', path.join(media, `${name}.mp4`)]),
     ),
@@ -87,5 +88,16 @@ describe('a content that cannot be played', () => {
     expect(response.status).toBe(502);
     expect((await response.json()).message).toMatch(/stalled/);
     expect(reported).toEqual([]);
+  });
+
+  it('is not reported when the encoder was killed by a signal (the OOM killer, an operator: not the content)', async () => {
+    reported.length = 0;
+    const { base } = await register('kill-me.mp4');
+    const response = await fetch(`${base}/segment_1.m4s`);
+    expect(response.status).toBe(502);
+    expect((await response.json()).message).toMatch(/killed by SIGKILL/);
+    expect(reported).toEqual([]);
+    // Still offered: the next request tries again rather than answering 415.
+    expect((await fetch(`${base}/segment_2.m4s`)).status).toBe(502);
   });
 });

@@ -68,7 +68,8 @@ export function createEdgeApp(options: EdgeOptions) {
   const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const pool = new OriginPool(options.origins);
   const upstream = new Upstream(pool, fetchImpl, options.originTimeoutMs ?? 30_000);
-  const inflight = new Map<string, Promise<Fetched>>();
+  /** Origin fetches under way, and whether each is the edge's own prefetch (a player must not wait on one, see immutable). */
+  const inflight = new Map<string, { fetching: Promise<Fetched>; prefetch: boolean }>();
   const prefetchCount = options.prefetch ?? 3;
   const manifestTtl = options.manifestTtlSeconds ?? 5;
   const log = options.log ?? ((message: string) => console.warn(`[jitseg-edge] ${message}`));
@@ -90,17 +91,21 @@ export function createEdgeApp(options: EdgeOptions) {
   async function immutable(key: string, target: string, headers: Headers): Promise<{ fetched: Fetched; how: 'HIT' | 'MISS' | 'COLLAPSED' }> {
     const cached = await options.cache.get(key);
     if (cached) return { fetched: { status: 200, entry: cached, origin: cached.headers['x-origin'] ?? '' }, how: 'HIT' };
+    const prefetch = headers.has(PREFETCH_HEADER);
     const running = inflight.get(key);
-    if (running) return { fetched: await running, how: 'COLLAPSED' };
+    // A player joins another player's fetch, never the edge's own prefetch: the origin queues that one as prefetch
+    // (low CPU priority, no max-wait deadline). Its own, unmarked fetch lets the origin join the encode and raise it.
+    if (running && (prefetch || !running.prefetch)) return { fetched: await running.fetching, how: 'COLLAPSED' };
     const fetching = upstream.buffered(CONTENT_HASH.exec(key)?.[1] ?? key, target, headers).then(async (fetched) => {
       if (fetched.status === 200) await options.cache.put(key, { body: fetched.entry.body, headers: { ...fetched.entry.headers, 'x-origin': fetched.origin } });
       return fetched;
     });
-    inflight.set(key, fetching);
+    const entry = { fetching, prefetch };
+    inflight.set(key, entry);
     try {
       return { fetched: await fetching, how: 'MISS' };
     } finally {
-      inflight.delete(key);
+      if (inflight.get(key) === entry) inflight.delete(key);
     }
   }
 

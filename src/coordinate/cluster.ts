@@ -136,7 +136,7 @@ export class RedisCoordinator implements Coordinator {
       client.on('ready', () => this.onConnectionChange());
       client.on('close', () => this.onConnectionChange());
     }
-    this.events.on('ready', () => void this.events.subscribe(CHANNEL, EVENTS_CHANNEL, WANTED_CHANNEL).catch(() => undefined));
+    this.events.on('ready', () => void this.subscribe());
     this.events.on('message', (channel: string, message: string) => {
       if (channel === CHANNEL) this.wake(message);
       else if (channel === EVENTS_CHANNEL) this.onRemoteEvent?.(message);
@@ -287,6 +287,18 @@ export class RedisCoordinator implements Coordinator {
       return await command;
     } catch (err) {
       throw new RedisUnavailable((err as Error).message);
+    }
+  }
+
+  /** Without these channels waiters fall back to polling and a player's wish never reaches a running prefetch: retried until it holds. */
+  private async subscribe(): Promise<void> {
+    try {
+      await this.events.subscribe(CHANNEL, EVENTS_CHANNEL, WANTED_CHANNEL);
+    } catch (err) {
+      this.options.log?.(`redis subscribe failed (${(err as Error).message}): retrying in 1 s`);
+      setTimeout(() => {
+        if (this.events.status === 'ready') void this.subscribe();
+      }, 1000).unref();
     }
   }
 

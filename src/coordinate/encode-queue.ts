@@ -31,8 +31,12 @@ export type TaskReason = 'request' | 'prefetch';
 
 export const reasonOf = (priority: number): TaskReason => (priority >= PRIORITY.request ? 'request' : 'prefetch');
 
-export class DroppedError extends Error {
+/** A prefetch dropped or shed: nobody waits for it, but an edge that asked for it is told to come back (503), not that we failed. */
+export class DroppedError extends ServiceUnavailableError {
   override name = 'DroppedError';
+  constructor(message: string) {
+    super(message, RETRY_AFTER_SECONDS);
+  }
 }
 
 export interface QueueLimits {
@@ -59,6 +63,8 @@ interface Task {
   lane?: ProcessLane;
   start: () => void;
   fail: (err: Error) => void;
+  /** Starts the max-wait clock of a task a player waits for (once: when queued as, or raised to, a request). */
+  armDeadline: () => void;
 }
 
 export interface QueueOptions {
@@ -105,6 +111,7 @@ export class EncodeQueue {
         seq: this.seq++,
         start: () => {
           clearTimeout(deadline);
+          deadline = undefined;
           options.signal?.removeEventListener('abort', onAbort);
           this.begin(task);
           runInLane(task.lane!, () => work(reasonOf(task.priority))).then(
@@ -117,8 +124,10 @@ export class EncodeQueue {
               const cut = err instanceof PreemptedError && task.lane!.preempted;
               this.end(task);
               // Raised where renice is not allowed: again, now as a request, keeping its place in line (its seq).
-              if (cut) this.waiting.unshift(task);
-              else reject(err);
+              if (cut) {
+                this.waiting.unshift(task);
+                task.armDeadline();
+              } else reject(err);
               this.pump();
             },
           );
@@ -127,6 +136,15 @@ export class EncodeQueue {
           clearTimeout(deadline);
           options.signal?.removeEventListener('abort', onAbort);
           reject(err);
+        },
+        armDeadline: () => {
+          if (deadline || !Number.isFinite(this.limits.maxWaitMs)) return;
+          deadline = setTimeout(() => {
+            if (this.remove(task)) {
+              this.countRefused();
+              task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
+            }
+          }, this.limits.maxWaitMs);
         },
       };
       const onAbort = () => {
@@ -147,14 +165,7 @@ export class EncodeQueue {
         return;
       }
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (task.priority >= PRIORITY.request && Number.isFinite(this.limits.maxWaitMs)) {
-        deadline = setTimeout(() => {
-          if (this.remove(task)) {
-            this.countRefused();
-            task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
-          }
-        }, this.limits.maxWaitMs);
-      }
+      if (task.priority >= PRIORITY.request) task.armDeadline();
       this.waiting.push(task);
       this.pump();
     });
@@ -167,7 +178,12 @@ export class EncodeQueue {
    */
   raise(key: string, priority: number): void {
     this.raised.set(key, Math.max(priority, this.raised.get(key) ?? -Infinity));
-    for (const task of this.waiting) if (task.key === key && task.priority < priority) task.priority = priority;
+    for (const task of this.waiting) {
+      if (task.key !== key || task.priority >= priority) continue;
+      task.priority = priority;
+      // A player now waits for it: the same deadline as a task queued as a request.
+      if (priority >= PRIORITY.request) task.armDeadline();
+    }
     if (priority < PRIORITY.request) return;
     for (const task of this.runningTasks) {
       if (task.key !== key || task.priority >= priority) continue;

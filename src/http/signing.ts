@@ -93,6 +93,15 @@ export function isSignedArea(routed: string): boolean {
   );
 }
 
+/**
+ * Whether the router serves a routed path from the players' area (the /vod and content routes, which match literal
+ * prefixes). Narrower than isSignedArea on purpose: a path that only folds into the area (`/api/v1/sessions/..%2F..%2Fvod`)
+ * reaches other routes, so it must not be spared the admin token.
+ */
+export function isPlayerRoute(routed: string): boolean {
+  return routed.startsWith('/vod/') || routed.startsWith('/api/v1/content/');
+}
+
 /** The segments of a path as the most lenient reader would see them: decoded, lower case, dot segments resolved. */
 function foldPath(path: string): string[] {
   let decoded = path;

@@ -227,7 +227,16 @@ export class MediaLibrary {
     const probing = speculate ? settle(probeSource(absolute)) : undefined;
     let hash: string;
     try {
+      const last = this.ids.last(absolute);
       hash = await this.ids.identify(absolute, handle, stamp, mode);
+      if (record?.metadata.hash !== hash) record = await this.registry.get(hash).catch((err) => this.registryUnavailable(err));
+      const otherVersion = (last?.hash === hash && !sameStamp(last, stamp)) || (record !== undefined && (record.metadata.size !== stamp.size || record.metadata.mtimeMs !== stamp.mtimeMs));
+      if (otherVersion && !this.ids.hashedWhole(absolute, stamp)) {
+        // Sampled bytes that match another version of the file (seen here, or recorded by any instance): the samples
+        // cannot tell a rewrite from it (the bytes between them may differ), so all its bytes name this one.
+        hash = await this.ids.identify(absolute, handle, stamp, 'full');
+        if (record?.metadata.hash !== hash) record = await this.registry.get(hash).catch((err) => this.registryUnavailable(err));
+      }
     } catch (err) {
       if (err instanceof SourceChangedWhileHashing) throw new ServiceUnavailableError('the file changed while it was being read', 1);
       throw err;
@@ -238,7 +247,6 @@ export class MediaLibrary {
       known.checkedAt = Date.now();
       return known;
     }
-    if (record?.metadata.hash !== hash) record = await this.registry.get(hash).catch((err) => this.registryUnavailable(err));
     const derived = await this.deriveProbe(hash, absolute, record?.probeFingerprint, known, probing);
     // The probe read the file by name: it must still be the version hashed (the encodes read that one, pinned).
     if (!sameStamp(stampOf(await handle.stat()), stamp) || !(await source.unchanged())) {

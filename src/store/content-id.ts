@@ -116,7 +116,19 @@ export class ContentIdIndex {
   /** The hash already known for this version of the file (same inode, size and times), without reading it. */
   lookup(absolutePath: string, stamp: SourceStamp, mode: HashMode): string | undefined {
     const known = this.entries.get(absolutePath);
-    return known && known.mode === mode && sameStamp(known, stamp) ? known.hash : undefined;
+    // A version hashed whole serves either mode: every byte is stricter than the samples.
+    return known && (known.mode === mode || known.mode === 'full') && sameStamp(known, stamp) ? known.hash : undefined;
+  }
+
+  /** The hash last identified for this path, and the file version it was identified for. */
+  last(absolutePath: string): (SourceStamp & { hash: string }) | undefined {
+    return this.entries.get(absolutePath);
+  }
+
+  /** Whether this version of the file was identified by all its bytes (see identify). */
+  hashedWhole(absolutePath: string, stamp: SourceStamp): boolean {
+    const known = this.entries.get(absolutePath);
+    return known !== undefined && sameStamp(known, stamp) && (known.mode === 'full' || known.size <= WHOLE_FILE_LIMIT);
   }
 
   /**

@@ -1,20 +1,20 @@
 import type { MiddlewareHandler } from 'hono';
 import { ForbiddenError } from '../../errors.js';
 import { isPublicPath } from '../public-paths.js';
-import { hasAdminToken, isSignedArea } from '../signing.js';
+import { hasAdminToken, isPlayerRoute } from '../signing.js';
 
 /**
  * The admin token guard, for the origin and the edge alike. Deny by
  * default: every request needs `Authorization: Bearer <token>` unless its
  * routed path (c.req.path, what Hono matches routes on) is exactly one of
- * the public ones or lies in the signed area (players' URLs, which the
- * signing guard looks after). A spelling the router would not serve is
+ * the public ones or is routed to the players' area (which the signing
+ * guard looks after). A spelling the router would not serve is
  * therefore refused here, not let through.
  */
 export function adminAuth(token: string, isPublic: (routed: string) => boolean = isPublicPath): MiddlewareHandler {
   return async function adminAuth(c, next) {
     const routed = c.req.path;
-    if (!isPublic(routed) && !isSignedArea(routed) && !hasAdminToken(c.req.header('authorization'), token)) {
+    if (!isPublic(routed) && !isPlayerRoute(routed) && !hasAdminToken(c.req.header('authorization'), token)) {
       throw new ForbiddenError('this endpoint needs the admin token (Authorization: Bearer …)');
     }
     await next();

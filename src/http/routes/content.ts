@@ -119,10 +119,9 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
       hot.set(key, cached);
     }
     const next = number === 'init' ? 1 : number + 1;
-    if (next <= segmentCount) {
-      // Origin-assisted prefetch for CDNs: the next segment of this rendition.
-      c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}${await childQuery(c, signer, content.metadata.hash)}>; rel=preload; as=fetch; crossorigin`);
-    }
+    // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
+    // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
+    if (next <= segmentCount && !signer) c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
     return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
   };
 }
