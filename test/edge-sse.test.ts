@@ -27,6 +27,11 @@ const STREAM_SECONDS = 31;
 
 let origin: RunningServer;
 let edge: NodeEdge;
+/**
+ * For the encodes: an edge that waits for the origin as long as an encode can take on a loaded machine (the short
+ * timeout above is for the stream test; a cold segment next to a CPU hog takes longer than it).
+ */
+let patientEdge: NodeEdge;
 /** The origin's log lines (debug: one per request, with the client it saw). */
 const logLines: Array<Record<string, unknown>> = [];
 
@@ -46,14 +51,18 @@ beforeAll(async () => {
       port: 0,
       host: '127.0.0.1',
       adminToken: ADMIN,
-      streaming: { ...streaming, segment_duration: 2, prefetch: { ...streaming.prefetch, enabled: false } },
+      // Prefetch at normal CPU priority: this file is about who asks and how the asks are marked, not priority (next
+      // to a CPU hog a nice-19 prefetch gets next to no CPU; test/preemption.test.ts covers that).
+      streaming: { ...streaming, segment_duration: 2, prefetch: { ...streaming.prefetch, enabled: false }, encoder: { ...streaming.encoder, prefetch_nice: 0 } },
     },
     { logger: pino({ level: 'debug' }, sink) },
   );
   // No periodic health checks: the origin's health below is what requests alone made of it.
   edge = await startNodeEdge({ origins: [origin.url], port: 0, prefetch: 2, originTimeoutMs: ORIGIN_TIMEOUT_MS, healthCheckSeconds: 3600 });
+  patientEdge = await startNodeEdge({ origins: [origin.url], port: 0, prefetch: 2, originTimeoutMs: 170_000, healthCheckSeconds: 3600 });
 });
 afterAll(async () => {
+  await patientEdge?.close();
   await edge?.close();
   await origin?.close();
 });
@@ -123,26 +132,26 @@ describe('the edge in front of a real origin', () => {
     const segment = (n: number) => `/api/v1/content/${hash}/video/${info.renditions[0].id}/segment_${n}.m4s`;
     const metricsBefore = await (await fetch(`${origin.url}/metrics`, { headers: auth })).text();
 
-    const first = await fetch(`${edge.url}${segment(1)}`, { headers: { 'X-Playback-Session-Id': 'viewer-7', 'X-Forwarded-For': '203.0.113.9', 'User-Agent': 'edge-test-player' } });
+    const first = await fetch(`${patientEdge.url}${segment(1)}`, { headers: { 'X-Playback-Session-Id': 'viewer-7', 'X-Forwarded-For': '203.0.113.9', 'User-Agent': 'edge-test-player' } });
     expect(first.status).toBe(200);
     await first.arrayBuffer();
     const seen = logLines.find((l) => l.path === segment(1) && l.msg === 'request');
     expect(seen).toMatchObject({ client: 'session:viewer-7', forwardedFor: '203.0.113.9, 127.0.0.1' });
 
     // Prefetch warms segments 2 and 3 in the background: wait until the edge holds them.
-    const cached = async (...numbers: number[]) => (await Promise.all(numbers.map((n) => edge.edge.cache.has(segment(n))))).every(Boolean);
+    const cached = async (...numbers: number[]) => (await Promise.all(numbers.map((n) => patientEdge.edge.cache.has(segment(n))))).every(Boolean);
     for (let i = 0; i < 1200 && !(await cached(2, 3)); i++) await new Promise((r) => setTimeout(r, 100));
     expect(await cached(2, 3)).toBe(true);
     expect(logLines.filter((l) => (l.path === segment(2) || l.path === segment(3)) && l.msg === 'request')).toHaveLength(2);
 
     // Another viewer, no session id: the origin knows it by the forwarded address and its user agent.
-    const other = await fetch(`${edge.url}/api/v1/content/${hash}/info`, { headers: { 'X-Forwarded-For': '198.51.100.4', 'User-Agent': 'edge-test-player' } });
+    const other = await fetch(`${patientEdge.url}/api/v1/content/${hash}/info`, { headers: { 'X-Forwarded-For': '198.51.100.4', 'User-Agent': 'edge-test-player' } });
     expect(other.status).toBe(200);
     await other.arrayBuffer();
     expect(logLines.find((l) => l.path === `/api/v1/content/${hash}/info` && l.forwardedFor)).toMatchObject({ client: '198.51.100.4|edge-test-player', forwardedFor: '198.51.100.4, 127.0.0.1' });
 
     // Segment 3 is an edge hit; it warms segment 4 (the clip's last).
-    const hit = await fetch(`${edge.url}${segment(3)}`, { headers: { 'X-Playback-Session-Id': 'viewer-7' } });
+    const hit = await fetch(`${patientEdge.url}${segment(3)}`, { headers: { 'X-Playback-Session-Id': 'viewer-7' } });
     expect(hit.headers.get('x-cache')).toBe('HIT');
     await hit.arrayBuffer();
     for (let i = 0; i < 1200 && !(await cached(4)); i++) await new Promise((r) => setTimeout(r, 100));

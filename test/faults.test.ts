@@ -9,34 +9,13 @@
  * Each test starts its own server on its own cache dir: the media folder
  * (made once, never written) is all they share.
  */
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exec, mediaFolder } from './support/media.js';
+import { writeFakeFfmpeg } from './support/fake-ffmpeg.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
-
-/**
- * ffmpeg, except for files named for a fault; flaky-*.mp4 crashes only while the file `crash-flaky` exists next to this script.
- * Encodes read the source through an open descriptor (/proc/<pid>/fd/<n>): the file's name is where that leads.
- */
-const fakeFfmpeg = (dir: string) => `#!/bin/sh
-input=""; previous=""
-for arg; do [ "$previous" = "-i" ] && input="\${arg#file:}"; previous="$arg"; done
-source=$(readlink -f "$input" 2>/dev/null || echo "$input")
-case "$source" in
-  *hang-me*) exec sleep 600 ;;
-  *crash-me*) kill -SEGV $$ ;;
-  *flaky-*) [ -e "${dir}/crash-flaky" ] && kill -SEGV $$ ;;
-esac
-ffmpeg "$@" || exit $?
-case "$source" in
-  *corrupt-me*)
-    for out; do :; done
-    case "$out" in *.ts) size=$(stat -c %s "$out"); truncate -s $((size / 2)) "$out" ;; esac ;;
-esac
-`;
 
 let media: string;
 let fakeDir: string;
@@ -44,12 +23,10 @@ let previousFfmpeg: string | undefined;
 const servers: TestServer[] = [];
 
 beforeAll(async () => {
-  fakeDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-faults-'));
-  const fake = path.join(fakeDir, 'ffmpeg');
-  await writeFile(fake, fakeFfmpeg(fakeDir));
-  await chmod(fake, 0o755);
+  const fake = await writeFakeFfmpeg('jitseg-faults-');
+  fakeDir = fake.dir;
   previousFfmpeg = process.env.JITSEG_FFMPEG;
-  process.env.JITSEG_FFMPEG = fake;
+  process.env.JITSEG_FFMPEG = fake.ffmpeg;
   // Different files (content is addressed by its bytes): 6 s clips with different tones.
   media = await mediaFolder({});
   await Promise.all(

@@ -5,7 +5,7 @@
  * ffmpeg is a wrapper around the real one that misbehaves only for files
  * named for it.
  */
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,36 +13,17 @@ import { defaultStreamingConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/observe/log.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { exec, mediaFolder } from './support/media.js';
+import { writeFakeFfmpeg } from './support/fake-ffmpeg.js';
 import { encoderWith, NO_PREFETCH } from './support/server.js';
-
-// Encodes read the source through an open descriptor (/proc/<pid>/fd/<n>): the file's name is where that leads.
-const FAKE_FFMPEG = `#!/bin/sh
-input=""; previous=""
-for arg; do [ "$previous" = "-i" ] && input="\${arg#file:}"; previous="$arg"; done
-source=$(readlink -f "$input" 2>/dev/null || echo "$input")
-case "$source" in
-  *hang-me*) exec sleep 600 ;;
-  *kill-me*) kill -9 $$ ;;
-esac
-ffmpeg "$@" || exit $?
-case "$source" in
-  *corrupt-me*)
-    for out; do :; done
-    case "$out" in *.ts) size=$(stat -c %s "$out"); truncate -s $((size / 2)) "$out" ;; esac ;;
-esac
-`;
 
 let server: RunningServer;
 let previousFfmpeg: string | undefined;
 const reported: Array<{ hash: string; reason: string }> = [];
 
 beforeAll(async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-unplayable-'));
-  const fake = path.join(dir, 'ffmpeg');
-  await writeFile(fake, FAKE_FFMPEG);
-  await chmod(fake, 0o755);
+  const fake = await writeFakeFfmpeg('jitseg-unplayable-');
   previousFfmpeg = process.env.JITSEG_FFMPEG;
-  process.env.JITSEG_FFMPEG = fake;
+  process.env.JITSEG_FFMPEG = fake.ffmpeg;
   const media = await mediaFolder({});
   await Promise.all(
     ['hang-me', 'corrupt-me', 'kill-me'].map((name, i) =>
