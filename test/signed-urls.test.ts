@@ -137,3 +137,17 @@ describe('admin token without URL signing', () => {
     }
   });
 });
+
+describe('URL signing without the admin token', () => {
+  it('refuses to sign for anyone (POST /api/v1/sign would otherwise hand out signatures to every client)', async () => {
+    const open = await testServer(await mediaFolder({ 'clip.mp4': await testSource('small') }), NO_PREFETCH, { signKey: SIGN_KEY });
+    try {
+      const response = await fetch(`${open.url}/api/v1/sign`, { method: 'POST', body: JSON.stringify({ path: '/vod/clip.mp4/master.m3u8' }) });
+      expect(response.status).toBe(403);
+      expect((await response.json()).message).toMatch(/admin token/);
+      expect((await fetch(`${open.url}/vod/clip.mp4/master.m3u8`)).status).toBe(403);
+    } finally {
+      await open.close();
+    }
+  });
+});

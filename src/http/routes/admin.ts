@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../../errors.js';
+import { ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../../errors.js';
 import { contentUrls } from '../body-cache.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { publicMessage } from '../errors.js';
@@ -36,6 +36,8 @@ export function adminRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post('/api/v1/sign', async (c) => {
     if (!signer) throw new NotFoundError('URL signing is not enabled (--sign-key)');
+    // Without the admin token this would mint a signature for anyone, for anything: signing would guard nothing.
+    if (!deps.adminToken) throw new ForbiddenError('signing URLs needs the admin token: start the origin with --admin-token');
     const body = (await c.req.json().catch(() => undefined)) as { path?: unknown; ttl?: unknown } | undefined;
     const target = typeof body?.path === 'string' && body.path.startsWith('/') ? body.path : undefined;
     const ttl = typeof body?.ttl === 'number' && body.ttl > 0 && body.ttl <= MAX_SIGN_TTL_SECONDS ? Math.floor(body.ttl) : 3600;
