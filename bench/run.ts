@@ -254,7 +254,7 @@ async function main(): Promise<void> {
           playerConnections: PLAYER_CONNECTIONS,
           fullFilePairs: settings.fullFilePairs,
           soak: settings.soak,
-          streaming: 'defaultStreamingConfig() with buffer_ahead: 0',
+          streaming: 'defaultStreamingConfig() with prefetch off',
         },
         targets: targets(results),
         manifests,
