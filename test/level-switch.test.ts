@@ -134,7 +134,11 @@ describe.concurrent.each(SOURCES)('hls.js on $name', (source) => {
       expect(end.events.fatal, 'fatal errors').toEqual([]);
       expect(end.events.mediaErrors, 'media element errors').toEqual([]);
       // Strict: not even a recovered one (bufferAppendNoProgress, bufferStalledError, bufferNudgeOnStall, bufferSeekOverHole…).
-      expect(end.events.nonFatal, 'non-fatal hls.js errors').toEqual([]);
+      // The one exception is hls.js's report of its own abort (ErrorDetails.INTERNAL_ABORTED, "aborted"): the switch
+      // this test forces flushes the forward buffer (nextLevelSwitch → scheduleTrackSwitch), which aborts a fragment
+      // still loading — on a loaded machine a load is often in flight. No request failed and nothing was appended.
+      const selfAborted = 'networkError:aborted';
+      expect(end.events.nonFatal.filter((e) => e !== selfAborted), 'non-fatal hls.js errors').toEqual([]);
       const sincePlaying = end.mediaEvents.slice(end.mediaEvents.findIndex((e) => e.type === 'playing'));
       expect(sincePlaying.filter((e) => e.type === 'waiting'), 'stalls (waiting) during play').toEqual([]);
       expect(sincePlaying.filter((e) => e.type === 'seeking'), 'jumps (seeking) nobody asked for').toEqual([]);
