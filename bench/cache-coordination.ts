@@ -22,6 +22,7 @@ import { silentLogger } from '../src/observe/log.js';
 import { SegmentCache } from '../src/store/segment-cache.js';
 import { metricValue, scrape } from '../test/support/metrics.js';
 import { startRedis } from '../test/support/redis.js';
+import { registerContent } from './harness.js';
 import { median } from './lib.js';
 import { BENCH_DIR, ensureMain1080p } from './sources.js';
 
@@ -46,20 +47,9 @@ async function origins(count: number, streaming: StreamingConfig, redisUrl?: str
   return servers;
 }
 
-async function register(url: string, file: string) {
-  const registered = (await (await fetch(`${url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: file }) })).json()) as { hash: string; urls: { info: string } };
-  const info = (await (await fetch(`${url}${registered.urls.info}`)).json()) as {
-    segments: number;
-    segmentDurations: number[];
-    renditions: { id: string; name: string }[];
-    audio: { id: string }[];
-  };
-  return { hash: registered.hash, info };
-}
-
 async function stampede(setup: string, servers: RunningServer[], file: string): Promise<CacheCoordinationResults['stampede'][number]> {
-  const { hash, info } = await register(servers[0]!.url, file);
-  for (const s of servers.slice(1)) await register(s.url, file);
+  const { hash, info } = await registerContent(servers[0]!.url, file);
+  for (const s of servers.slice(1)) await registerContent(s.url, file);
   const segment = `/api/v1/content/${hash}/video/${info.renditions[0]!.id}/segment_${Math.ceil(info.segments / 2)}.m4s`;
   const started = performance.now();
   const bodies = await Promise.all(
@@ -81,7 +71,7 @@ async function stampede(setup: string, servers: RunningServer[], file: string): 
 async function linearPlay(file: string): Promise<CacheCoordinationResults['linearPlay']> {
   const [server] = await origins(1, defaultStreamingConfig());
   try {
-    const { hash, info } = await register(server!.url, file);
+    const { hash, info } = await registerContent(server!.url, file);
     // The rendition a player on a middling link starts with: 1080p on 2 shared cores encodes at about real time, so
     // no prefetch could get ahead of a 1× player there (the cold-segment figures above show the encode speed).
     const top = info.renditions.find((r) => r.name === '720p') ?? info.renditions[0]!;

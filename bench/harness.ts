@@ -46,6 +46,13 @@ export interface Info {
   audio: { id: string }[];
 }
 
+/** Registers a media file with an origin (POST /api/v1/content) and reads its plan (/info). */
+export async function registerContent(url: string, file: string): Promise<{ hash: string; base: string; info: Info }> {
+  const registered = (await (await fetch(`${url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: file }) })).json()) as { hash: string; urls: { info: string } };
+  const info = (await (await fetch(`${url}${registered.urls.info}`)).json()) as Info;
+  return { hash: registered.hash, base: `${url}/api/v1/content/${registered.hash}`, info };
+}
+
 export const vodPath = (name: string) => `/vod/${encodeURIComponent(name)}/master.m3u8`;
 
 // ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import { silentLogger } from '../src/observe/log.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { testSource } from '../test/support/media.js';
 import { metricValue, scrape } from '../test/support/metrics.js';
+import { registerContent } from './harness.js';
 import { median, percentile } from './lib.js';
 import { ensureMain1080p } from './sources.js';
 
@@ -45,17 +46,6 @@ async function origin(mediaDir: string, changes: { prefetch: boolean; workers?: 
   return startServer({ mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming }, { logger: silentLogger() });
 }
 
-async function register(url: string, file: string) {
-  const registered = (await (await fetch(`${url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: file }) })).json()) as { hash: string; urls: { info: string } };
-  const info = (await (await fetch(`${url}${registered.urls.info}`)).json()) as {
-    segments: number;
-    segmentDurations: number[];
-    renditions: { id: string; name: string }[];
-    audio: { id: string }[];
-  };
-  return { base: `${url}/api/v1/content/${registered.hash}`, info };
-}
-
 const timed = async (url: string) => {
   const started = performance.now();
   const response = await fetch(url);
@@ -66,7 +56,7 @@ const timed = async (url: string) => {
 async function seekWhilePrefetching(mediaDir: string, file: string, prefetch: boolean): Promise<number> {
   const server = await origin(mediaDir, { prefetch, workers: 1 });
   try {
-    const { base, info } = await register(server.url, file);
+    const { base, info } = await registerContent(server.url, file);
     const video = `${base}/video/${info.renditions[0]!.id}`;
     await timed(`${video}/segment_1.m4s`);
     const seek = await timed(`${video}/segment_${Math.ceil(info.segments / 2)}.m4s`);
@@ -80,7 +70,7 @@ async function seekWhilePrefetching(mediaDir: string, file: string, prefetch: bo
 async function stampede(mediaDir: string, file: string, prefetch: boolean): Promise<{ p50: number; max: number }> {
   const server = await origin(mediaDir, { prefetch });
   try {
-    const { base, info } = await register(server.url, file);
+    const { base, info } = await registerContent(server.url, file);
     const url = `${base}/video/${info.renditions[0]!.id}/segment_${Math.ceil(info.segments / 2)}.m4s`;
     const answers = await Promise.all(Array.from({ length: STAMPEDE }, () => timed(url)));
     if (answers.some((a) => a.status !== 200)) throw new Error('a stampede request failed');
@@ -94,7 +84,7 @@ async function stampede(mediaDir: string, file: string, prefetch: boolean): Prom
 async function hitRatioAt1x(mediaDir: string, file: string, prefetchNice: number): Promise<number> {
   const server = await origin(mediaDir, { prefetch: true, segmentDuration: 2, prefetchNice });
   try {
-    const { base, info } = await register(server.url, file);
+    const { base, info } = await registerContent(server.url, file);
     const tracks = [`${base}/video/${info.renditions[0]!.id}`, `${base}/audio/${info.audio[0]!.id}`];
     const misses = async () => metricValue(await scrape(server.url), 'jitseg_cache_misses_total');
     const started = performance.now();
