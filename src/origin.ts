@@ -20,7 +20,6 @@ import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
 
 /** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
-export { PEER_HEADER } from './coordinate/peer.js';
 
 /**
  * Makes segments on first request: transcode → package → validate → store,

@@ -124,7 +124,8 @@ describe('Redis away during a registration', () => {
       await redis.start();
       // The record is shared when the registering instance reconnects; until then the other keeps saying 503 or 404.
       let status = 0;
-      for (const until = Date.now() + 20_000; status !== 200 && Date.now() < until; ) {
+      // However long the reconnect takes on this machine (the test's timeout bounds it).
+      while (status !== 200) {
         status = (await fetch(`${b!.url}/api/v1/content/${hash}/master.m3u8`)).status;
         expect([200, 404, 503]).toContain(status);
         if (status !== 200) await new Promise((r) => setTimeout(r, 100));

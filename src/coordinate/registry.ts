@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
@@ -53,16 +52,6 @@ function toStored(record: ContentRecord): string {
   return JSON.stringify(stored);
 }
 
-/** Flushes a file's or a directory's data and entry to disk. */
-async function fsyncPath(target: string): Promise<void> {
-  const handle = await open(target, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** The records as {cache}/{hash}/metadata.json in this instance's store. */
 export class LocalRegistry implements ContentRegistry {
   constructor(private readonly store: ContentStore) {}
@@ -89,11 +78,8 @@ export class LocalRegistry implements ContentRegistry {
   async put(record: ContentRecord): Promise<void> {
     const dir = this.store.contentDir(record.metadata.hash);
     const file = path.join(dir, RECORD_FILE);
+    // Durable when it resolves: the atomic write fsyncs the file, its directory and the entry of a new content directory.
     await this.store.write(file, toStored(record));
-    // The atomic write renames into place; the data, the new name and the content directory's own entry must be on disk too.
-    await fsyncPath(file);
-    await fsyncPath(dir);
-    await fsyncPath(path.dirname(dir));
   }
 
   async sharedProbe(): Promise<string | undefined> {

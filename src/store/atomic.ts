@@ -5,7 +5,8 @@ import { StorageFullError } from '../errors.js';
 
 /**
  * Writes to a temporary name in the same directory, fsyncs it, renames it
- * into place and fsyncs the directory: readers see the old file or the whole
+ * into place and fsyncs the directory (and the parents of any directory it
+ * had to create): readers see the old file or the whole
  * new one, never a part, and once this resolves the file survives a power
  * loss (so nothing is announced or indexed that a crash could tear).
  *
@@ -19,7 +20,7 @@ export async function writeFileAtomic(filePath: string, data: string | Uint8Arra
   const dir = path.dirname(filePath);
   const temp = `${filePath}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await mkdir(dir, { recursive: true });
+    const created = await mkdir(dir, { recursive: true });
     const handle = await open(temp, 'wx');
     try {
       await handle.writeFile(data);
@@ -40,6 +41,11 @@ export async function writeFileAtomic(filePath: string, data: string | Uint8Arra
       await rename(temp, filePath);
     }
     await syncDirectory(dir);
+    // Directories made for this file: each one's entry in its parent must survive too, or the file goes with it.
+    if (created) {
+      const top = path.dirname(path.resolve(created));
+      for (let d = path.resolve(dir); d !== top && d !== path.dirname(d); d = path.dirname(d)) await syncDirectory(path.dirname(d));
+    }
     return true;
   } catch (err) {
     await rm(temp, { force: true });
