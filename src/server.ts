@@ -208,6 +208,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
       queue.dropWaiting();
+      await queue.idle();
       // probe.json files are written a moment after the responses that made them: finish those writes before exiting.
       await library.close();
       await cache.close();

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { startRedis, type TestRedis } from './support/redis.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { killInstance, startInstance, type Instance } from './support/instances.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 const LEASE_MS = 2000;
@@ -57,8 +57,8 @@ const sumOver = async (urls: string[], name: string, labels: Record<string, stri
 
 describe('three origin processes on one Redis', () => {
   let instances: Instance[] = [];
-  afterAll(() => {
-    for (const i of instances) i.child.kill('SIGKILL');
+  afterAll(async () => {
+    await Promise.all(instances.map(killInstance));
   });
 
   it('30 concurrent requests for a cold segment, spread over them: one encode in the cluster; kill -9 of the encoder: another takes over once the lease lapses', async () => {
@@ -108,7 +108,7 @@ describe('three origin processes on one Redis', () => {
         if (metricValue(await scrape(instance.url), 'jitseg_encodes_running') > 0) encoder = instance;
       }
     }
-    encoder.child.kill('SIGKILL');
+    await killInstance(encoder);
     const delivered = await Promise.all(results);
     for (const d of delivered) expect(d.body.equals(delivered[0]!.body)).toBe(true);
     expect(delivered.every((d) => d.by !== encoder!.url)).toBe(true);

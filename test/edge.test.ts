@@ -13,7 +13,7 @@ import { launchChromium } from './support/browser.js';
 import { startNodeEdge, type NodeEdge } from '../edge/src/node.js';
 import { exec, mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { killInstance, startInstance, type Instance } from './support/instances.js';
 
 const SOURCE_FRAMES = 60 * 25; // browser360p: 60 s at 25 fps
 
@@ -57,13 +57,13 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await edge?.close();
-  for (const o of origins) o.child.kill('SIGKILL');
+  await Promise.all(origins.map(killInstance));
 });
 
 const segmentPath = (rendition: string, n: number) => `/api/v1/content/${hash}/video/${rendition}/segment_${n}.m4s`;
 /** Segment requests the origins have answered (their latency histogram's count). */
 const originRequests = async () =>
-  (await Promise.all(origins.filter((o) => o.child.exitCode === null && !o.child.killed).map(async (o) => metricValue(await scrape(o.url), 'jitseg_segment_latency_seconds_count')))).reduce((a, b) => a + b, 0);
+  (await Promise.all(origins.filter((o) => o.child.exitCode === null && o.child.signalCode === null).map(async (o) => metricValue(await scrape(o.url), 'jitseg_segment_latency_seconds_count')))).reduce((a, b) => a + b, 0);
 
 async function framesThrough(url: string): Promise<number> {
   const { stdout } = await exec('ffmpeg', ['-v', 'error', '-i', url, '-map', '0:v:0', '-c', 'copy', '-f', 'framecrc', '-'], { maxBuffer: 1 << 26 });
@@ -140,8 +140,7 @@ describe('the edge on Node', () => {
     const home = first.headers.get('x-origin')!;
     const victim = origins.find((o) => o.url === home)!;
     const survivor = origins.find((o) => o !== victim)!;
-    victim.child.kill('SIGKILL');
-    await new Promise((resolve) => victim.child.once('exit', resolve));
+    await killInstance(victim);
     // What the edge has not cached comes from the other origin now.
     const response = await fetch(`${edge.url}/api/v1/content/${otherHash}/audio/${info.audio[0].id}/segment_1.m4s`);
     expect(response.status).toBe(200);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeCounts, probeTestHooks } from '../src/probe/index.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { killInstance, startInstance, type Instance } from './support/instances.js';
 import { copyHostile, HOSTILE_FILES, makeHostileMedia } from './support/hostile-media.js';
 import { NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
@@ -87,7 +87,7 @@ describe('hostile media against the real CLI', () => {
   });
 
   afterAll(async () => {
-    origin?.child.kill('SIGKILL');
+    if (origin) await killInstance(origin);
     await rm(cacheDir, { recursive: true, force: true });
   });
 

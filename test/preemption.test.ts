@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncodeQueue, PRIORITY, type TaskReason } from '../src/coordinate/encode-queue.js';
 import { PreemptedError, ProcessLane, run, runInLane } from '../src/process/runner.js';
-import { startInstance } from './support/instances.js';
+import { killInstance, startInstance } from './support/instances.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { startRedis, type TestRedis } from './support/redis.js';
@@ -281,7 +281,7 @@ describe('one origin, one worker', () => {
       expect(system.queue.preempted).toBe(1);
     } finally {
       await ffmpeg.open();
-      instance.child.kill('SIGKILL');
+      await killInstance(instance);
     }
   });
 });

@@ -9,7 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startInstance, type Instance } from './support/instances.js';
+import { killInstance, startInstance, type Instance } from './support/instances.js';
 import { NO_PREFETCH, testServer } from './support/server.js';
 import { mediaFolder } from './support/media.js';
 import { startRedis, type TestRedis } from './support/redis.js';
@@ -32,8 +32,8 @@ afterAll(async () => {
 });
 
 let running: Instance[] = [];
-afterEach(() => {
-  for (const instance of running) instance.child.kill('SIGKILL');
+afterEach(async () => {
+  await Promise.all(running.map(killInstance));
   running = [];
 });
 
@@ -42,12 +42,6 @@ async function origin(cacheName: string, withRedis: boolean): Promise<Instance> 
   const instance = await startInstance(args);
   running.push(instance);
   return instance;
-}
-
-async function killNow(instance: Instance): Promise<void> {
-  const exited = new Promise((resolve) => instance.child.once('exit', resolve));
-  instance.child.kill('SIGKILL');
-  await exited;
 }
 
 /** The URIs a playlist names (lines and URI="…" attributes), resolved against its own path. */
@@ -97,7 +91,7 @@ describe('two instances on Redis with separate caches', () => {
   it('a kill -9 right after a /vod answer: the other instance and the restarted one still answer its child URLs', async () => {
     const [a, b] = await Promise.all([origin('vod-a', true), origin('vod-b', true)]);
     const vod = await fetch(`${a.url}/vod/clip.mp4/master.m3u8`);
-    await killNow(a);
+    await killInstance(a);
     expect(vod.status).toBe(200);
     const text = await vod.text();
     const hash = /\/api\/v1\/content\/([0-9a-f]{64})\//.exec(text)![1]!;
@@ -142,7 +136,7 @@ describe('one instance without Redis', () => {
   it('a kill -9 right after a /vod answer, then a restart on the same cache: its child URLs still work', async () => {
     const first = await origin('alone', false);
     const vod = await fetch(`${first.url}/vod/clip.mp4/master.m3u8`);
-    await killNow(first);
+    await killInstance(first);
     expect(vod.status).toBe(200);
     const masterPath = `/api/v1/content/${/\/api\/v1\/content\/([0-9a-f]{64})\//.exec(await vod.text())![1]!}/master.m3u8`;
     const restarted = await origin('alone', false);

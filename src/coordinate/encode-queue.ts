@@ -83,6 +83,7 @@ export class EncodeQueue {
   private readonly raised = new Map<string, number>();
   private readonly runningByClient = new Map<string, number>();
   private readonly runningTasks = new Set<Task>();
+  private idleWaiters: (() => void)[] = [];
   private readonly busy: Record<TaskReason, number> = { request: 0, prefetch: 0 };
   private seq = 0;
   private shedCount = 0;
@@ -211,6 +212,11 @@ export class EncodeQueue {
     for (const task of this.waiting.splice(0)) task.fail(new DroppedError(`dropped at shutdown: ${task.key}`));
   }
 
+  /** Resolves once no task runs (at shutdown, after `dropWaiting`: nothing writes into the cache after close). */
+  async idle(): Promise<void> {
+    while (this.runningTasks.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Tasks waiting for a worker. */
   get depth(): number {
     return this.waiting.length;
@@ -283,6 +289,7 @@ export class EncodeQueue {
   private end(task: Task): void {
     this.busy[task.slot!]--;
     this.runningTasks.delete(task);
+    if (this.runningTasks.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     const left = (this.runningByClient.get(task.client) ?? 1) - 1;
     if (left > 0) this.runningByClient.set(task.client, left);
     else this.runningByClient.delete(task.client);

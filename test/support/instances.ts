@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +18,9 @@ export async function startInstance(args: string[], env: Record<string, string> 
     cwd: ROOT,
     env: { ...process.env, JITSEG_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so that killing it also kills the ffmpeg and packager it started: an orphaned encode
+    // would otherwise go on writing into a cache directory the test is removing.
+    detached: true,
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -33,4 +37,17 @@ export async function startInstance(args: string[], env: Record<string, string> 
     child.once('exit', (code) => reject(new Error(`an origin exited (${code}): ${out}`)));
   });
   return { url, child };
+}
+
+/** kill -9 of the origin and every process it started (a crashed host); resolves once the origin has exited. */
+export async function killInstance(instance: Instance): Promise<void> {
+  const { child } = instance;
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, 'exit');
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch (error) {
+    // ESRCH: the group is already gone.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+  await exited;
 }
