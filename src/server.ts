@@ -158,6 +158,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     listMedia: () => listMediaFiles(config.mediaDir),
     cachedSegments: (hash) => cache.countFor(hash),
     segmentSize: (hash, kind, renditionId, fileName) => cache.sizeOf(hash, kind, renditionId, fileName),
+    segmentIndexVersion: (hash) => cache.versionOf(hash),
     health: () => {
       const encodeRate = metrics.encodeRate();
       const failed = sessions.list().filter((session) => session.state === 'Failed').length;

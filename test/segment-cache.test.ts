@@ -76,6 +76,25 @@ describe('SegmentCache', () => {
     await second.close();
   });
 
+  it('versions each content\'s part of the index: a segment that enters or leaves it changes its content\'s version only', async () => {
+    const { root, file } = await storeWith({ 'segment_1.m4s': 400, 'segment_2.m4s': 400 });
+    const other = 'b'.repeat(64);
+    const cache = new SegmentCache(root, { maxBytes: 1000, retentionMs: 0 });
+    await cache.load();
+    const seen = [cache.versionOf(HASH)];
+    expect(cache.versionOf(other)).toBe(0);
+    cache.touch(file('segment_1.m4s'), 400); // already indexed: nothing entered
+    expect(cache.versionOf(HASH)).toBe(seen[0]);
+    await writeFile(file('segment_3.m4s'), Buffer.alloc(400));
+    cache.add(file('segment_3.m4s'), 400); // enters, and evicts segment_2
+    expect(cache.versionOf(HASH)).not.toBe(seen[0]);
+    seen.push(cache.versionOf(HASH));
+    cache.forget(file('segment_1.m4s'));
+    expect(cache.versionOf(HASH)).not.toBe(seen[1]);
+    expect(cache.versionOf(other)).toBe(0);
+    await cache.close();
+  });
+
   it('drops segments unused for longer than the retention', async () => {
     const { root, file } = await storeWith({ 'segment_1.m4s': 100, 'segment_2.m4s': 100 });
     await utimes(file('segment_1.m4s'), new Date(Date.now() - 3 * 86_400_000), new Date(Date.now() - 3 * 86_400_000));

@@ -36,6 +36,8 @@ export interface AppDeps {
   cachedSegments?: (hash: string) => number;
   /** Bytes of a made segment, for the bit rates manifests declare (without it they declare the plan's bounds). */
   segmentSize?: SegmentSizeLookup;
+  /** Changes whenever segmentSize may answer otherwise for a content (without it, figures are computed per request). */
+  segmentIndexVersion?: (hash: string) => number;
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;

@@ -46,6 +46,8 @@ export class SegmentCache {
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private evictions = 0;
+  /** Per content hash: bumped whenever one of its segments enters or leaves the index (see versionOf). */
+  private readonly versions = new Map<string, number>();
 
   constructor(
     private readonly root: string,
@@ -56,6 +58,7 @@ export class SegmentCache {
       sizeCalculation: (entry) => Math.max(1, entry.size),
       dispose: (entry, relative, reason) => {
         if (reason !== 'evict' && reason !== 'expire') return;
+        this.changed(relative);
         this.evictions++;
         this.dirty = true;
         void unlink(path.join(this.root, relative)).then(
@@ -101,6 +104,7 @@ export class SegmentCache {
         continue;
       }
       this.lru.set(relative, { size, lastUse });
+      this.changed(relative);
     }
     this.dirty = true;
     this.timer = setInterval(() => void this.maintain(), SNAPSHOT_INTERVAL_MS);
@@ -119,6 +123,7 @@ export class SegmentCache {
       return;
     }
     this.lru.set(relative, { size, lastUse: Date.now() });
+    this.changed(relative);
     this.dirty = true;
   }
 
@@ -129,7 +134,10 @@ export class SegmentCache {
     const entry = this.lru.get(relative);
     if (entry) entry.lastUse = Date.now();
     // Written by another instance sharing this directory: now ours to account for.
-    else this.lru.set(relative, { size, lastUse: Date.now() });
+    else {
+      this.lru.set(relative, { size, lastUse: Date.now() });
+      this.changed(relative);
+    }
     this.dirty = true;
   }
 
@@ -153,6 +161,7 @@ export class SegmentCache {
   /** Evicts one segment now (not through the LRU's own eviction) and deletes its file. */
   private async drop(relative: string, entry: Entry): Promise<void> {
     this.lru.delete(relative);
+    this.changed(relative);
     this.evictions++;
     this.dirty = true;
     await unlink(path.join(this.root, relative)).catch(() => undefined);
@@ -181,7 +190,24 @@ export class SegmentCache {
   /** A segment found missing (deleted behind our back): forget it. */
   forget(absolutePath: string): void {
     const relative = this.relative(absolutePath);
-    if (relative && this.lru.delete(relative)) this.dirty = true;
+    if (relative && this.lru.delete(relative)) {
+      this.changed(relative);
+      this.dirty = true;
+    }
+  }
+
+  /**
+   * Changes whenever the index gains or loses a segment of content `hash`
+   * (so whatever sizeOf answers for it may differ): what is computed from
+   * sizeOf can be kept under it.
+   */
+  versionOf(hash: string): number {
+    return this.versions.get(hash) ?? 0;
+  }
+
+  private changed(relative: string): void {
+    const hash = relative.slice(0, relative.indexOf(path.sep));
+    this.versions.set(hash, (this.versions.get(hash) ?? 0) + 1);
   }
 
   get bytes(): number {

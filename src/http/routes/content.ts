@@ -47,13 +47,13 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
   app.get('/api/v1/content/:hash/master.m3u8', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
-    const { figures, version } = contentFigures(content, deps.segmentSize);
+    const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
-    const { figures, version } = contentFigures(content, deps.segmentSize);
+    const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
   });
 

@@ -26,7 +26,7 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const { plan, metadata } = content;
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = await childQuery(c, deps.signer, metadata.hash);
-    const { figures, version } = contentFigures(content, deps.segmentSize);
+    const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     return file === 'master.m3u8'
       ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version)
       : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version);
