@@ -8,7 +8,7 @@ import { SingleFlight } from '../coordinate/single-flight.js';
 import { ContentGoneError, InvalidRequestError, NotFoundError, ServiceUnavailableError, UnsupportedMediaError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { makePlan } from '../plan/plan.js';
-import { probeSource } from '../probe/index.js';
+import { assertFirstFrame, probeSourceDeferred, PROBE_BUDGET, type FirstFrameCheck, type ProbedSource } from '../probe/index.js';
 import { ProbeError } from '../probe/errors.js';
 import { deserializeProbe, serializeProbe } from '../probe/serialize.js';
 import type { ProbeResult } from '../probe/types.js';
@@ -41,6 +41,9 @@ interface Entry {
   checkedAt: number;
   checking?: Promise<Entry>;
   bytes: number;
+  /** What the first-frame decode check takes, and its verdict once run (a reason when the frame does not decode). */
+  firstFrame: FirstFrameCheck;
+  firstFrameVerdict?: Promise<string | undefined>;
 }
 
 /** A probe and the serialised text its fingerprint is of. */
@@ -50,6 +53,7 @@ interface DerivedProbe {
   fingerprint: string;
   /** Not yet in this instance's store (probe.json to write). */
   unstored: boolean;
+  firstFrame: FirstFrameCheck;
 }
 
 /** A file behind a hash is looked at (one stat, one realpath) at most this often per lookup stream. */
@@ -224,7 +228,7 @@ export class MediaLibrary {
     // A file version never seen: hash and probe it at the same time (their reads overlap). Only for
     // MP4/MOV (the moov probe is cheap): the probe is wasted when these bytes are known under another path.
     const speculate = this.ids.lookup(absolute, stamp, mode) === undefined && CHEAP_PROBE.test(absolute);
-    const probing = speculate ? settle(probeSource(absolute)) : undefined;
+    const probing = speculate ? settle(probeSourceDeferred(absolute)) : undefined;
     let hash: string;
     try {
       const last = this.ids.last(absolute);
@@ -287,10 +291,10 @@ export class MediaLibrary {
    * one: memory, a probe.json not written yet, this store, the shared
    * registry; else the file is probed (the speculative probe when one runs).
    */
-  private async deriveProbe(hash: string, absolute: string, fingerprint: string | undefined, known: Entry | undefined, probing: Promise<Settled<ProbeResult>> | undefined): Promise<DerivedProbe> {
+  private async deriveProbe(hash: string, absolute: string, fingerprint: string | undefined, known: Entry | undefined, probing: Promise<Settled<ProbedSource>> | undefined): Promise<DerivedProbe> {
     if (known && (!fingerprint || known.fingerprint === fingerprint)) {
       // Serialising a deserialised probe gives back the very text (same key order, same runs): same fingerprint.
-      return { probe: known.content.probe, text: serializeProbe(known.content.probe), fingerprint: known.fingerprint, unstored: false };
+      return { probe: known.content.probe, text: serializeProbe(known.content.probe), fingerprint: known.fingerprint, unstored: false, firstFrame: known.firstFrame };
     }
     const stored: Array<[() => Promise<string | undefined>, boolean]> = [
       [async () => this.pendingProbes.get(hash)?.text, false],
@@ -302,11 +306,12 @@ export class MediaLibrary {
       if (text === undefined) continue;
       const probe = deserializeProbe(text);
       const print = fingerprintOf(text);
-      if (probe && (!fingerprint || print === fingerprint)) return { probe, text, fingerprint: print, unstored };
+      // A stored probe has no first picture: ffmpeg reads the file for the check.
+      if (probe && (!fingerprint || print === fingerprint)) return { probe, text, fingerprint: print, unstored, firstFrame: { videoIndex: probe.video.index } };
     }
-    const probe = await unwrap(probing ?? settle(probeSource(absolute)));
+    const { probe, firstFrame } = await unwrap(probing ?? settle(probeSourceDeferred(absolute)));
     const text = serializeProbe(probe);
-    return { probe, text, fingerprint: fingerprintOf(text), unstored: true };
+    return { probe, text, fingerprint: fingerprintOf(text), unstored: true, firstFrame };
   }
 
   private makeEntry(hash: string, source: SourceFile, relative: string, metadata: ContentMetadata, derived: DerivedProbe): Entry {
@@ -321,7 +326,7 @@ export class MediaLibrary {
       },
       withSource: (work) => this.withSource(hash, entry, work),
     };
-    const entry: Entry = { content, source, relative, fingerprint: derived.fingerprint, checkedAt: Date.now(), bytes: 0 };
+    const entry: Entry = { content, source, relative, fingerprint: derived.fingerprint, checkedAt: Date.now(), bytes: 0, firstFrame: derived.firstFrame };
     entry.bytes = contentBytes(content);
     return entry;
   }
@@ -356,7 +361,7 @@ export class MediaLibrary {
 
   private async withSource<T>(hash: string, entry: Entry, work: (sourcePath: string) => Promise<T>, retried = false): Promise<T> {
     this.assertPlayable(hash);
-    const pinned = await entry.source.pin(work);
+    const pinned = await entry.source.pin((sourcePath) => this.withFirstFrameChecked(hash, entry, sourcePath, work));
     if (!pinned.changed) return pinned.value;
     this.forget(hash, entry);
     this.logger?.warn({ content: hash }, 'the source changed around an encode: its result is dropped');
@@ -364,6 +369,36 @@ export class MediaLibrary {
     const current = await this.registerEntry(entry.relative).catch((err: unknown) => this.goneIfMissing(hash, err));
     if (current.content.metadata.hash !== hash) this.markGone(hash);
     return this.withSource(hash, current, work, true);
+  }
+
+  /**
+   * `work` on the pinned source, beside the first-frame decode check (once
+   * per entry; the manifest was answered without it): a frame that does not
+   * decode makes the content unplayable (415) whatever `work` gave.
+   */
+  private async withFirstFrameChecked<T>(hash: string, entry: Entry, sourcePath: string, work: (sourcePath: string) => Promise<T>): Promise<T> {
+    entry.firstFrameVerdict ??= this.checkFirstFrame(hash, entry, sourcePath);
+    const [verdict, result] = await Promise.allSettled([entry.firstFrameVerdict, work(sourcePath)]);
+    const reason = verdict.status === 'fulfilled' ? verdict.value : undefined;
+    if (reason !== undefined) {
+      this.markUnplayable(hash, reason);
+      throw new UnsupportedMediaError(reason);
+    }
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  }
+
+  /** The reason the first frame does not decode, or undefined; a failure of our own is logged and the check left to run again. */
+  private async checkFirstFrame(hash: string, entry: Entry, sourcePath: string): Promise<string | undefined> {
+    try {
+      await assertFirstFrame(entry.firstFrame, sourcePath, Date.now() + PROBE_BUDGET.timeMs);
+      return undefined;
+    } catch (err) {
+      if (err instanceof ProbeError) return err.reason;
+      entry.firstFrameVerdict = undefined;
+      this.logger?.warn({ content: hash, err: (err as Error).message }, 'the first-frame decode check could not run (it runs again with the next encode)');
+      return undefined;
+    }
   }
 
   private forget(hash: string, entry: Entry): void {

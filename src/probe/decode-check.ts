@@ -1,9 +1,12 @@
 /**
- * Proof that ffmpeg can play a source before a manifest promises segments
- * of it: the first frame of the chosen video stream is decoded (and scaled
- * to a few gray pixels, so the proof is a fixed number of bytes). A file
- * whose demuxer headers are fine but whose pictures do not decode would
- * otherwise get a 200 manifest and a 502 for every segment.
+ * Proof that ffmpeg can play a source: the first frame of the chosen video
+ * stream is decoded (and scaled to a few gray pixels, so the proof is a
+ * fixed number of bytes). A file whose demuxer headers are fine but whose
+ * pictures do not decode would otherwise get a 502 for every segment.
+ *
+ * It costs an ffmpeg start (~50-90 ms of CPU), so it is not on the manifest
+ * path: the library runs it beside a content's first encode and answers 415
+ * from then on when it fails (media-library.ts).
  */
 import { ProcessError, run } from '../process/runner.js';
 import { sourceInput } from '../process/source-input.js';
@@ -28,6 +31,22 @@ export async function assertFirstFrameDecodes(path: string, videoIndex: number, 
  */
 export async function assertPictureDecodes(picture: FirstPicture, deadline: number): Promise<void> {
   await decodeOneFrame([...BOUNDED, '-f', picture.codec, '-i', 'pipe:0', ...OUTPUT], deadline, picture.annexB);
+}
+
+/**
+ * What it takes to check a probed source's first frame: the first keyframe
+ * the MP4 probe located, or else the video stream's number (ffmpeg then
+ * reads the file).
+ */
+export interface FirstFrameCheck {
+  videoIndex: number;
+  picture?: FirstPicture;
+}
+
+/** The check of `check`, on the file at `path` (which must be the probed one) when there is no picture. */
+export async function assertFirstFrame(check: FirstFrameCheck, path: string, deadline: number): Promise<void> {
+  if (check.picture) await assertPictureDecodes(check.picture, deadline);
+  else await assertFirstFrameDecodes(path, check.videoIndex, deadline);
 }
 
 async function decodeOneFrame(args: string[], deadline: number, input?: Uint8Array): Promise<void> {

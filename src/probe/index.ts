@@ -11,9 +11,12 @@ import { LRUCache } from 'lru-cache';
 import { Counter } from 'prom-client';
 import type { ProbeResult } from './types.js';
 import { ProbeError } from './errors.js';
-import { probeWorkers } from './pool.js';
+import { probeWorkers, type ProbedSource } from './pool.js';
+import { assertFirstFrame } from './decode-check.js';
+import { PROBE_BUDGET } from './limits.js';
 
-export { probeTestHooks } from './pool.js';
+export { probeTestHooks, type ProbedSource } from './pool.js';
+export { assertFirstFrame, type FirstFrameCheck } from './decode-check.js';
 
 export type { ProbeResult, VideoTrackProbe, AudioTrackProbe } from './types.js';
 export { ProbeError, isProbeError, type ProbeErrorKind } from './errors.js';
@@ -52,7 +55,20 @@ export function warmProbeWorkers(): void {
   probeWorkers.warm();
 }
 
+/** The probe of a source file, its first frame decoded (decode-check.ts) before it is returned. */
 export async function probeSource(path: string): Promise<ProbeResult> {
+  const deadline = Date.now() + PROBE_BUDGET.timeMs;
+  const { probe, firstFrame } = await probeSourceDeferred(path);
+  await assertFirstFrame(firstFrame, resolve(path), deadline);
+  return probe;
+}
+
+/**
+ * The probe of a source file, and its first-frame decode check for the
+ * caller to run (assertFirstFrame) before it trusts the file's pictures:
+ * the check costs an ffmpeg start, which a manifest need not wait for.
+ */
+export async function probeSourceDeferred(path: string): Promise<ProbedSource> {
   const absolute = resolve(path);
   let info;
   try {
@@ -68,9 +84,9 @@ export async function probeSource(path: string): Promise<ProbeResult> {
     throw new ProbeError(known.kind, known.reason);
   }
   try {
-    const probe = await probeWorkers.probe(absolute);
+    const probed = await probeWorkers.probe(absolute);
     count('streamable');
-    return probe;
+    return probed;
   } catch (err) {
     // The file's own fault is remembered; an unreadable file (permissions may change) or our own trouble is not.
     if (err instanceof ProbeError && err.kind !== 'unreadable') {

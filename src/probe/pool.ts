@@ -16,6 +16,7 @@ import { ServiceUnavailableError } from '../errors.js';
 import { ProbeError } from './errors.js';
 import { PROBE_BUDGET } from './limits.js';
 import type { ProbeResult } from './types.js';
+import type { FirstFrameCheck } from './decode-check.js';
 import { fromWire, type ProbeReply, type ProbeRequest } from './wire.js';
 
 const BOOT = fileURLToPath(new URL('./worker-boot.mjs', import.meta.url));
@@ -36,9 +37,15 @@ const TERMINATE_GRACE_MS = 2_000;
  */
 export const probeTestHooks: { hold?: Int32Array; onStart?: (path: string) => void } = {};
 
+/** A probe, and its first-frame decode check, not run yet (the worker leaves it to the caller). */
+export interface ProbedSource {
+  probe: ProbeResult;
+  firstFrame: FirstFrameCheck;
+}
+
 interface Job {
   path: string;
-  resolve: (probe: ProbeResult) => void;
+  resolve: (probed: ProbedSource) => void;
   reject: (err: unknown) => void;
 }
 
@@ -48,8 +55,8 @@ class ProbeWorkerPool {
   private running = 0;
   private nextId = 1;
 
-  probe(path: string): Promise<ProbeResult> {
-    return new Promise<ProbeResult>((resolve, reject) => {
+  probe(path: string): Promise<ProbedSource> {
+    return new Promise<ProbedSource>((resolve, reject) => {
       const job: Job = { path, resolve, reject };
       if (this.running < PROBE_BUDGET.workers) this.start(job);
       else if (this.queue.length < PROBE_BUDGET.queue) this.queue.push(job);
@@ -119,7 +126,7 @@ class ProbeWorkerPool {
 }
 
 function settleReply(job: Job, reply: ProbeReply): void {
-  if (reply.ok) job.resolve(fromWire(reply.probe));
+  if (reply.ok) job.resolve({ probe: fromWire(reply.probe), firstFrame: reply.firstFrame });
   else if ('probeError' in reply) job.reject(new ProbeError(reply.probeError.kind, reply.probeError.reason));
   else job.reject(new Error(`probe failed: ${reply.error}`));
 }

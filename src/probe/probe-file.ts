@@ -1,7 +1,7 @@
 /**
  * One probe, start to finish, in the current thread: learn the source's
  * tracks and exact frame timeline, check the result against the limits and
- * check that its first frame decodes. The server runs this in a worker
+ * check that its first frame decodes (or hand that check back, deferred). The server runs this in a worker
  * thread (pool.ts); tests and benches may call it directly.
  *
  * MP4/MOV/M4V go through the moov-only fast path (tens of milliseconds, even
@@ -19,7 +19,7 @@ import { PROBE_BUDGET } from './limits.js';
 import { probeOpenMp4WithPicture, readHead, type FirstPicture } from './mp4.js';
 import { probeWithFfprobe } from './ffprobe.js';
 import { assertStreamable } from './validate.js';
-import { assertFirstFrameDecodes, assertPictureDecodes } from './decode-check.js';
+import { assertFirstFrame, type FirstFrameCheck } from './decode-check.js';
 
 const ISO_BMFF_EXTENSIONS = new Set(['.mp4', '.mov', '.m4v']);
 
@@ -32,12 +32,16 @@ export interface ProbeOptions {
 
 export async function probeFile(path: string, options: ProbeOptions = {}): Promise<ProbeResult> {
   const deadline = options.deadline ?? Date.now() + PROBE_BUDGET.timeMs;
+  const { probe, firstFrame } = await probeFileDeferred(path, deadline);
+  if (options.decodeCheck !== false) await assertFirstFrame(firstFrame, path, deadline);
+  return probe;
+}
+
+/** The probe, and what its first-frame decode check (decode-check.ts) takes, for the caller to run when it chooses. */
+export async function probeFileDeferred(path: string, deadline: number): Promise<{ probe: ProbeResult; firstFrame: FirstFrameCheck }> {
   const fast = await probeWithFastPath(path);
   const probe = assertStreamable(fast?.probe ?? (await probeWithFfprobe(path, deadline)));
-  if (options.decodeCheck === false) return probe;
-  if (fast?.firstPicture) await assertPictureDecodes(fast.firstPicture, deadline);
-  else await assertFirstFrameDecodes(path, probe.video.index, deadline);
-  return probe;
+  return { probe, firstFrame: { videoIndex: probe.video.index, ...(fast?.firstPicture ? { picture: fast.firstPicture } : {}) } };
 }
 
 /** The MP4 fast path's result; undefined when the file is for ffprobe. */

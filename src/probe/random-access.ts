@@ -16,13 +16,14 @@ export function nalCodecOf(codec: string): NalCodec | undefined {
 }
 
 /** NAL unit type from the first header byte. */
-function nalType(codec: NalCodec, headerByte: number): number {
+export function nalType(codec: NalCodec, headerByte: number): number {
   return codec === 'h264' ? headerByte & 0x1f : (headerByte >> 1) & 0x3f;
 }
 
 const NAL_HEADER_BYTES: Record<NalCodec, number> = { h264: 1, hevc: 2 };
 
-function isVcl(codec: NalCodec, type: number): boolean {
+/** A NAL unit that carries picture data (a slice). */
+export function isVcl(codec: NalCodec, type: number): boolean {
   return codec === 'h264' ? type >= 1 && type <= 5 : type <= 31;
 }
 

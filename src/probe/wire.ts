@@ -7,6 +7,7 @@
 import { ProbeError, type ProbeErrorKind } from './errors.js';
 import { decodeRuns, encodeRuns } from './serialize.js';
 import type { ProbeResult } from './types.js';
+import type { FirstFrameCheck } from './decode-check.js';
 
 export interface ProbeRequest {
   id: number;
@@ -19,7 +20,7 @@ export interface ProbeRequest {
 export type WireProbe = Omit<ProbeResult, 'video'> & { video: Omit<ProbeResult['video'], 'framePts' | 'keyframePts'> & { frameRuns: number[]; keyframeRuns: number[] } };
 
 export type ProbeReply =
-  | { id: number; ok: true; probe: WireProbe }
+  | { id: number; ok: true; probe: WireProbe; firstFrame: FirstFrameCheck }
   | { id: number; ok: false; probeError: { kind: ProbeErrorKind; reason: string } }
   | { id: number; ok: false; error: string };
 

@@ -5,7 +5,8 @@
  * without ffmpeg parsing the whole moov (0.4 s for a 2-hour file).
  */
 import type { FileHandle } from 'node:fs/promises';
-import type { NalCodec } from '../random-access.js';
+import { ProbeError } from '../errors.js';
+import { isVcl, nalType, type NalCodec } from '../random-access.js';
 import type { SyncSampleCheck } from './closed-gop.js';
 import { readFully } from './file-io.js';
 import { Mp4ProbeUnsupportedError } from './unsupported.js';
@@ -34,13 +35,18 @@ export async function readFirstPicture(fh: FileHandle, check: SyncSampleCheck): 
   const parts: Uint8Array[] = [];
   for (const nal of check.parameterSets) parts.push(START_CODE, nal);
   // Length-prefixed NAL units to start codes; a length past the sample's end keeps what is there (the decoder judges it).
-  for (let p = 0; p + check.lengthSize <= sample.length; ) {
+  let slices = 0;
+  for (let p = 0; p + check.lengthSize < sample.length; ) {
     let length = 0;
     for (let i = 0; i < check.lengthSize; i++) length = length * 256 + sample[p + i]!;
     p += check.lengthSize;
     if (length === 0) break;
+    if (isVcl(check.codec, nalType(check.codec, sample[p]!))) slices++;
     parts.push(START_CODE, sample.subarray(p, Math.min(sample.length, p + length)));
     p += length;
   }
+  // Not one slice NAL unit, whole or cut short: no decoder makes a picture of that (e.g. noise where the mdat was).
+  // Refused here at no cost; the ffmpeg decode of the picture (decode-check.ts) runs later, with the first encode.
+  if (slices === 0) throw new ProbeError('impossible', 'its first keyframe holds no picture data (no slice NAL unit): no frame decodes');
   return { codec: check.codec, annexB: Buffer.concat(parts) };
 }
