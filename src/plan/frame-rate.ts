@@ -83,10 +83,34 @@ function readRate(frames: number, ticks: number, timescale: number, errorTicks: 
   return reduce(frames * timescale, ticks);
 }
 
-/** The lower median; intervals take few distinct values, so it is counted rather than sorted (two hours: 172,000 intervals). */
-function median(values: readonly number[]): number {
-  const counts = new Map<number, number>();
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+/** Distinct values counted in a short list before a Map takes over (a constant-rate stream has one to three). */
+const FEW_VALUES = 8;
+
+/**
+ * The lower median; intervals take few distinct values, so it is counted
+ * rather than sorted (two hours: 172,000 intervals), in a short list while
+ * there are few (no Map lookup per frame).
+ */
+function median(values: Float64Array): number {
+  const few = new Float64Array(FEW_VALUES);
+  const fewCounts = new Float64Array(FEW_VALUES);
+  let distinct = 0;
+  let counts: Map<number, number> | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    let k = 0;
+    while (k < distinct && few[k] !== value) k++;
+    if (k < distinct) fewCounts[k]!++;
+    else if (distinct < FEW_VALUES) {
+      few[distinct] = value;
+      fewCounts[distinct++] = 1;
+    } else {
+      counts ??= new Map<number, number>();
+      counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+  }
+  counts ??= new Map<number, number>();
+  for (let k = 0; k < distinct; k++) counts.set(few[k]!, fewCounts[k]!);
   const rank = (values.length - 1) >> 1;
   let seen = 0;
   for (const value of [...counts.keys()].sort((a, b) => a - b)) {
@@ -102,10 +126,12 @@ function median(values: readonly number[]): number {
  * rescaled (a Matroska file remuxed to MP4 at 16000 ticks a second) step by
  * 16 ticks, and jitter by 16, not by one.
  */
-function clockQuantum(intervals: readonly number[]): number {
+function clockQuantum(intervals: Float64Array): number {
   let quantum = 0;
-  for (const interval of intervals) {
-    quantum = gcd(interval, quantum);
+  for (let i = 0; i < intervals.length; i++) {
+    // Most intervals are a multiple of the quantum so far: no gcd to run.
+    if (quantum !== 0 && intervals[i]! % quantum === 0) continue;
+    quantum = gcd(intervals[i]!, quantum);
     if (quantum === 1) break;
   }
   return quantum || 1;
@@ -118,14 +144,15 @@ function clockQuantum(intervals: readonly number[]): number {
  * their runs give the interval within a tick per run; every other interval
  * must be a whole number of frames, within the same rounding.
  */
-function constantGrid(intervals: readonly number[], typical: number, timescale: number, quantum: number): Rational | undefined {
+function constantGrid(intervals: Float64Array, typical: number, timescale: number, quantum: number): Rational | undefined {
   const jitter = typical >= MIN_JITTERED_TICKS * quantum ? quantum : 0;
   let frames = 0;
   let ticks = 0;
   let runs = 0;
   let inRun = false;
   let exact = true;
-  for (const interval of intervals) {
+  for (let i = 0; i < intervals.length; i++) {
+    const interval = intervals[i]!;
     const single = Math.abs(interval - typical) <= jitter;
     if (single) {
       frames++;
@@ -137,7 +164,8 @@ function constantGrid(intervals: readonly number[], typical: number, timescale: 
   }
   const mean = ticks / frames;
   const tolerance = exact ? 0 : quantum;
-  for (const interval of intervals) {
+  for (let i = 0; i < intervals.length; i++) {
+    const interval = intervals[i]!;
     const count = Math.round(interval / mean);
     if (count < 1 || Math.abs(interval - count * mean) > tolerance + 1e-9 * interval) return undefined;
   }
@@ -157,7 +185,7 @@ export function frameRates(video: VideoTrackProbe): FrameRates {
   const first = pts[0] ?? 0;
   const average = reduce(pts.length * video.timescale, Math.max(1, video.endPts - first));
   if (pts.length < 2) return { constant: true, nominal: average, average };
-  const intervals = new Array<number>(pts.length - 1);
+  const intervals = new Float64Array(pts.length - 1);
   for (let i = 1; i < pts.length; i++) intervals[i - 1] = pts[i]! - pts[i - 1]!;
   const quantum = clockQuantum(intervals);
   const typical = median(intervals);
