@@ -22,6 +22,7 @@ import { Origin } from './origin.js';
 import { Prefetcher } from './prefetch/prefetcher.js';
 import { LocalRegistry, RedisRegistry } from './coordinate/registry.js';
 import { probeCounter, warmProbeWorkers } from './probe/index.js';
+import { warmManifestPath } from './library/warm-up.js';
 import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
@@ -97,7 +98,9 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     redisConnected: () => coordinator.connected,
   }, events);
   metrics.registry.registerMetric(probeCounter);
-  warmProbeWorkers();
+  const probeWorkerLoaded = warmProbeWorkers();
+  // While the probe worker loads: the first manifest request then runs JIT-compiled code.
+  warmManifestPath(streaming);
   const registry = config.redisUrl ? new RedisRegistry(config.redisUrl, new LocalRegistry(store), logger) : new LocalRegistry(store);
   const library = new MediaLibrary(config.mediaDir, store, ids, streaming, { registry, logger });
   const detection = await detectEncoders();
@@ -183,6 +186,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       };
     },
   });
+  // The first probe must not wait for a worker to load its modules.
+  await probeWorkerLoaded;
   const server = await listen(app.fetch, config.port, config.host);
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -5,6 +5,7 @@ import { dashFrameRate, frameRates, hlsFrameRate, rationalValue, reduce } from '
 import { ProbeError } from '../src/probe/errors.js';
 import type { ProbeResult, VideoTrackProbe } from '../src/probe/types.js';
 import { syntheticProbe } from './support/synthetic-probe.js';
+import { warmManifestPath, warmUpProbes } from '../src/library/warm-up.js';
 
 const config = defaultStreamingConfig();
 
@@ -296,5 +297,12 @@ describe('declared frame rate', () => {
     vfr.video = track([...onClock(60, 1, 1000, 120), ...onClock(20, 1, 1000, 160, 2000)], 1000, 10_000);
     vfr.video.frameRate = 28;
     expect(makePlan(vfr, config).renditions[0]).toMatchObject({ height: 1080, levelIdc: 42, codecs: 'avc1.64002a' });
+  });
+});
+
+describe('start-up warm-up', () => {
+  it('runs the manifest path on a constant-rate and a variable-rate made-up probe', () => {
+    expect(warmUpProbes().map((probe) => frameRates(probe.video).constant)).toEqual([true, false]);
+    expect(() => warmManifestPath(defaultStreamingConfig())).not.toThrow();
   });
 });

@@ -50,9 +50,9 @@ function count(outcome: ProbeOutcome): void {
   probeCounter.inc({ outcome });
 }
 
-/** Starts a probe worker now, so the first request does not wait for it to load. */
-export function warmProbeWorkers(): void {
-  probeWorkers.warm();
+/** Starts a probe worker now, so the first request does not wait for it to load; resolves once it has. */
+export function warmProbeWorkers(): Promise<void> {
+  return probeWorkers.warm();
 }
 
 /** The probe of a source file, its first frame decoded (decode-check.ts) before it is returned. */

@@ -64,9 +64,18 @@ class ProbeWorkerPool {
     });
   }
 
-  /** Starts a worker ahead of the first probe, so that probe does not wait for the worker to load. */
-  warm(): void {
-    if (this.idle.length === 0 && this.running === 0) this.idle.push(this.spawn());
+  /**
+   * Starts a worker ahead of the first probe, so that probe does not wait
+   * for the worker to load; resolves once it has loaded (or failed to: the
+   * next probe then starts another).
+   */
+  warm(): Promise<void> {
+    if (this.idle.length > 0 || this.running > 0) return Promise.resolve();
+    const worker = this.spawn();
+    this.idle.push(worker);
+    return new Promise<void>((resolve) => {
+      worker.once('message', () => resolve()).once('error', () => resolve()).once('exit', () => resolve());
+    });
   }
 
   private spawn(): Worker {

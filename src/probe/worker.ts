@@ -14,3 +14,5 @@ port.on('message', (request: ProbeRequest) => {
     (err: unknown) => errorReply(request.id, err),
   ).then((reply) => port.postMessage(reply));
 });
+// Loaded (for pool.ts warm()): not a reply, it carries no id.
+port.postMessage({ loaded: true });
