@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSource, ProbeError } from '../src/probe/index.js';
-import { probeMp4 } from '../src/probe/mp4.js';
+import { MP4BoxBuffer } from 'mp4box';
+import { analyzeMoov, probeMp4 } from '../src/probe/mp4.js';
+import { madeUpMoov, warmMp4Probe } from '../src/probe/mp4/warm-up.js';
 import { probeWithFfprobe } from '../src/probe/ffprobe.js';
 import { decodeRuns, deserializeProbe, encodeRuns, serializeProbe } from '../src/probe/serialize.js';
 import type { ProbeResult } from '../src/probe/types.js';
@@ -367,5 +369,21 @@ describe('probe.json (serialize / deserialize)', () => {
     for (const bad of [...older, '', '{', 'null', '[]', '{"format":"jitseg-probe-3"}', '{"format":"jitseg-probe-3","probe":{"video":{"framePts":[0,1],"keyframePts":[]}}}', '{"format":"other"}']) {
       expect(deserializeProbe(bad), bad).toBeUndefined();
     }
+  });
+});
+
+describe('probe worker warm-up', () => {
+  it('analyses its made-up 30 min moov like a real one: every frame, every IDR, the edit list applied', () => {
+    const moov = madeUpMoov();
+    const buffer = new MP4BoxBuffer(moov.length);
+    buffer.fileStart = 0;
+    new Uint8Array(buffer).set(moov);
+    const { probe, syncSamples } = analyzeMoov(buffer, 'isom');
+    expect(probe.video).toMatchObject({ codec: 'h264', width: 64, height: 64, timescale: 24000, endPts: 43200 * 1001 });
+    expect(probe.video.framePts).toHaveLength(43200);
+    expect(probe.video.framePts.slice(0, 3)).toEqual([0, 1001, 2002]);
+    expect(probe.video.keyframePts).toHaveLength(450);
+    expect(syncSamples?.samples).toHaveLength(450);
+    expect(() => warmMp4Probe()).not.toThrow();
   });
 });

@@ -66,21 +66,22 @@ class ProbeWorkerPool {
 
   /**
    * Starts a worker ahead of the first probe, so that probe does not wait
-   * for the worker to load; resolves once it has loaded (or failed to: the
-   * next probe then starts another).
+   * for the worker to load or run cold code; resolves once it has loaded and
+   * warmed up (or failed to: the next probe then starts another).
    */
   warm(): Promise<void> {
     if (this.idle.length > 0 || this.running > 0) return Promise.resolve();
-    const worker = this.spawn();
+    const worker = this.spawn(true);
     this.idle.push(worker);
     return new Promise<void>((resolve) => {
       worker.once('message', () => resolve()).once('error', () => resolve()).once('exit', () => resolve());
     });
   }
 
-  private spawn(): Worker {
+  /** `warm`: the worker warms up its MP4 analysis before it takes a probe (mp4/warm-up.ts). */
+  private spawn(warm = false): Worker {
     const worker = new Worker(BOOT, {
-      workerData: { entry: ENTRY },
+      workerData: { entry: ENTRY, warm },
       resourceLimits: { maxOldGenerationSizeMb: PROBE_BUDGET.heapMb },
       stdout: false,
       stderr: false,

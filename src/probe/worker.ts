@@ -1,5 +1,6 @@
 /** A probe worker thread: probes one file at a time for pool.ts. */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { warmMp4Probe } from './mp4/warm-up.js';
 import { probeFileDeferred } from './probe-file.js';
 import { errorReply, toWire, type ProbeReply, type ProbeRequest } from './wire.js';
 
@@ -14,5 +15,8 @@ port.on('message', (request: ProbeRequest) => {
     (err: unknown) => errorReply(request.id, err),
   ).then((reply) => port.postMessage(reply));
 });
+// A worker started ahead of the first probe (pool.ts warm()) has the time to optimise its hot loops first;
+// one started for a waiting probe does not.
+if ((workerData as { warm?: boolean } | undefined)?.warm) warmMp4Probe();
 // Loaded (for pool.ts warm()): not a reply, it carries no id.
 port.postMessage({ loaded: true });
