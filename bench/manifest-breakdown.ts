@@ -3,7 +3,9 @@
  *   npx tsx bench/manifest-breakdown.ts [file] [trials]
  *
  * Each trial runs in a fresh Node process with a fresh cache dir (the modules
- * are imported first, as the server does at start-up, and not timed), and
+ * are imported first, and the server's start-up steps run, as the server
+ * does before it listens, untimed: probe worker loaded, manifest-path
+ * warm-up where the code has them), and
  * walks the steps of MediaLibrary.register + the /vod/ route one by one with
  * the product's own functions: path resolution, content hash (+ the id index
  * write), probe (split into its moov read and the moov analysis in a second
@@ -32,13 +34,22 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
   const { defaultStreamingConfig } = await import('../src/config/config.js');
   const { ContentIdIndex, stampOf } = await import('../src/store/content-id.js');
   const { ContentStore } = await import('../src/store/content-store.js');
-  const { probeSource } = await import('../src/probe/index.js');
+  const probeModule = await import('../src/probe/index.js');
+  // After the change the manifest path leaves the first-frame decode check to the first encode (probeSourceDeferred).
+  const deferred = (probeModule as { probeSourceDeferred?: (path: string) => Promise<{ probe: Awaited<ReturnType<typeof probeModule.probeSource>> }> }).probeSourceDeferred;
+  const probeSource = deferred ? async (path: string) => (await deferred(path)).probe : probeModule.probeSource;
   const { makePlan } = await import('../src/plan/plan.js');
   const { multivariantPlaylist, videoMediaPlaylist } = await import('../src/manifest/hls.js');
   const { dashManifest } = await import('../src/manifest/dash.js');
   // (src/probe/serialize.ts exists after the change; before it, probe.json was JSON.stringify(probe).)
   const serialize = await import('../src/probe/serialize.js').catch(() => undefined);
   const config = defaultStreamingConfig();
+  // What the server does at start-up, before it listens (after the change: warm-up, and waiting for the probe worker).
+  const warmUp = await import('../src/library/warm-up.js').catch(() => undefined);
+  if (!warmUpFile) {
+    await probeModule.warmProbeWorkers();
+    warmUp?.warmManifestPath(config);
+  }
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-breakdown-'));
   const { t, lap, restart } = stopwatch();
   try {
