@@ -8,7 +8,8 @@
  * - `impossible`: it is media, but what it describes cannot be streamed: zero
  *   duration, geometry or durations outside the limits (limits.ts), sample
  *   tables claiming more entries than their bytes hold, an edit list that
- *   presents nothing, a first frame that does not decode, or a probe that
+ *   presents nothing, a first frame that does not decode (decode-check.ts,
+ *   run beside the first encode), or a probe that
  *   exceeded its time or memory budget.
  */
 export type ProbeErrorKind = 'not-media' | 'no-video' | 'unreadable' | 'impossible';

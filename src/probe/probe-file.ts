@@ -1,8 +1,9 @@
 /**
  * One probe, start to finish, in the current thread: learn the source's
  * tracks and exact frame timeline, check the result against the limits and
- * check that its first frame decodes (or hand that check back, deferred). The server runs this in a worker
- * thread (pool.ts); tests and benches may call it directly.
+ * check that its first frame decodes, or hand that check back (the server
+ * runs it with the first encode). The server runs this in a worker thread
+ * (pool.ts); tests and benches may call it directly.
  *
  * MP4/MOV/M4V go through the moov-only fast path (tens of milliseconds, even
  * for hours of video). Anything that path cannot handle — other containers,
