@@ -10,7 +10,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultStreamingConfig } from '../src/config/config.js';
+import { UnsupportedMediaError } from '../src/errors.js';
+import { MediaLibrary } from '../src/library/media-library.js';
 import { probeSource, probeSourceDeferred, ProbeError } from '../src/probe/index.js';
+import { ContentIdIndex } from '../src/store/content-id.js';
+import { ContentStore } from '../src/store/content-store.js';
 import { child, craftMp4, stblOf, trakOf, type Mp4Box } from './support/craft-mp4.js';
 import { exec } from './support/media.js';
 import { NO_PREFETCH, testServer, type TestServer } from './support/server.js';
@@ -48,6 +53,7 @@ beforeAll(async () => {
   await exec('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x64:rate=25:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '25', '-pix_fmt', 'yuv420p', base]);
   await craftMp4(base, path.join(mediaDir, 'broken-picture.mp4'), breakFirstPicture);
   await craftMp4(base, path.join(mediaDir, 'fine.mp4'), () => undefined);
+  await exec('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x64:rate=25:duration=3', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path.join(mediaDir, 'other.mp4')]);
   server = await testServer(mediaDir, { ...NO_PREFETCH, segment_duration: 2 });
 });
 
@@ -92,5 +98,38 @@ describe('a first picture that does not decode', () => {
     const segment = await fetch(await firstSegmentUrl(await res.text(), vod('fine.mp4')));
     expect(segment.status).toBe(200);
     expect((await segment.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+});
+
+describe('the record of a first frame that decoded', () => {
+  async function library(cache: string): Promise<MediaLibrary> {
+    const store = new ContentStore(cache);
+    await store.init();
+    const ids = new ContentIdIndex(cache);
+    await ids.load();
+    return new MediaLibrary(mediaDir, store, ids, defaultStreamingConfig());
+  }
+
+  it('spares a restarted library the decode for that content, and only for that one', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'jitseg-first-frame-cache-'));
+    const previous = process.env.JITSEG_FFMPEG;
+    try {
+      const before = await library(cache);
+      expect(await (await before.register('fine.mp4')).withSource(async () => 'made')).toBe('made');
+      await before.register('other.mp4'); // probed and stored, never encoded: no record
+      await before.close();
+
+      // After the restart every ffmpeg fails: a decode check that runs finds a frame that "does not decode".
+      process.env.JITSEG_FFMPEG = '/bin/false';
+      const after = await library(cache);
+      expect(await (await after.register('fine.mp4')).withSource(async () => 'made')).toBe('made');
+      const other = await after.register('other.mp4');
+      await expect(other.withSource(async () => 'made')).rejects.toBeInstanceOf(UnsupportedMediaError);
+      await after.close();
+    } finally {
+      if (previous === undefined) delete process.env.JITSEG_FFMPEG;
+      else process.env.JITSEG_FFMPEG = previous;
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });

@@ -16,6 +16,7 @@ import { sameStamp, SourceChangedWhileHashing, stampOf, type ContentIdIndex, typ
 import type { ContentStore } from '../store/content-store.js';
 import type { Content, ContentMetadata } from './content.js';
 import { contentBytes } from './content-size.js';
+import { FirstFrameRecords } from './first-frame-records.js';
 import { isGoneError, openedPath, openNoFollow, SourceFile } from './source-file.js';
 
 export type { Content, ContentMetadata } from './content.js';
@@ -54,6 +55,8 @@ interface DerivedProbe {
   /** Not yet in this instance's store (probe.json to write). */
   unstored: boolean;
   firstFrame: FirstFrameCheck;
+  /** Known already: from the entry this one replaces, or a decode recorded beside the stored probe. */
+  firstFrameVerdict?: Promise<string | undefined>;
 }
 
 /** A file behind a hash is looked at (one stat, one realpath) at most this often per lookup stream. */
@@ -90,6 +93,7 @@ export class MediaLibrary {
   private readonly pendingProbes = new Map<string, { text: string; timer: NodeJS.Timeout }>();
   private readonly registry: ContentRegistry;
   private readonly logger: Logger | undefined;
+  private readonly firstFrames: FirstFrameRecords;
   private rootReal?: string;
 
   constructor(
@@ -101,6 +105,7 @@ export class MediaLibrary {
   ) {
     this.registry = options.registry ?? new LocalRegistry(store);
     this.logger = options.logger;
+    this.firstFrames = new FirstFrameRecords(store, options.logger);
     this.contents = new LRUCache<string, Entry>({ maxSize: config.storage.content_memory_bytes ?? DEFAULT_CONTENT_MEMORY_BYTES, sizeCalculation: (entry) => entry.bytes });
   }
 
@@ -294,7 +299,8 @@ export class MediaLibrary {
   private async deriveProbe(hash: string, absolute: string, fingerprint: string | undefined, known: Entry | undefined, probing: Promise<Settled<ProbedSource>> | undefined): Promise<DerivedProbe> {
     if (known && (!fingerprint || known.fingerprint === fingerprint)) {
       // Serialising a deserialised probe gives back the very text (same key order, same runs): same fingerprint.
-      return { probe: known.content.probe, text: serializeProbe(known.content.probe), fingerprint: known.fingerprint, unstored: false, firstFrame: known.firstFrame };
+      const { firstFrame, firstFrameVerdict } = known;
+      return { probe: known.content.probe, text: serializeProbe(known.content.probe), fingerprint: known.fingerprint, unstored: false, firstFrame, ...(firstFrameVerdict ? { firstFrameVerdict } : {}) };
     }
     const stored: Array<[() => Promise<string | undefined>, boolean]> = [
       [async () => this.pendingProbes.get(hash)?.text, false],
@@ -306,8 +312,11 @@ export class MediaLibrary {
       if (text === undefined) continue;
       const probe = deserializeProbe(text);
       const print = fingerprintOf(text);
-      // A stored probe has no first picture: ffmpeg reads the file for the check.
-      if (probe && (!fingerprint || print === fingerprint)) return { probe, text, fingerprint: print, unstored, firstFrame: { videoIndex: probe.video.index } };
+      if (probe && (!fingerprint || print === fingerprint)) {
+        // A stored probe has no first picture: ffmpeg reads the file for the check, unless it was recorded as passed.
+        const decoded = await this.firstFrames.decoded(hash, print);
+        return { probe, text, fingerprint: print, unstored, firstFrame: { videoIndex: probe.video.index }, ...(decoded ? { firstFrameVerdict: Promise.resolve(undefined) } : {}) };
+      }
     }
     const { probe, firstFrame } = await unwrap(probing ?? settle(probeSourceDeferred(absolute)));
     const text = serializeProbe(probe);
@@ -327,6 +336,7 @@ export class MediaLibrary {
       withSource: (work) => this.withSource(hash, entry, work),
     };
     const entry: Entry = { content, source, relative, fingerprint: derived.fingerprint, checkedAt: Date.now(), bytes: 0, firstFrame: derived.firstFrame };
+    if (derived.firstFrameVerdict) entry.firstFrameVerdict = derived.firstFrameVerdict;
     entry.bytes = contentBytes(content);
     return entry;
   }
@@ -392,6 +402,7 @@ export class MediaLibrary {
   private async checkFirstFrame(hash: string, entry: Entry, sourcePath: string): Promise<string | undefined> {
     try {
       await assertFirstFrame(entry.firstFrame, sourcePath, Date.now() + PROBE_BUDGET.timeMs);
+      await this.firstFrames.record(hash, entry.fingerprint);
       return undefined;
     } catch (err) {
       if (err instanceof ProbeError) return err.reason;
