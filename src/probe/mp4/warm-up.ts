@@ -2,9 +2,10 @@
  * Start-up warm-up of a probe worker: the MP4 analysis (mp4box's box parse,
  * the sample tables, ffmpeg's index and edit list, the frame list, the
  * frame runs sent to the main thread) runs a few times on a made-up
- * 30-minute moov, so the first real probe runs optimised code: run cold, the
- * per-frame passes take several times as long on a 2-hour film's 172,000
- * frames. The moov is built here (no file, no ffmpeg); its sample entry is
+ * 30-minute moov, so the first real probe does not run them cold (run cold,
+ * the per-frame passes take several times as long on a 2-hour film's
+ * 172,000 frames; a real file's other shapes may still cost V8 some
+ * compiling on its first probe). The moov is built here (no file, no ffmpeg); its sample entry is
  * a real one (64×64 H.264 from libx264), so the codec path is the usual one.
  */
 import { MP4BoxBuffer } from 'mp4box';
