@@ -164,7 +164,7 @@ export class EncodeQueue {
           deadline = setTimeout(() => {
             deadline = undefined;
             // A start is refused only when nothing can make room: a non-start holding a request slot is being cut for it.
-            if (task.priority >= PRIORITY.start && this.waiting.includes(task) && this.cuttable() !== 'none') return task.armDeadline();
+            if (task.priority >= PRIORITY.start && this.waiting.includes(task) && this.roomForStart()) return task.armDeadline();
             if (this.remove(task)) {
               this.countRefused();
               task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
@@ -313,18 +313,10 @@ export class EncodeQueue {
     return victim;
   }
 
-  /**
-   * Whether a start can have a request slot made for it: 'cutting' when a
-   * task is being pre-empted for one already, 'victim' when one can be.
-   */
-  private cuttable(): 'cutting' | 'victim' | 'none' {
-    let found: 'victim' | 'none' = 'none';
-    for (const t of this.runningTasks) {
-      if (t.slot !== 'request' || t.priority >= PRIORITY.start) continue;
-      if (t.cutForStart) return 'cutting';
-      found = 'victim';
-    }
-    return found;
+  /** Whether a request slot can be made free for a start: one holds a task that is not a start (being cut, or to be). */
+  private roomForStart(): boolean {
+    for (const t of this.runningTasks) if (t.slot === 'request' && t.priority < PRIORITY.start) return true;
+    return false;
   }
 
   /** Pre-empts running non-start work in request slots, one task per waiting start that has no slot coming. */

@@ -33,7 +33,7 @@ const START_MIN_LINES = 480;
 /**
  * The rendition listed first, which players start on (hls.js starts on the
  * first variant listed, and seeds its bandwidth estimate with its
- * BANDWIDTH; AVPlayer starts on it too): the one fastest to make at a
+ * BANDWIDTH; Apple's authoring notes say AVPlayer does too): the one fastest to make at a
  * sensible start quality. Encode time grows with the pixels per frame, so
  * that is the smallest rendition with at least 480 lines on its short side,
  * or, when none has, the largest (all are small then). Players climb from
