@@ -101,7 +101,11 @@ export interface OriginParts {
 }
 
 export interface GetOptions {
-  /** Why the file is wanted: a player waits for a request, nobody waits for a prefetch. Default request. */
+  /**
+   * Why the file is wanted: a player waits for a request, and for a start before
+   * it can show a frame (see http/start-tracker.ts); nobody waits for a prefetch.
+   * Default request; an init segment is always a start unless prefetched.
+   */
   reason?: TaskReason;
   /** Drops a prefetch that is still waiting for a worker. */
   signal?: AbortSignal;
@@ -128,8 +132,9 @@ export class Origin {
   }
 
   async get(request: SegmentRequest, options: GetOptions = {}): Promise<Buffer> {
-    const reason = options.reason ?? 'request';
     const { content, kind, renditionId, number } = request;
+    const reason = startIfInit(number, options.reason ?? 'request');
+    const player = reason !== 'prefetch';
     const started = performance.now();
     const file = this.locate(request);
     const { found } = file;
@@ -138,35 +143,40 @@ export class Origin {
 
     const stored = await this.segments.read(file.stored);
     if (stored) {
-      if (reason === 'request') {
+      if (player) {
         metrics.hit('disk');
         metrics.segmentLatency.observe({ path: 'warm' }, (performance.now() - started) / 1000);
       }
       options.onScheduled?.();
       return stored;
     }
-    if (reason === 'request') metrics.miss();
+    if (player) metrics.miss();
     this.parts.breaker.assertNotOpen(content.metadata.hash);
-    if (reason === 'request') queue.raise(file.key, PRIORITY.request);
+    if (player) queue.raise(file.key, PRIORITY[reason]);
+    const queued = { ...options, reason };
     // The init comes out of segment 1's encode, which queues for its own worker.
     const how: Obtain = {
       inWorker:
         number === 'init'
-          ? (work) => work(() => this.makeInit(request, options))
-          : (work) =>
-              queue.run(file.key, (startedAs) => work(() => this.makeSegment(content, found, number - 1, startedAs, options.requestId)), {
-                priority: PRIORITY[reason],
-                ...(options.client ? { client: options.client } : {}),
-                ...(options.signal ? { signal: options.signal } : {}),
-              }),
+          ? (work) => work(() => this.makeInit(request, queued))
+          : (work) => this.inQueue(file.key, queued, (startedAs) => work(() => this.makeSegment(content, found, number - 1, startedAs, options.requestId))),
       readLocal: () => this.segments.read(file.stored),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
       wanted: () => queue.isWanted(file.key),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
     options.onScheduled?.();
-    if (reason === 'request') void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
+    if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
+  }
+
+  /** Runs `work` in an encode worker at the priority of `options.reason`. */
+  private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>): Promise<T> {
+    return this.parts.queue.run(key, work, {
+      priority: PRIORITY[options.reason],
+      ...(options.client ? { client: options.client } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /** A file only if this instance's store has it (peers ask this way). */
@@ -211,14 +221,15 @@ export class Origin {
   }
 
   /** The init segment comes out of packaging a span: the first segment's, wanted soon anyway. */
-  private async makeInit(request: SegmentRequest, options: GetOptions): Promise<Buffer> {
-    const { stored, found } = this.locate(request);
+  private async makeInit(request: SegmentRequest, options: GetOptions & { reason: TaskReason }): Promise<Buffer> {
+    const { stored, key, found } = this.locate(request);
     const { onScheduled: _calledByTheInitRequest, ...forSegment } = options;
     await this.get({ ...request, number: 1 }, forSegment);
     const made = await this.segments.read(stored);
     if (made) return made;
-    // Segment 1 is stored but its init is not (a damaged one was deleted, or a peer had none): encode it here for its init.
-    await this.makeSegment(request.content, found, 0, options.reason ?? 'request', options.requestId, true);
+    // Segment 1 is stored but its init is not (a damaged one was deleted, or a peer had none): encode it again for its
+    // init, in a worker like any encode (at the init's priority: a start).
+    await this.inQueue(key, options, (startedAs) => this.makeSegment(request.content, found, 0, startedAs, options.requestId, true));
     const remade = await this.segments.read(stored);
     if (!remade) throw new EncodeError('init segment was not written', '');
     return remade;
@@ -432,6 +443,11 @@ export class Origin {
 function saysSomethingAboutTheMedia(err: unknown): boolean {
   if (err instanceof ProcessError) return err.exitCode !== undefined && !err.stalled && !err.timedOut;
   return err instanceof EncodeError || err instanceof SpanError;
+}
+
+/** A player cannot play a rendition without its init segment: asking for one is a start (a prefetch stays a prefetch). */
+function startIfInit(number: number | 'init', reason: TaskReason): TaskReason {
+  return number === 'init' && reason === 'request' ? 'start' : reason;
 }
 
 function initFields(plan: Plan, found: Rendition) {

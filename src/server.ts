@@ -152,7 +152,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     system: () => ({
       workers: queue.workers,
-      queue: { waiting: queue.depth, running: queue.running, shed: queue.shed, refused: queue.refused, preempted: queue.preempted },
+      queue: { waiting: queue.depth, waitingByReason: queue.waitingByReason, running: queue.running, shed: queue.shed, refused: queue.refused, preempted: queue.preempted },
       cache: { bytes: cache.bytes, segments: cache.count, maxBytes: streaming.storage.max_bytes },
       redis: config.redisUrl ? { connected: coordinator.connected } : null,
       signedUrls: signer !== undefined,

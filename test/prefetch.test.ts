@@ -48,8 +48,8 @@ describe('EncodeQueue', () => {
 
   it('never runs more than its workers at once, per kind: requests and prefetch each have their own slots', async () => {
     const queue = new EncodeQueue(2);
-    const running: Record<TaskReason, number> = { request: 0, prefetch: 0 };
-    const peak: Record<TaskReason, number> = { request: 0, prefetch: 0 };
+    const running: Record<TaskReason, number> = { start: 0, request: 0, prefetch: 0 };
+    const peak: Record<TaskReason, number> = { start: 0, request: 0, prefetch: 0 };
     await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
         queue.run(`k${i}`, async (reason) => {
@@ -59,7 +59,7 @@ describe('EncodeQueue', () => {
         }, { priority: i % 2 ? PRIORITY.prefetch : PRIORITY.request }),
       ),
     );
-    expect(peak).toEqual({ request: 2, prefetch: 2 });
+    expect(peak).toEqual({ start: 0, request: 2, prefetch: 2 });
   });
 });
 

@@ -6,30 +6,46 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * `workers` slots of their own, and prefetch runs in slots of its own
  * (`prefetchWorkers`) at the lowest CPU priority (nice 19 by default), so a request
  * always finds its worker and the CPU. The rest wait in a bounded queue.
- * Order among waiting tasks: a player's request before any prefetch; among
- * equals, the client with the fewest encodes running (one client cannot
- * take every worker while others wait), then first come first served.
  *
- * When a player asks for a segment whose prefetch is running, the prefetch
- * is raised to normal priority (`raise`); where the system does not allow
- * that (no CAP_SYS_NICE), it is killed and run again as a request, first in
- * line (see ProcessLane).
+ * Three priorities: a player's start (what it needs before its first frame:
+ * an init segment, segment 1, the first segment after a seek; see
+ * http/start-tracker.ts) before a player's other requests, and those before
+ * any prefetch. Among equals, the client with the fewest encodes running (one
+ * client cannot take every worker while others wait), then first come first
+ * served.
  *
- * Overload: when the queue is full, waiting prefetch is shed to make room
- * for a request, a new prefetch is shed at once, and a request that finds no
- * prefetch to displace is refused (503). A request that has not started
- * within `maxWaitMs` is refused too, rather than left waiting unboundedly.
+ * A start waits for no other work: when every request slot is busy and one
+ * holds a task that is not a start, the one that began last (the least work
+ * lost) is pre-empted — its processes killed, the task back at the head of
+ * its class — and the start takes its slot. When a player asks for a
+ * segment whose prefetch is running, the prefetch is raised to normal
+ * priority (`raise`); where the system does not allow that (no
+ * CAP_SYS_NICE), it is killed and run again at the player's priority, first
+ * in line (see ProcessLane).
+ *
+ * Overload: when the queue is full, a new prefetch is shed at once; a request
+ * sheds the newest waiting prefetch, or is refused (503) when there is none;
+ * a start sheds the newest waiting prefetch, else refuses the newest waiting
+ * request (503) and takes its place, and is refused only when every waiting
+ * task is a start. A request that has not started within `maxWaitMs` is
+ * refused rather than left waiting unboundedly; a start is refused on that
+ * deadline only when every request slot holds a start (nothing can make room).
  *
  * A waiting prefetch can be dropped (its signal aborts) unless a player has
  * asked for the same key meanwhile: `raise` lifts a key's priority whether
  * its task is waiting already or is queued later.
  */
 
-export const PRIORITY = { request: 100, prefetch: 0 } as const;
+export const PRIORITY = { start: 200, request: 100, prefetch: 0 } as const;
 
-export type TaskReason = 'request' | 'prefetch';
+export type TaskReason = 'start' | 'request' | 'prefetch';
 
-export const reasonOf = (priority: number): TaskReason => (priority >= PRIORITY.request ? 'request' : 'prefetch');
+export const reasonOf = (priority: number): TaskReason => (priority >= PRIORITY.start ? 'start' : priority >= PRIORITY.request ? 'request' : 'prefetch');
+
+/** The slots a task runs in: a player's (starts and requests) or prefetch's. */
+export type Slot = 'request' | 'prefetch';
+
+const slotOf = (priority: number): Slot => (priority >= PRIORITY.request ? 'request' : 'prefetch');
 
 /** A prefetch dropped or shed: nobody waits for it, but an edge that asked for it is told to come back (503), not that we failed. */
 export class DroppedError extends ServiceUnavailableError {
@@ -59,8 +75,12 @@ interface Task {
   priority: number;
   seq: number;
   /** While it runs: its slot, and the lane its processes run in. */
-  slot?: TaskReason;
+  slot?: Slot;
   lane?: ProcessLane;
+  /** While it runs: pre-empted to make room for a start. */
+  cutForStart?: boolean;
+  /** While it runs: when it began (the last begun is cut first: the least work lost). */
+  began?: number;
   start: () => void;
   fail: (err: Error) => void;
   /** Starts the max-wait clock of a task a player waits for (once: when queued as, or raised to, a request). */
@@ -84,8 +104,9 @@ export class EncodeQueue {
   private readonly runningByClient = new Map<string, number>();
   private readonly runningTasks = new Set<Task>();
   private idleWaiters: (() => void)[] = [];
-  private readonly busy: Record<TaskReason, number> = { request: 0, prefetch: 0 };
+  private readonly busy: Record<Slot, number> = { request: 0, prefetch: 0 };
   private seq = 0;
+  private begun = 0;
   private shedCount = 0;
   private refusedCount = 0;
   private preemptedCount = 0;
@@ -124,7 +145,7 @@ export class EncodeQueue {
             (err: unknown) => {
               const cut = err instanceof PreemptedError && task.lane!.preempted;
               this.end(task);
-              // Raised where renice is not allowed: again, now as a request, keeping its place in line (its seq).
+              // Raised where renice is not allowed, or cut for a start: again, at its priority now, keeping its place in line (its seq).
               if (cut) {
                 this.waiting.unshift(task);
                 task.armDeadline();
@@ -141,6 +162,9 @@ export class EncodeQueue {
         armDeadline: () => {
           if (deadline || !Number.isFinite(this.limits.maxWaitMs)) return;
           deadline = setTimeout(() => {
+            deadline = undefined;
+            // A start is refused only when nothing can make room: a non-start holding a request slot is being cut for it.
+            if (task.priority >= PRIORITY.start && this.waiting.includes(task) && this.roomForStart()) return task.armDeadline();
             if (this.remove(task)) {
               this.countRefused();
               task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
@@ -191,6 +215,8 @@ export class EncodeQueue {
       task.priority = priority;
       if (task.lane!.raise() === 'preempted') this.preemptedCount++;
     }
+    // A waiting task raised to a start may need a slot cut free.
+    this.pump();
   }
 
   /** Raises `key` only if it is encoding here now (another instance's player wants it). */
@@ -222,12 +248,19 @@ export class EncodeQueue {
     return this.waiting.length;
   }
 
+  /** Tasks waiting, by priority class (status, tests). */
+  get waitingByReason(): Record<TaskReason, number> {
+    const counts: Record<TaskReason, number> = { start: 0, request: 0, prefetch: 0 };
+    for (const task of this.waiting) counts[reasonOf(task.priority)]++;
+    return counts;
+  }
+
   /** Tasks running. */
   get running(): number {
     return this.busy.request + this.busy.prefetch;
   }
 
-  /** Running prefetch killed to run again as a request (renice was not allowed). */
+  /** Running tasks killed to run again: a prefetch raised where renice was not allowed, or work cut for a start. */
   get preempted(): number {
     return this.preemptedCount;
   }
@@ -252,16 +285,56 @@ export class EncodeQueue {
     this.limits.onRefused?.();
   }
 
-  /** A full queue takes a request by shedding its newest waiting prefetch. */
+  /**
+   * A full queue takes a request or a start by shedding its newest waiting
+   * prefetch; a start, when none waits, by refusing the newest waiting request.
+   */
   private makeRoomFor(task: Task): boolean {
     if (task.priority < PRIORITY.request) return false;
-    let victim: Task | undefined;
-    for (const t of this.waiting) if (t.priority < PRIORITY.request && (!victim || t.seq > victim.seq)) victim = t;
-    if (!victim) return false;
-    this.remove(victim);
-    this.countShed();
-    victim.fail(new DroppedError(`shed for a request: ${victim.key}`));
+    const prefetch = this.newestWaiting(PRIORITY.request);
+    if (prefetch) {
+      this.remove(prefetch);
+      this.countShed();
+      prefetch.fail(new DroppedError(`shed for a request: ${prefetch.key}`));
+      return true;
+    }
+    const request = task.priority >= PRIORITY.start ? this.newestWaiting(PRIORITY.start) : undefined;
+    if (!request) return false;
+    this.remove(request);
+    this.countRefused();
+    request.fail(new ServiceUnavailableError('the encode queue is full (a player starting took this place)', RETRY_AFTER_SECONDS));
     return true;
+  }
+
+  /** The newest waiting task below `priority`. */
+  private newestWaiting(priority: number): Task | undefined {
+    let victim: Task | undefined;
+    for (const t of this.waiting) if (t.priority < priority && (!victim || t.seq > victim.seq)) victim = t;
+    return victim;
+  }
+
+  /** Whether a request slot can be made free for a start: one holds a task that is not a start (being cut, or to be). */
+  private roomForStart(): boolean {
+    for (const t of this.runningTasks) if (t.slot === 'request' && t.priority < PRIORITY.start) return true;
+    return false;
+  }
+
+  /** Pre-empts running non-start work in request slots, one task per waiting start that has no slot coming. */
+  private cutForStarts(): void {
+    let starts = 0;
+    for (const t of this.waiting) if (t.priority >= PRIORITY.start) starts++;
+    for (const t of this.runningTasks) if (t.cutForStart) starts--;
+    while (starts-- > 0) {
+      let victim: Task | undefined;
+      for (const t of this.runningTasks) {
+        if (t.slot !== 'request' || t.priority >= PRIORITY.start || t.cutForStart) continue;
+        if (!victim || t.began! > victim.began!) victim = t;
+      }
+      if (!victim) return;
+      victim.cutForStart = true;
+      victim.lane!.preempt();
+      this.preemptedCount++;
+    }
   }
 
   private remove(task: Task): boolean {
@@ -272,14 +345,16 @@ export class EncodeQueue {
   }
 
   private hasSlotFor(task: Task): boolean {
-    const slot = reasonOf(task.priority);
+    const slot = slotOf(task.priority);
     return this.busy[slot] < (slot === 'request' ? this.workers : this.prefetchWorkers);
   }
 
   /** Takes a slot for the task, in a lane of the slot's priority. */
   private begin(task: Task): void {
-    task.slot = reasonOf(task.priority);
+    task.slot = slotOf(task.priority);
     task.lane = this.newLane(task.slot === 'prefetch');
+    task.cutForStart = false;
+    task.began = this.begun++;
     this.busy[task.slot]++;
     this.runningTasks.add(task);
     this.runningByClient.set(task.client, (this.runningByClient.get(task.client) ?? 0) + 1);
@@ -302,7 +377,7 @@ export class EncodeQueue {
         const task = this.waiting[i]!;
         if (this.hasSlotFor(task) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
       }
-      if (best < 0) return;
+      if (best < 0) return this.cutForStarts();
       const [task] = this.waiting.splice(best, 1);
       task!.start();
     }

@@ -27,6 +27,26 @@ export function audioPlaylistPath(rendition: AudioRendition): string {
   return `audio/${rendition.id}/playlist.m3u8`;
 }
 
+/** The least a player should start at: below 480 lines a first picture looks broken on most screens. */
+const START_MIN_LINES = 480;
+
+/**
+ * The rendition listed first, which players start on (hls.js starts on the
+ * first variant listed, and seeds its bandwidth estimate with its
+ * BANDWIDTH; Apple's authoring notes say AVPlayer does too): the one fastest to make at a
+ * sensible start quality. Encode time grows with the pixels per frame, so
+ * that is the smallest rendition with at least 480 lines on its short side,
+ * or, when none has, the largest (all are small then). Players climb from
+ * there once segments arrive faster than they play.
+ */
+export function startRendition(plan: Plan): VideoRendition {
+  const lines = (r: VideoRendition) => Math.min(r.width, r.height);
+  const pixels = (r: VideoRendition) => r.width * r.height;
+  const sensible = plan.renditions.filter((r) => lines(r) >= START_MIN_LINES);
+  if (sensible.length > 0) return sensible.reduce((best, r) => (pixels(r) < pixels(best) ? r : best));
+  return plan.renditions.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
+}
+
 export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
@@ -45,8 +65,11 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
   // RFC 8216 §4.3.4.2: the largest sum over the renditions a variant can play together.
   const audio = widestAudio(figures);
   const hasAudio = plan.audio.length > 0;
-  // Ordered by the plan's bounds, not by measurements, so the order never changes under a player.
-  for (const rendition of [...plan.renditions].sort((a, b) => b.peakBandwidth - a.peakBandwidth)) {
+  // The start rendition first, then the rest by the plan's bounds (not by measurements, so the order never changes
+  // under a player), highest first.
+  const first = startRendition(plan);
+  const rest = plan.renditions.filter((r) => r !== first).sort((a, b) => b.peakBandwidth - a.peakBandwidth);
+  for (const rendition of [first, ...rest]) {
     const video = figuresFor(figures.video, rendition.id);
     const codecs = hasAudio ? `${rendition.codecs},${plan.audio[0]!.codecs}` : rendition.codecs;
     const attributes = [

@@ -14,6 +14,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
 import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
+import { StartTracker } from '../start-tracker.js';
 
 /**
  * Everything under /api/v1/content/{hash}/: addressed by content, so
@@ -85,6 +86,7 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
     maxSize: deps.memoryCacheBytes ?? 256 * 1024 * 1024,
     sizeCalculation: (v) => Math.max(1, v.body.length),
   });
+  const starts = new StartTracker();
   return async (c: Context<AppEnv>) => {
     const started = performance.now();
     const content = await withContent(c);
@@ -104,6 +106,8 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
     const client = clientOf(c);
     // The edge warming its cache: queued behind players, and not a player's position to prefetch from.
     const edgePrefetch = c.req.header(PREFETCH_HEADER) === '1';
+    // Judged (and the player's position kept) on memory hits too: a seek is a jump from where the player was.
+    const start = !edgePrefetch && starts.isStart({ client, hash: content.metadata.hash, kind, number: number === 'init' ? 0 : number });
     const prefetch = () => {
       if (!edgePrefetch) deps.prefetcher.onRequest({ client, content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
     };
@@ -115,7 +119,8 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
     } else {
       // Prefetch is set off once this request holds its place in the encode queue.
       const requestId = c.get('requestId');
-      const body = await origin.get(request, { onScheduled: prefetch, client, requestId, ...(edgePrefetch ? { reason: 'prefetch' as const } : {}) });
+      const reason = edgePrefetch ? 'prefetch' : start ? 'start' : 'request';
+      const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason });
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
     }

@@ -1,0 +1,84 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Profile } from '../src/config/config.js';
+import { launchChromium, servePlayerPages, until } from './support/browser.js';
+import { parseM3u8 } from './support/conformance.js';
+import { exec } from './support/media.js';
+import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
+
+/**
+ * hls.js starts on the variant the multivariant playlist lists first, and
+ * that is the rendition fastest to make at a sensible start quality (the
+ * smallest with at least 480 lines; manifest/hls.ts), not the largest.
+ */
+
+const PROFILES: Profile[] = [
+  { name: '720p', width: 1280, height: 720, bitrate: 2500, quality: 30 },
+  { name: '480p', width: 854, height: 480, bitrate: 1200, quality: 30 },
+  { name: '360p', width: 640, height: 360, bitrate: 800, quality: 30 },
+];
+
+let origin: TestServer;
+let media: string;
+let pages: Awaited<ReturnType<typeof servePlayerPages>>;
+let browser: Browser;
+
+/** Every file of every rendition, so play is warm: which level hls.js starts on is its choice alone. */
+async function warm(masterUrl: string): Promise<void> {
+  const master = parseM3u8(await (await fetch(masterUrl)).text());
+  const playlists = [...master.playlists.map((p: any) => p.uri), ...Object.values(master.mediaGroups.AUDIO?.aac ?? {}).map((a: any) => a.uri)];
+  for (const uri of playlists) {
+    const playlistUrl = new URL(uri, masterUrl).href;
+    const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
+    for (const url of [playlist.segments[0].map.uri, ...playlist.segments.map((s: any) => s.uri)]) {
+      const response = await fetch(new URL(url, playlistUrl));
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
+    }
+  }
+}
+
+beforeAll(async () => {
+  media = await mkdtemp(path.join(os.tmpdir(), 'jitseg-startvariant-'));
+  await exec('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error',
+    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=8',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=8',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k',
+    path.join(media, 'ladder.mp4'),
+  ]);
+  origin = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, profiles: PROFILES, encoder: encoderWith({ preset: 'ultrafast' }) });
+  await warm(`${origin.url}/vod/ladder.mp4/master.m3u8`);
+  pages = await servePlayerPages();
+  browser = await launchChromium();
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pages?.close();
+  await origin?.close();
+  await Promise.all([media, origin?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
+});
+
+describe('the start variant', () => {
+  it('is listed first (480p of 720p, 480p, 360p) and hls.js starts on it', async () => {
+    const masterUrl = `${origin.url}/vod/ladder.mp4/master.m3u8`;
+    const master = parseM3u8(await (await fetch(masterUrl)).text());
+    expect(master.playlists.map((p: any) => p.attributes.RESOLUTION.height)).toEqual([480, 720, 360]);
+
+    const page = await browser.newPage();
+    try {
+      await page.goto(pages.url);
+      await page.evaluate((url) => (window as any).harness.start('hls', url), masterUrl);
+      const started = await until(page, 'playback to start', (s) => s.currentTime > 0.3 && !s.paused && s.parsedFragments.length > 0);
+      const first = started.parsedFragments[0]!;
+      expect(started.heights[first.level]).toBe(480);
+      expect(started.events.fatal).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
