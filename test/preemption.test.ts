@@ -31,12 +31,17 @@ interface Gated {
   runs(): Promise<number[]>;
 }
 
+/**
+ * `then` runs after the gate. ffmpeg's one-frame decode check of a content's first picture (it runs beside the
+ * first encode, see library/media-library.ts) is not an encode: it goes straight through, unlogged.
+ */
 async function gatedTool(then: string): Promise<Gated> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-gated-'));
   const [script, log, gate] = ['tool.sh', 'runs.log', 'gate'].map((f) => path.join(dir, f)) as [string, string, string];
   await writeFile(
     script,
     `#!/bin/sh
+case " $* " in *" -frames:v 1 "*"format=gray"*) ${then} ;; esac
 echo "$(nice)" >> '${log}'
 while [ "$(nice)" -gt 0 ] && [ ! -e '${gate}' ]; do sleep 0.05; done
 ${then}
