@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment } from '../plan/plan.js';
 import { run, type FfmpegProgress } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
-import { AAC_ENCODER_PRIMING_FRAMES, audioEncodeArgs, audioRemuxArgs, videoEncodeArgs, type VideoEncodeOptions } from './ffmpeg-args.js';
+import { AUDIO_SAMPLE_RATE } from '../plan/plan.js';
+import { AAC_ENCODER_PRIMING_FRAMES, audioDecodeArgs, audioEncodeArgs, audioRemuxArgs, audioSpanSamples, videoEncodeArgs, type AudioSpanSamples, type VideoEncodeOptions } from './ffmpeg-args.js';
+import { sampleIndex } from './sample-index.js';
 
 /**
  * The transcode stage: one span of the plan in, one MPEG-TS file on the
@@ -51,9 +53,13 @@ export async function encodeVideoSpan(
 }
 
 /**
- * Audio joins without a gap or a click: each span is encoded with real audio
- * before and after it, then the encoder's priming frame and the pre/post-roll
- * frames are dropped, so every kept frame sits on one global AAC frame grid.
+ * Audio joins without a gap or a click, every sample where a one-pass decode
+ * of the source puts it: each span is decoded with real audio before and
+ * after it, placed by its first decoded frame's exact position (the packet's
+ * time, or the sample index where the container's clock is coarser than a
+ * sample), cut to the span's samples, encoded, and the encoder's priming frame
+ * and the pre/post-roll frames are dropped, so every kept frame sits on one
+ * global AAC frame grid.
  */
 export async function encodeAudioSpan(
   sourcePath: string,
@@ -63,15 +69,44 @@ export async function encodeAudioSpan(
   workDir: string,
   limits: SpanLimits = {},
 ): Promise<EncodedSpan> {
-  const { prerollFrames, args } = audioEncodeArgs(sourcePath, plan, audio, segment);
-  const encoded = await run('ffmpeg', args, limits);
+  const span = audioSpanSamples(audio, segment);
+  const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, span), limits);
+  const first = firstDecodedFrame(decoded.log);
+  if (!first) throw new SpanError('the source has no decodable audio in this span', decoded.log);
+  const position = audio.coarseTimestamps ? (await sampleIndex(sourcePath, audio.trackIndex, first.rate)).positionOf(first.pts, first.samples) : first.pts;
+  if (position === undefined) throw new SpanError(`the audio frame at ${first.pts}/${first.rate} s is not in the track's sample index`, decoded.log);
+  const pcm = cutSpan(decoded.stdout, Math.round((position * AUDIO_SAMPLE_RATE) / first.rate), span, audio.channels);
+  if (!pcm) throw new SpanError(`the decode started after the span (seek landed late)`, decoded.log);
+  const encoded = await run('ffmpeg', audioEncodeArgs(audio), { ...limits, input: pcm });
   const frames = splitAdtsFrames(encoded.stdout);
-  const first = AAC_ENCODER_PRIMING_FRAMES + prerollFrames;
-  const kept = frames.slice(first, first + segment.frameCount);
+  const firstKept = AAC_ENCODER_PRIMING_FRAMES + span.prerollFrames;
+  const kept = frames.slice(firstKept, firstKept + segment.frameCount);
   if (kept.length !== segment.frameCount) {
     throw new SpanError(`audio span produced ${kept.length} of ${segment.frameCount} AAC frames`);
   }
   const tsPath = path.join(workDir, 'audio.ts');
-  const remux = await run('ffmpeg', audioRemuxArgs(audio, segment, tsPath), { ...limits, input: Buffer.concat(kept) });
-  return { tsPath, log: encoded.log + remux.log };
+  const remux = await run('ffmpeg', audioRemuxArgs(segment, tsPath), { ...limits, input: Buffer.concat(kept) });
+  return { tsPath, log: decoded.log + encoded.log + remux.log };
+}
+
+/** The first frame ashowinfo logged: its time in samples of its own rate (the filter's time base is 1/rate), and its length. */
+export function firstDecodedFrame(log: string): { pts: number; rate: number; samples: number } | undefined {
+  const match = /Parsed_ashowinfo[^\n]*\bn:\s*0\s+pts:\s*(-?\d+)[^\n]*\brate:\s*(\d+)\s+nb_samples:\s*(\d+)/.exec(log);
+  return match ? { pts: Number(match[1]), rate: Number(match[2]), samples: Number(match[3]) } : undefined;
+}
+
+/**
+ * The span's samples out of decoded PCM whose first sample is at `decodedStart`
+ * (48 kHz, source timeline); past the decoded end, silence (a last partial
+ * frame and its post-roll). Undefined when the decode starts after the span.
+ */
+function cutSpan(decoded: Uint8Array, decodedStart: number, span: AudioSpanSamples, channels: number): Buffer | undefined {
+  const bytesPerSample = 4 * channels;
+  const skip = span.startSample - decodedStart;
+  if (skip < 0) return undefined;
+  const out = Buffer.alloc((span.endSample - span.startSample) * bytesPerSample);
+  const from = Math.min(decoded.byteLength, skip * bytesPerSample);
+  const to = Math.min(decoded.byteLength, from + out.byteLength);
+  out.set(decoded.subarray(from, to));
+  return out;
 }
