@@ -27,6 +27,27 @@ export class SampleIndex {
     return this.keys.length;
   }
 
+  /** The index as stored beside the probe: a format tag, the frame count, then the three arrays. */
+  toBytes(): Uint8Array {
+    const n = this.keys.length;
+    const out = new Float64Array(2 + 3 * n);
+    out[0] = STORED_FORMAT;
+    out[1] = n;
+    out.set(this.keys, 2);
+    out.set(this.positions, 2 + n);
+    out.set(this.sizes, 2 + 2 * n);
+    return new Uint8Array(out.buffer);
+  }
+
+  /** Undefined for bytes that are not an index in this format (an older format, a torn write). */
+  static fromBytes(bytes: Uint8Array): SampleIndex | undefined {
+    if (bytes.byteLength < 16 || bytes.byteLength % 8 !== 0) return undefined;
+    const all = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const n = all[1]!;
+    if (all[0] !== STORED_FORMAT || !Number.isInteger(n) || all.length !== 2 + 3 * n) return undefined;
+    return new SampleIndex(all.subarray(2, 2 + n), all.subarray(2 + n, 2 + 2 * n), all.subarray(2 + 2 * n));
+  }
+
   /**
    * The one-pass position of a decoded frame stamped `key` samples and holding
    * `samples`: a whole frame of the index, or the end of one whose start the
@@ -49,6 +70,9 @@ export class SampleIndex {
     return this.positions[at]! + skipped;
   }
 }
+
+/** Changes with the stored layout (or with what the index means), so an older file is counted again. */
+const STORED_FORMAT = 1;
 
 const roundHalfAway = (value: number) => Math.sign(value) * Math.floor(Math.abs(value) + 0.5);
 
@@ -85,7 +109,13 @@ export function parseSampleIndex(csv: string, sampleRate: number): SampleIndex {
 const MAX_CACHED = 8;
 const cache = new Map<string, Promise<SampleIndex>>();
 
-export async function sampleIndex(sourcePath: string, trackIndex: number, sampleRate: number): Promise<SampleIndex> {
+/** Where an index is kept between runs (beside the probe); reads and writes may fail, the index is then counted again. */
+export interface SampleIndexStorage {
+  load(): Promise<Uint8Array | undefined>;
+  save(bytes: Uint8Array): Promise<void>;
+}
+
+export async function sampleIndex(sourcePath: string, trackIndex: number, sampleRate: number, storage?: SampleIndexStorage): Promise<SampleIndex> {
   // The file's version is part of the key: a replaced file is counted again.
   const { size, mtimeMs } = await stat(sourcePath);
   const key = `${trackIndex}:${sampleRate}:${size}:${mtimeMs}:${sourcePath}`;
@@ -95,12 +125,21 @@ export async function sampleIndex(sourcePath: string, trackIndex: number, sample
     cache.set(key, cached);
     return cached;
   }
-  const building = buildSampleIndex(sourcePath, trackIndex, sampleRate);
+  const building = storedOrBuilt(sourcePath, trackIndex, sampleRate, storage);
   cache.set(key, building);
   // A failed scan is not remembered: the next span tries again.
   building.catch(() => cache.delete(key));
   while (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
   return building;
+}
+
+async function storedOrBuilt(sourcePath: string, trackIndex: number, sampleRate: number, storage: SampleIndexStorage | undefined): Promise<SampleIndex> {
+  const stored = await storage?.load();
+  const parsed = stored && SampleIndex.fromBytes(stored);
+  if (parsed) return parsed;
+  const built = await buildSampleIndex(sourcePath, trackIndex, sampleRate);
+  await storage?.save(built.toBytes());
+  return built;
 }
 
 async function buildSampleIndex(sourcePath: string, trackIndex: number, sampleRate: number): Promise<SampleIndex> {

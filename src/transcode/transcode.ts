@@ -5,7 +5,7 @@ import { run, type FfmpegProgress } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
 import { AUDIO_SAMPLE_RATE } from '../plan/plan.js';
 import { AAC_ENCODER_PRIMING_FRAMES, audioDecodeArgs, audioEncodeArgs, audioRemuxArgs, audioSpanSamples, videoEncodeArgs, type AudioSpanSamples, type VideoEncodeOptions } from './ffmpeg-args.js';
-import { sampleIndex } from './sample-index.js';
+import { sampleIndex, type SampleIndexStorage } from './sample-index.js';
 
 /**
  * The transcode stage: one span of the plan in, one MPEG-TS file on the
@@ -68,12 +68,14 @@ export async function encodeAudioSpan(
   segment: AudioSegment,
   workDir: string,
   limits: SpanLimits = {},
+  /** Where the track's sample index is kept between runs (coarse clocks only). */
+  indexStorage?: SampleIndexStorage,
 ): Promise<EncodedSpan> {
   const span = audioSpanSamples(audio, segment);
   const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, span), limits);
   const first = firstDecodedFrame(decoded.log);
   if (!first) throw new SpanError('the source has no decodable audio in this span', decoded.log);
-  const position = audio.coarseTimestamps ? (await sampleIndex(sourcePath, audio.trackIndex, first.rate)).positionOf(first.pts, first.samples) : first.pts;
+  const position = audio.coarseTimestamps ? (await sampleIndex(sourcePath, audio.trackIndex, first.rate, indexStorage)).positionOf(first.pts, first.samples) : first.pts;
   if (position === undefined) throw new SpanError(`the audio frame at ${first.pts}/${first.rate} s is not in the track's sample index`, decoded.log);
   const pcm = cutSpan(decoded.stdout, Math.round((position * AUDIO_SAMPLE_RATE) / first.rate), span, audio.channels);
   if (!pcm) throw new SpanError(`the decode started after the span (seek landed late)`, decoded.log);
