@@ -111,22 +111,22 @@ export function audioSpanSamples(audio: AudioRendition, segment: AudioSegment): 
 
 /**
  * Decodes the source's audio from a little before a span to a little past it,
- * as raw 48 kHz PCM (f32, interleaved) on stdout, and logs the first decoded
- * frame (ashowinfo, before resampling) so the caller learns where it sits. No
- * accurate seek: the first frame is then a whole packet, whose place is known
- * exactly (transcode.ts); ffmpeg's own trim would cut it on a
+ * as raw 48 kHz PCM (f32, interleaved) on stdout, and lists the decoded
+ * frames before resampling (framecrc: time and length of each, at the
+ * source's rate) in `framesPath`, so the caller learns where the first one
+ * sits. No accurate seek: the first frame is then a whole packet, whose place
+ * is known exactly (transcode.ts); ffmpeg's own trim would cut it on a
  * millisecond-rounded time. A second early covers any decoder's convergence
  * after a seek (Opus: 80 ms).
  */
-export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, span: AudioSpanSamples): string[] {
+export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, span: AudioSpanSamples, framesPath: string): string[] {
   const seek = Math.max(0, span.startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
-  // Stop half a second past the span (pts are the source's, under -copyts). Not -t: that counts from where the
-  // demuxer lands, which can be a whole GOP before the seek point.
+  // Both outputs stop half a second past the span (pts are the source's, under -copyts), so nothing decodes on to
+  // the end of the file. Not -t: that counts from where the demuxer lands, which can be a whole GOP before the seek.
   const end = seconds(span.endSample / AUDIO_SAMPLE_RATE + 0.5);
   const graph = [
-    `[0:a:${audio.trackIndex}]asplit[pcm][first]`,
-    '[first]aselect=eq(n\\,0),ashowinfo,anullsink',
-    `[pcm]atrim=end=${end},aresample=${AUDIO_SAMPLE_RATE}[out]`,
+    `[0:a:${audio.trackIndex}]atrim=end=${end},asplit[pcm][frames]`,
+    `[pcm]aresample=${AUDIO_SAMPLE_RATE}[out]`,
   ].join(';');
   return [
     ...COMMON,
@@ -134,11 +134,8 @@ export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRend
     '-copyts',
     ...sourceInput(sourcePath),
     '-filter_complex', graph,
-    '-map', '[out]',
-    '-map_metadata', '-1',
-    '-ac', String(audio.channels),
-    '-f', 'f32le',
-    'pipe:1',
+    '-map', '[out]', '-map_metadata', '-1', '-ac', String(audio.channels), '-f', 'f32le', 'pipe:1',
+    '-map', '[frames]', '-map_metadata', '-1', '-c:a', 'pcm_s16le', '-f', 'framecrc', '-y', framesPath,
   ];
 }
 

@@ -76,8 +76,14 @@ const STORED_FORMAT = 1;
 
 const roundHalfAway = (value: number) => Math.sign(value) * Math.floor(Math.abs(value) + 0.5);
 
-/** Builds the index from ffprobe's `pts_time,nb_samples` lines (pts_time has six decimals: exact for a millisecond clock). */
-export function parseSampleIndex(csv: string, sampleRate: number): SampleIndex {
+/**
+ * Builds the index from ffprobe's `pts_time,nb_samples` lines (pts_time has
+ * six decimals: exact for a millisecond clock). `tickSamples`: the clock's
+ * tick in samples. A frame stamped more than a tick away from where the count
+ * puts it follows its stamp instead (a gap or an overlap in the recording, not
+ * rounding), as ffmpeg's own decoding does, so A/V sync holds after it.
+ */
+export function parseSampleIndex(csv: string, sampleRate: number, tickSamples: number): SampleIndex {
   const keys: number[] = [];
   const positions: number[] = [];
   const sizes: number[] = [];
@@ -93,7 +99,7 @@ export function parseSampleIndex(csv: string, sampleRate: number): SampleIndex {
     }
     const key = roundHalfAway(time * sampleRate);
     // The first frame's own time anchors the count (it is the track's first decoded sample).
-    position ??= key;
+    if (position === undefined || Math.abs(key - position) > tickSamples) position = key;
     // A frame stamped at or before the previous one cannot be looked up by its time; it still counts its samples.
     if (keys.length === 0 || key > keys.at(-1)!) {
       keys.push(key);
@@ -143,7 +149,12 @@ async function storedOrBuilt(sourcePath: string, trackIndex: number, sampleRate:
 }
 
 async function buildSampleIndex(sourcePath: string, trackIndex: number, sampleRate: number): Promise<SampleIndex> {
-  const args = ['-v', 'error', '-select_streams', `a:${trackIndex}`, '-show_frames', '-show_entries', 'frame=pts_time,nb_samples', '-of', 'csv=p=0', ...sourceInput(sourcePath)];
+  const args = [
+    '-v', 'error', '-select_streams', `a:${trackIndex}`, '-show_frames', '-show_entries', 'frame=pts_time,nb_samples:stream=time_base', '-of', 'csv=p=0',
+    ...sourceInput(sourcePath),
+  ];
   const { stdout } = await run('ffprobe', args, { timeoutMs: 600_000 });
-  return parseSampleIndex(Buffer.from(stdout).toString('utf8'), sampleRate);
+  const text = Buffer.from(stdout).toString('utf8');
+  const [num, den] = (/^(\d+)\/(\d+)\s*$/m.exec(text) ?? []).slice(1).map(Number);
+  return parseSampleIndex(text, sampleRate, num && den ? (sampleRate * num) / den : sampleRate / 1000);
 }

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment } from '../plan/plan.js';
 import { run, type FfmpegProgress } from '../process/runner.js';
@@ -72,8 +72,9 @@ export async function encodeAudioSpan(
   indexStorage?: SampleIndexStorage,
 ): Promise<EncodedSpan> {
   const span = audioSpanSamples(audio, segment);
-  const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, span), limits);
-  const first = firstDecodedFrame(decoded.log);
+  const framesPath = path.join(workDir, 'audio-frames.crc');
+  const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, span, framesPath), limits);
+  const first = firstDecodedFrame(await readFile(framesPath, 'utf8').catch(() => ''));
   if (!first) throw new SpanError('the source has no decodable audio in this span', decoded.log);
   const position = audio.coarseTimestamps ? (await sampleIndex(sourcePath, audio.trackIndex, first.rate, indexStorage)).positionOf(first.pts, first.samples) : first.pts;
   if (position === undefined) throw new SpanError(`the audio frame at ${first.pts}/${first.rate} s is not in the track's sample index`, decoded.log);
@@ -91,10 +92,17 @@ export async function encodeAudioSpan(
   return { tsPath, log: decoded.log + encoded.log + remux.log };
 }
 
-/** The first frame ashowinfo logged: its time in samples of its own rate (the filter's time base is 1/rate), and its length. */
-export function firstDecodedFrame(log: string): { pts: number; rate: number; samples: number } | undefined {
-  const match = /Parsed_ashowinfo[^\n]*\bn:\s*0\s+pts:\s*(-?\d+)[^\n]*\brate:\s*(\d+)\s+nb_samples:\s*(\d+)/.exec(log);
-  return match ? { pts: Number(match[1]), rate: Number(match[2]), samples: Number(match[3]) } : undefined;
+/**
+ * The first frame of a framecrc listing of decoded PCM: its time in samples of
+ * its rate (the listing's time base is 1/rate) and its length (a PCM packet's
+ * duration is its sample count). Undefined for an empty or unexpected listing.
+ */
+export function firstDecodedFrame(listing: string): { pts: number; rate: number; samples: number } | undefined {
+  const rate = Number(/^#sample_rate 0:\s*(\d+)/m.exec(listing)?.[1]);
+  const timeBase = /^#tb 0:\s*(\d+)\/(\d+)/m.exec(listing);
+  const frame = /^0,\s*-?\d+,\s*(-?\d+),\s*(\d+),/m.exec(listing);
+  if (!rate || !timeBase || !frame || Number(timeBase[1]) !== 1 || Number(timeBase[2]) !== rate) return undefined;
+  return { pts: Number(frame[1]), rate, samples: Number(frame[2]) };
 }
 
 /**
