@@ -42,8 +42,9 @@ export interface AudioTrackProbe {
   endSeconds: number;
   /**
    * The container's clock is coarser than one sample (Matroska/WebM and FLV
-   * count milliseconds), so a packet's time does not say which sample it
-   * starts on: spans then locate samples by an index (transcode/sample-index.ts).
+   * count milliseconds, AVI whole frames), so a packet's time need not say
+   * which sample it starts on: spans then locate samples by an index
+   * (transcode/sample-index.ts).
    */
   coarseTimestamps?: true;
 }

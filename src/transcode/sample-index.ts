@@ -9,8 +9,8 @@ import { sourceInput } from '../process/source-input.js';
  * stamps a packet within ±0.5 ms (±24 samples at 48 kHz) of that place, and
  * for codecs with frames of varying length (Vorbis) no local rule recovers
  * it: only counting every frame's samples from the start does. One
- * audio-only decode of the track (ffprobe: about 0.7 s of CPU per 10 minutes
- * of Vorbis, 1.4 s of Opus, measured) counts them; a span then looks its first
+ * audio-only decode of the track (ffprobe: about 0.4 CPU-s per 10 minutes
+ * of stereo Vorbis, 0.8 of Opus, measured) counts them; a span then looks its first
  * frame up by the time the demuxer gave it.
  */
 export class SampleIndex {
