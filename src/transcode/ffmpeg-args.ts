@@ -120,7 +120,7 @@ export function audioSpanSamples(audio: AudioRendition, segment: AudioSegment): 
  * after a seek (Opus: 80 ms).
  */
 export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, span: AudioSpanSamples, framesPath: string): string[] {
-  const seek = Math.max(0, span.startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
+  const seek = audioSeekSeconds(plan, span);
   // Both outputs stop half a second past the span (pts are the source's, under -copyts), so nothing decodes on to
   // the end of the file. Not -t: that counts from where the demuxer lands, which can be a whole GOP before the seek.
   const end = seconds(span.endSample / AUDIO_SAMPLE_RATE + 0.5);
@@ -137,6 +137,11 @@ export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRend
     '-map', '[out]', '-map_metadata', '-1', '-ac', String(audio.channels), '-f', 'f32le', 'pipe:1',
     '-map', '[frames]', '-map_metadata', '-1', '-c:a', 'pcm_s16le', '-f', 'framecrc', '-y', framesPath,
   ];
+}
+
+/** Where a span's decode seeks to, relative to ffmpeg's start_time: a second early; 0 is the file's start (no seek). */
+export function audioSeekSeconds(plan: Plan, span: AudioSpanSamples): number {
+  return Math.max(0, span.startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
 }
 
 /** Encodes raw 48 kHz PCM from stdin (exactly the span's samples) to ADTS on stdout. */

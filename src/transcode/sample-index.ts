@@ -115,7 +115,7 @@ export function parseSampleIndex(csv: string, sampleRate: number, tickSamples: n
 const MAX_CACHED = 8;
 const cache = new Map<string, Promise<SampleIndex>>();
 
-/** Where an index is kept between runs (beside the probe); reads and writes may fail, the index is then counted again. */
+/** Where an index is kept between runs (beside the probe); a save the disk cannot take is dropped, the index is then counted again. */
 export interface SampleIndexStorage {
   load(): Promise<Uint8Array | undefined>;
   save(bytes: Uint8Array): Promise<void>;
@@ -142,10 +142,24 @@ export async function sampleIndex(sourcePath: string, trackIndex: number, sample
 async function storedOrBuilt(sourcePath: string, trackIndex: number, sampleRate: number, storage: SampleIndexStorage | undefined): Promise<SampleIndex> {
   const stored = await storage?.load();
   const parsed = stored && SampleIndex.fromBytes(stored);
-  if (parsed) return parsed;
-  const built = await buildSampleIndex(sourcePath, trackIndex, sampleRate);
-  await storage?.save(built.toBytes());
-  return built;
+  if (parsed) {
+    kept.add(parsed);
+    return parsed;
+  }
+  return buildSampleIndex(sourcePath, trackIndex, sampleRate);
+}
+
+/** Indexes already in (or read from) storage. */
+const kept = new WeakSet<SampleIndex>();
+
+/**
+ * Stores an index once. Only a span's encode does this, never a scan left
+ * running on its own, so nothing writes into the cache after the encodes are done.
+ */
+export async function keepSampleIndex(index: SampleIndex, storage: SampleIndexStorage | undefined): Promise<void> {
+  if (!storage || kept.has(index)) return;
+  kept.add(index);
+  await storage.save(index.toBytes());
 }
 
 async function buildSampleIndex(sourcePath: string, trackIndex: number, sampleRate: number): Promise<SampleIndex> {

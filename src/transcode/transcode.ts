@@ -4,8 +4,8 @@ import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment }
 import { run, type FfmpegProgress } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
 import { AUDIO_SAMPLE_RATE } from '../plan/plan.js';
-import { AAC_ENCODER_PRIMING_FRAMES, audioDecodeArgs, audioEncodeArgs, audioRemuxArgs, audioSpanSamples, videoEncodeArgs, type AudioSpanSamples, type VideoEncodeOptions } from './ffmpeg-args.js';
-import { sampleIndex, type SampleIndexStorage } from './sample-index.js';
+import { AAC_ENCODER_PRIMING_FRAMES, audioDecodeArgs, audioEncodeArgs, audioRemuxArgs, audioSeekSeconds, audioSpanSamples, videoEncodeArgs, type AudioSpanSamples, type VideoEncodeOptions } from './ffmpeg-args.js';
+import { keepSampleIndex, sampleIndex, type SampleIndexStorage } from './sample-index.js';
 
 /**
  * The transcode stage: one span of the plan in, one MPEG-TS file on the
@@ -74,9 +74,14 @@ export async function encodeAudioSpan(
   const span = audioSpanSamples(audio, segment);
   const framesPath = path.join(workDir, 'audio-frames.crc');
   const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, span, framesPath), limits);
-  const first = firstDecodedFrame(await readFile(framesPath, 'utf8').catch(() => ''));
+  const listing = await readFile(framesPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    // ffmpeg writes no listing when it decodes nothing.
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  const first = firstDecodedFrame(listing);
   if (!first) throw new SpanError('the source has no decodable audio in this span', decoded.log);
-  const position = audio.coarseTimestamps ? (await sampleIndex(sourcePath, audio.trackIndex, first.rate, indexStorage)).positionOf(first.pts, first.samples) : first.pts;
+  const position = await firstFramePosition(sourcePath, audio, first, audioSeekSeconds(plan, span) === 0, indexStorage);
   if (position === undefined) throw new SpanError(`the audio frame at ${first.pts}/${first.rate} s is not in the track's sample index`, decoded.log);
   const pcm = cutSpan(decoded.stdout, Math.round((position * AUDIO_SAMPLE_RATE) / first.rate), span, audio.channels);
   if (!pcm) throw new SpanError(`the decode started after the span (seek landed late)`, decoded.log);
@@ -90,6 +95,32 @@ export async function encodeAudioSpan(
   const tsPath = path.join(workDir, 'audio.ts');
   const remux = await run('ffmpeg', audioRemuxArgs(segment, tsPath), { ...limits, input: Buffer.concat(kept) });
   return { tsPath, log: decoded.log + encoded.log + remux.log };
+}
+
+/**
+ * Where a span's first decoded frame starts in the one-pass decode (samples at
+ * its rate). Its time says so exactly on a fine clock, and on any clock when
+ * the decode started at the file's start (it is the track's first frame, the
+ * index's anchor); else the sample index does. A first span starts the
+ * index's scan, so the spans after it need not wait for it.
+ */
+async function firstFramePosition(
+  sourcePath: string,
+  audio: AudioRendition,
+  first: { pts: number; rate: number; samples: number },
+  fromFileStart: boolean,
+  indexStorage: SampleIndexStorage | undefined,
+): Promise<number | undefined> {
+  if (!audio.coarseTimestamps) return first.pts;
+  const index = sampleIndex(sourcePath, audio.trackIndex, first.rate, indexStorage);
+  if (!fromFileStart) {
+    const found = await index;
+    await keepSampleIndex(found, indexStorage);
+    return found.positionOf(first.pts, first.samples);
+  }
+  // Not awaited: a scan that fails is not kept, and the span that needs it runs it again and reports the failure.
+  index.catch(() => undefined);
+  return first.pts;
 }
 
 /**
