@@ -12,6 +12,7 @@ import type { Coordinator, Obtain } from './coordinate/cluster.js';
 import { PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
+import type { SampleIndexStorage } from './transcode/sample-index.js';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import type { EventBus } from './observe/events.js';
@@ -212,6 +213,18 @@ export class Origin {
   }
 
   /** Media segment `number` (1-based) in the store, and what the plan says it holds. */
+  /** An audio track's sample index, kept beside the content's probe (see transcode/sample-index.ts). */
+  private sampleIndexStorage(content: Content, trackIndex: number): SampleIndexStorage {
+    const hash = content.metadata.hash;
+    const name = `audio-index-${trackIndex}.bin`;
+    return {
+      load: () => this.parts.segments.readAside(hash, name),
+      save: async (bytes) => {
+        await this.parts.segments.keepAside(hash, name, bytes);
+      },
+    };
+  }
+
   private segmentFileOf(content: Content, found: Rendition, number: number): SegmentFile {
     const { plan } = content;
     const planned = found.kind === 'video' ? plan.videoSegments[number - 1]! : found.rendition.segments[number - 1]!;
@@ -414,7 +427,7 @@ export class Origin {
     const span: EncodedSpan = video
       ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
-      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits);
+      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, this.sampleIndexStorage(content, found.rendition.trackIndex));
     trail.log += span.log;
     const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
     trail.log += packaged.log;

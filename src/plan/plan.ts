@@ -13,8 +13,8 @@ import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
  * and every encode follows it, so playlists and segments always agree.
  */
 
-/** Bump when the encode/package pipeline changes its output; it is part of every rendition id (3: x264 on one thread; the init's btrt holds upper bounds). */
-export const PIPELINE_VERSION = 3;
+/** Bump when the encode/package pipeline changes its output; it is part of every rendition id (3: x264 on one thread; the init's btrt holds upper bounds; 4: audio placed sample-exact from every codec). */
+export const PIPELINE_VERSION = 4;
 /**
  * The format of video fragments and inits, part of every video rendition id,
  * so a cache never holds both formats in one rendition. 2: trun version 1,
@@ -33,8 +33,6 @@ export const OUTPUT_TIMESCALE = 90_000;
 export const TIMELINE_OFFSET_SECONDS = 10;
 export const AUDIO_SAMPLE_RATE = 48_000;
 export const AAC_FRAME_SAMPLES = 1024;
-/** 90 kHz ticks per 48 kHz sample is 15/8, so the audio grid origin is kept on a multiple of 8 samples. */
-const AUDIO_GRID_SAMPLES = 8;
 
 export interface VideoSegment {
   /** 0-based; URLs and $Number$ use index + 1. */
@@ -86,8 +84,10 @@ export interface AudioRendition {
   sampleRate: number;
   bitrateKbps: number;
   codecs: string;
-  /** 48 kHz sample on the source timeline where AAC frame 0 starts. */
+  /** 48 kHz sample on the source timeline where AAC frame 0 starts: the source's first decoded sample. */
   gridOriginSample: number;
+  /** The source track's clock is coarser than a sample (see AudioTrackProbe.coarseTimestamps). */
+  coarseTimestamps: boolean;
   segments: AudioSegment[];
   /** Upper bounds before anything is encoded (bits/s, see bandwidth.ts). */
   peakBandwidth: number;
@@ -304,12 +304,15 @@ function audioRendition(
   offsetTicks: number,
 ): AudioRendition {
   const { channels, bitrateKbps } = output;
-  const gridOriginSample = Math.round((track.startSeconds * AUDIO_SAMPLE_RATE) / AUDIO_GRID_SAMPLES) * AUDIO_GRID_SAMPLES;
+  // The first output sample is the source's first: A/V offset kept to the sample (1024 samples are 1920 ticks,
+  // so every frame start rounds to the 90 kHz clock the same way).
+  const gridOriginSample = Math.round(track.startSeconds * AUDIO_SAMPLE_RATE);
   const frameAt = (seconds: number) => (seconds * AUDIO_SAMPLE_RATE - gridOriginSample) / AAC_FRAME_SAMPLES;
   // Whole AAC frames: a last partial frame is completed with silence, as the source's own decoder presents it whole.
   const lastFrame = Math.max(0, Math.ceil(frameAt(track.endSeconds) - 1e-9));
   const boundaries = [0, ...cutsSeconds.slice(1).map((s) => Math.min(lastFrame, Math.max(0, Math.round(frameAt(s))))), lastFrame];
-  const toTimeline = (frame: number) => ((gridOriginSample + frame * AAC_FRAME_SAMPLES) * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE + offsetTicks;
+  // Half up, never half away from zero: a start before zero must round like the ones after it.
+  const toTimeline = (frame: number) => Math.floor(((gridOriginSample + frame * AAC_FRAME_SAMPLES) * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE + 0.5) + offsetTicks;
   const segments: AudioSegment[] = [];
   for (let i = 0; i + 1 < boundaries.length; i++) {
     const firstFrame = boundaries[i]!;
@@ -342,6 +345,7 @@ function audioRendition(
     bitrateKbps,
     codecs: 'mp4a.40.2',
     gridOriginSample,
+    coarseTimestamps: track.coarseTimestamps === true,
     segments,
     peakBandwidth: bounds.peak,
     averageBandwidth: bounds.average,

@@ -79,7 +79,8 @@ export async function probeWithFfprobe(path: string, deadline = Date.now() + PRO
   assertGeometry(vs.width ?? 0, vs.height ?? 0, validRatio(vs.sample_aspect_ratio) ?? '1:1');
   const video = await scanVideo(path, vs, videoOrdinal, deadline);
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
-  const audio = audioStreams.map((s, i) => audioTrack(s, i, format));
+  const audio: AudioTrackProbe[] = [];
+  for (const [i, s] of audioStreams.entries()) audio.push(audioTrack(s, i, format, await firstDecodedSeconds(path, i, deadline)));
   const flagged = audioStreams.map((s) => s.disposition?.default === 1);
   return assembleProbeResult('ffprobe', containerName(formatName, format, path), video, audio, flagged);
 }
@@ -251,14 +252,41 @@ function toSeconds(v: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-function audioTrack(s: FfprobeStream, index: number, format: FfprobeFormat): AudioTrackProbe {
+/**
+ * When the first decoded sample of an audio track is presented: the stream's
+ * start_time is its first packet's, which for Opus (pre-skip) or AAC with a
+ * codec delay in Matroska is earlier than the first sample the decoder keeps.
+ * Decodes a few packets only.
+ */
+async function firstDecodedSeconds(path: string, ordinal: number, deadline: number): Promise<number | undefined> {
+  const args = ['-v', 'error', '-select_streams', `a:${ordinal}`, '-read_intervals', '%+#8', '-show_frames', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', ...sourceInput(path)];
+  let stdout: string;
+  try {
+    stdout = await runOnMedia('ffprobe', args, 'ffprobe cannot decode the audio', deadline);
+  } catch (err) {
+    // Undecodable first packets: the track's own start_time is the best guess left (the encode will say if it cannot decode).
+    if (err instanceof ProbeError && err.kind === 'not-media') return undefined;
+    throw err;
+  }
+  return toSeconds(stdout.split('\n').map((l) => l.trim().replace(/,$/, '')).find((l) => l !== '' && l !== 'N/A'));
+}
+
+/** Whether the stream's clock ticks are longer than one sample (e.g. 1/1000 at 48 kHz). */
+function coarseClock(s: FfprobeStream): boolean {
+  const [num, den] = (s.time_base ?? '').split('/').map(Number);
+  const rate = Number(s.sample_rate ?? 0);
+  return !!num && !!den && rate > 0 && num * rate > den;
+}
+
+function audioTrack(s: FfprobeStream, index: number, format: FfprobeFormat, decodedStart: number | undefined): AudioTrackProbe {
   const formatStart = toSeconds(format.start_time) ?? 0;
-  const start = toSeconds(s.start_time) ?? formatStart;
+  const packetStart = toSeconds(s.start_time) ?? formatStart;
+  const start = decodedStart ?? packetStart;
   const duration = toSeconds(s.duration);
   // Matroska has no per-stream duration; its muxers write a DURATION tag holding the track's end time (not its length).
   const taggedEnd = parseClock(tag(s, 'duration'));
   const end = duration !== undefined
-    ? start + duration
+    ? packetStart + duration
     : (taggedEnd ?? formatStart + (toSeconds(format.duration) ?? 0));
   const language = tag(s, 'language')?.trim().toLowerCase();
   const title = tag(s, 'title');
@@ -272,6 +300,7 @@ function audioTrack(s: FfprobeStream, index: number, format: FfprobeFormat): Aud
     startSeconds: start,
     endSeconds: Math.max(start, end),
   };
+  if (coarseClock(s)) track.coarseTimestamps = true;
   if (title) track.title = title;
   return track;
 }

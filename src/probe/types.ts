@@ -37,9 +37,16 @@ export interface AudioTrackProbe {
   language: string;
   title?: string;
   isDefault: boolean;
-  /** Start and end of presented audio, seconds on the source timeline. */
+  /** Start and end of presented audio, seconds on the source timeline: the start is the first decoded sample's (after any pre-skip), as ffmpeg decodes it. */
   startSeconds: number;
   endSeconds: number;
+  /**
+   * The container's clock is coarser than one sample (Matroska/WebM and FLV
+   * count milliseconds, AVI whole frames), so a packet's time need not say
+   * which sample it starts on: spans then locate samples by an index
+   * (transcode/sample-index.ts).
+   */
+  coarseTimestamps?: true;
 }
 
 export interface ProbeResult {

@@ -9,6 +9,7 @@ import { writeFileAtomic } from './atomic.js';
  *   {cache}/{hash}/metadata.json      what the source is (path, size, probe summary)
  *   {cache}/{hash}/probe.json         the full probe result
  *   {cache}/{hash}/first-frame-decoded   the fingerprint of the probe whose first frame decoded (library/first-frame-records.ts)
+ *   {cache}/{hash}/audio-index-{N}.bin  where each frame of audio track N starts, in samples (coarse clocks only, transcode/sample-index.ts)
  *   {cache}/{hash}/video/{rendition}/init.mp4, segment_N.m4s
  *   {cache}/{hash}/audio/{rendition}/init.mp4, segment_N.m4s
  *   {cache}/{hash}/logs/{kind}-{rendition}-{N}.log   ffmpeg/packager output of a failed encode

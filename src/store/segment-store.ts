@@ -99,6 +99,23 @@ export class SegmentStore {
     return bytes;
   }
 
+  /** A file derived from a content's source and kept beside its probe (the audio sample index), if there is one. */
+  readAside(hash: string, name: string): Promise<Buffer | undefined> {
+    return this.files.read(path.join(this.files.contentDir(hash), name));
+  }
+
+  /** Keeps such a file; a disk that cannot take it resolves false (it is derived again when next needed). */
+  async keepAside(hash: string, name: string, bytes: Uint8Array): Promise<boolean> {
+    try {
+      await this.files.write(path.join(this.files.contentDir(hash), name), bytes);
+    } catch (err) {
+      if (!STORAGE_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
+      this.options.onWriteError?.();
+      return false;
+    }
+    return true;
+  }
+
   /**
    * Stores a checked media segment, durably, and accounts for it in the byte
    * budget. When the disk is full the least recently used segments make room

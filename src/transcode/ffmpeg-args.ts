@@ -1,6 +1,7 @@
 import {
   AAC_FRAME_SAMPLES,
   AUDIO_SAMPLE_RATE,
+  OUTPUT_TIMESCALE,
   TIMELINE_OFFSET_SECONDS,
   type AudioRendition,
   type AudioSegment,
@@ -85,47 +86,80 @@ export function videoEncodeArgs(
   ];
 }
 
-/** Source seconds at which an AAC frame of an audio rendition starts. */
-export function audioFrameSeconds(audio: AudioRendition, frame: number): number {
-  return (audio.gridOriginSample + frame * AAC_FRAME_SAMPLES) / AUDIO_SAMPLE_RATE;
+/** Samples (48 kHz, source timeline) where AAC frame `frame` of an audio rendition starts. */
+export function audioFrameSample(audio: AudioRendition, frame: number): number {
+  return audio.gridOriginSample + frame * AAC_FRAME_SAMPLES;
 }
 
-export interface AudioEncodeSpan {
-  /** Frames actually decoded before the first kept frame (fewer at the very start). */
+export interface AudioSpanSamples {
+  /** Frames decoded before the first kept frame (fewer at the very start). */
   prerollFrames: number;
-  args: string[];
+  /** [start, end) in 48 kHz samples on the source timeline: pre-roll, the segment's frames, post-roll. */
+  startSample: number;
+  endSample: number;
 }
 
-/** Encodes [first − preroll, last + postroll) frames of the grid to ADTS on stdout. */
-export function audioEncodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, segment: AudioSegment): AudioEncodeSpan {
+/** The samples a segment's encode needs: [first − preroll, last + postroll) frames of the grid. */
+export function audioSpanSamples(audio: AudioRendition, segment: AudioSegment): AudioSpanSamples {
   const prerollFrames = Math.min(AUDIO_PREROLL_FRAMES, segment.firstFrame);
-  const startSample = audio.gridOriginSample + (segment.firstFrame - prerollFrames) * AAC_FRAME_SAMPLES;
-  const endSample = audio.gridOriginSample + (segment.firstFrame + segment.frameCount + AUDIO_POSTROLL_FRAMES) * AAC_FRAME_SAMPLES;
-  // A coarse seek a second early; atrim then cuts on the exact sample.
-  const seek = Math.max(0, startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
-  // apad: the last span ends in a partial frame (and its post-roll past the end): silence completes it.
-  const filters = [`aresample=${AUDIO_SAMPLE_RATE}`, `atrim=start_pts=${startSample}:end_pts=${endSample}`, `apad=whole_len=${endSample - startSample}`].join(',');
   return {
     prerollFrames,
-    args: [
-      ...COMMON,
-      ...(seek > 0 ? ['-ss', seconds(seek)] : []),
-      '-copyts',
-      ...sourceInput(sourcePath),
-      '-map', `0:a:${audio.trackIndex}`,
-      '-vn', '-sn', '-dn', '-map_metadata', '-1',
-      '-af', filters,
-      '-ac', String(audio.channels),
-      '-c:a', 'aac',
-      '-b:a', `${audio.bitrateKbps}k`,
-      '-f', 'adts',
-      'pipe:1',
-    ],
+    startSample: audioFrameSample(audio, segment.firstFrame - prerollFrames),
+    endSample: audioFrameSample(audio, segment.firstFrame + segment.frameCount + AUDIO_POSTROLL_FRAMES),
   };
 }
 
-/** Wraps the kept ADTS frames in MPEG-TS at their place on the output timeline. */
-export function audioRemuxArgs(audio: AudioRendition, segment: AudioSegment, outputPath: string): string[] {
-  const offset = audioFrameSeconds(audio, segment.firstFrame) + TIMELINE_OFFSET_SECONDS;
+/**
+ * Decodes the source's audio from a little before a span to a little past it,
+ * as raw 48 kHz PCM (f32, interleaved) on stdout, and lists the decoded
+ * frames before resampling (framecrc: time and length of each, at the
+ * source's rate) in `framesPath`, so the caller learns where the first one
+ * sits. No accurate seek: the first frame is then a whole packet, whose place
+ * is known exactly (transcode.ts); ffmpeg's own trim would cut it on a
+ * millisecond-rounded time. A second early covers any decoder's convergence
+ * after a seek (Opus: 80 ms).
+ */
+export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, span: AudioSpanSamples, framesPath: string): string[] {
+  const seek = audioSeekSeconds(plan, span);
+  // Both outputs stop half a second past the span (pts are the source's, under -copyts), so nothing decodes on to
+  // the end of the file. Not -t: that counts from where the demuxer lands, which can be a whole GOP before the seek.
+  const end = seconds(span.endSample / AUDIO_SAMPLE_RATE + 0.5);
+  const graph = [
+    `[0:a:${audio.trackIndex}]atrim=end=${end},asplit[pcm][frames]`,
+    `[pcm]aresample=${AUDIO_SAMPLE_RATE}[out]`,
+  ].join(';');
+  return [
+    ...COMMON,
+    ...(seek > 0 ? ['-noaccurate_seek', '-ss', seconds(seek)] : []),
+    '-copyts',
+    ...sourceInput(sourcePath),
+    '-filter_complex', graph,
+    '-map', '[out]', '-map_metadata', '-1', '-ac', String(audio.channels), '-f', 'f32le', 'pipe:1',
+    '-map', '[frames]', '-map_metadata', '-1', '-c:a', 'pcm_s16le', '-f', 'framecrc', '-y', framesPath,
+  ];
+}
+
+/** Where a span's decode seeks to, relative to ffmpeg's start_time: a second early; 0 is the file's start (no seek). */
+export function audioSeekSeconds(plan: Plan, span: AudioSpanSamples): number {
+  return Math.max(0, span.startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
+}
+
+/** Encodes raw 48 kHz PCM from stdin (exactly the span's samples) to ADTS on stdout. */
+export function audioEncodeArgs(audio: AudioRendition): string[] {
+  return [
+    ...COMMON,
+    '-protocol_whitelist', 'pipe',
+    '-f', 'f32le', '-ar', String(AUDIO_SAMPLE_RATE), '-ac', String(audio.channels), '-i', 'pipe:0',
+    '-c:a', 'aac',
+    '-b:a', `${audio.bitrateKbps}k`,
+    '-f', 'adts',
+    'pipe:1',
+  ];
+}
+
+/** Wraps the kept ADTS frames in MPEG-TS at their place on the output timeline (the plan's tick, exactly). */
+export function audioRemuxArgs(segment: AudioSegment, outputPath: string): string[] {
+  // Ticks / 90 kHz printed to the microsecond comes back as the same tick (the error is under 0.05 tick).
+  const offset = segment.start / OUTPUT_TIMESCALE;
   return [...COMMON, '-protocol_whitelist', 'pipe', '-f', 'aac', '-i', 'pipe:0', '-c:a', 'copy', '-output_ts_offset', seconds(offset), ...TS_OUTPUT, '-y', outputPath];
 }

@@ -105,7 +105,7 @@ export function analyzeAudioTrack(
       endTicks += Math.max(0, Math.min(e.duration, media.end - e.mediaTime));
     }
   }
-  return {
+  const track: AudioTrackProbe = {
     index,
     codec: entry ? audioCodecName(entry, view) : 'unknown',
     channels,
@@ -115,5 +115,8 @@ export function analyzeAudioTrack(
     startSeconds: startTicks / timescale,
     endSeconds: endTicks / timescale,
   };
+  // An audio track almost always counts in its own samples; one that counts coarser (e.g. 1/1000) needs the sample index.
+  if (sampleRate > 0 && timescale < sampleRate) track.coarseTimestamps = true;
+  return track;
 }
 

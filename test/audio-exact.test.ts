@@ -1,0 +1,143 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseM3u8 } from './support/conformance.js';
+import { exec, ffprobeJson, mediaFolder } from './support/media.js';
+import { encoderWith, testServer } from './support/server.js';
+
+/**
+ * Audio is encoded span by span, yet output sample k must be source sample k
+ * (as ffmpeg decodes the whole source in one pass) for every source codec: at
+ * the start, at every join, and with the source's A/V offset. The signal is
+ * noise, so the alignment is unambiguous: the output matches the source best
+ * at one lag, which must be 0, at both ends of every segment.
+ *
+ * Not checked here: the first 1024 output samples' content. The AAC decoder
+ * builds them from the frame before the first one, the encoder's priming
+ * frame, which the stream does not carry (an abrupt start then decodes as up
+ * to 448 samples of silence); carrying it needs an edit list to hide it.
+ */
+
+const RATE = 48_000;
+const SECONDS = 10;
+const video = ['-f', 'lavfi', '-i', `testsrc=size=160x120:rate=25:duration=${SECONDS}`];
+const noise = (rate: number) => ['-f', 'lavfi', '-i', `anoisesrc=color=pink:seed=7:amplitude=0.3:sample_rate=${rate}:duration=${SECONDS},aformat=channel_layouts=stereo`];
+const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'];
+
+const KINDS = [
+  { name: 'AAC in MP4 (44.1 kHz)', file: 'aac.mp4', args: [...video, ...noise(44_100), ...x264, '-c:a', 'aac', '-b:a', '128k'] },
+  { name: 'AAC in Matroska', file: 'aac.mkv', args: [...video, ...noise(48_000), ...x264, '-c:a', 'aac', '-b:a', '128k'] },
+  { name: 'Opus in Matroska', file: 'opus.mkv', args: [...video, ...noise(48_000), ...x264, '-c:a', 'libopus', '-b:a', '96k'] },
+  {
+    name: 'Vorbis in WebM',
+    file: 'vorbis.webm',
+    args: [...video, ...noise(48_000), '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '200k', '-g', '25', '-c:a', 'libvorbis', '-q:a', '4'],
+  },
+  { name: 'MP3 in AVI (44.1 kHz)', file: 'mp3.avi', args: [...video, ...noise(44_100), '-c:v', 'mpeg4', '-q:v', '5', '-g', '25', '-c:a', 'libmp3lame', '-b:a', '128k'] },
+  {
+    name: 'AC-3 in MPEG-TS',
+    file: 'ac3.ts',
+    args: [...video, ...noise(48_000), '-c:v', 'mpeg2video', '-g', '25', '-b:v', '500k', '-c:a', 'ac3', '-b:a', '192k', '-output_ts_offset', '3600', '-f', 'mpegts'],
+  },
+  { name: 'FLAC in Matroska', file: 'flac.mkv', args: [...video, ...noise(48_000), ...x264, '-c:a', 'flac'] },
+];
+
+/** Mono 48 kHz PCM as ffmpeg decodes the input in one pass. */
+async function decodePcm(input: string, out: string): Promise<Float32Array> {
+  await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-vn', '-ac', '1', '-af', `aresample=${RATE}`, '-f', 'f32le', out], { maxBuffer: 1 << 26 });
+  const bytes = await readFile(out);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+/** Presentation time (s) of the first decoded frame of one stream. */
+async function firstFrameTime(input: string, stream: string): Promise<number> {
+  const { frames } = await ffprobeJson(['-select_streams', stream, '-read_intervals', '%+#8', '-show_frames', '-show_entries', 'frame=pts_time', input]);
+  const time = frames?.map((f: { pts_time?: string }) => Number(f.pts_time)).find(Number.isFinite);
+  if (time === undefined) throw new Error(`no ${stream} frame time in ${input}`);
+  return time;
+}
+
+/** RMS of out[i] − src[i − lag] over [start, end); samples outside src count as silence. */
+function rmsError(out: Float32Array, src: Float32Array, start: number, end: number, lag = 0): number {
+  let sum = 0;
+  for (let i = start; i < end; i++) {
+    const j = i - lag;
+    sum += (out[i]! - (j >= 0 && j < src.length ? src[j]! : 0)) ** 2;
+  }
+  return Math.sqrt(sum / (end - start));
+}
+
+/** The lag (samples, within ±range) at which the output matches the source best over [start, end). */
+function bestLag(out: Float32Array, src: Float32Array, start: number, end: number, range: number): number {
+  let best = 0;
+  let bestError = rmsError(out, src, start, end, 0);
+  for (let lag = -range; lag <= range; lag++) {
+    const error = rmsError(out, src, start, end, lag);
+    if (error < bestError) [best, bestError] = [lag, error];
+  }
+  return best;
+}
+
+let server: Awaited<ReturnType<typeof testServer>>;
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-audio-exact-'));
+  const files: Record<string, string> = {};
+  for (const kind of KINDS) {
+    files[kind.file] = path.join(work, kind.file);
+    await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...kind.args, files[kind.file]!]);
+  }
+  // 3 s segments: a first one of 2 s, then 3 s ones: three joins in 10 s.
+  server = await testServer(await mediaFolder(files), { segment_duration: 3, encoder: encoderWith({ preset: 'ultrafast' }) });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('sample-exact audio', () => {
+  it.each(KINDS)('$name: output sample k is source sample k, from the start, at every join, with the A/V offset', async (kind) => {
+    const source = path.join(work, kind.file);
+    const master = `${server.url}/vod/${kind.file}/master.m3u8`;
+    const hls = parseM3u8(await (await fetch(master)).text());
+    const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
+    const out = await decodePcm(audioUri, path.join(work, `${kind.file}.out.f32`));
+    const src = await decodePcm(source, path.join(work, `${kind.file}.src.f32`));
+
+    // Whole AAC frames up to the track's end as the container states it, the last one completed with silence. That
+    // end can differ from the decoded one by up to a frame: MP4 AAC's end padding is decoded though its edit list
+    // ends the track before it, Matroska Opus's is dropped (DiscardPadding) though the track's stated end includes it.
+    expect(out.length % 1024).toBe(0);
+    expect(out.length - src.length, 'output length − source length').toBeGreaterThan(-1024);
+    expect(out.length - src.length, 'output length − source length').toBeLessThan(2048);
+
+    const durations = parseM3u8(await (await fetch(audioUri)).text()).segments.map((s: { duration: number }) => s.duration);
+    expect(durations.length).toBeGreaterThanOrEqual(4);
+    const bounds = [0];
+    for (const d of durations) bounds.push(bounds.at(-1)! + Math.round(d * RATE));
+    expect(bounds.at(-1)).toBe(out.length);
+
+    // Every segment, at its start (the first sample of the stream, or a join) and at its end: lag 0.
+    const window = 4096;
+    const lags: string[] = [];
+    for (let s = 0; s + 1 < bounds.length; s++) {
+      const [start, end] = [bounds[s]!, Math.min(bounds[s + 1]!, src.length)];
+      lags.push(`${bestLag(out, src, start, start + window, 1100)}/${bestLag(out, src, end - window, end, 1100)}`);
+    }
+    expect(lags.join(' '), 'best lag at the start/end of each segment').toBe(durations.map(() => '0/0').join(' '));
+
+    // No click at a join: the 1024 samples across each join match the source as well as audio elsewhere does.
+    const blockErrors: number[] = [];
+    for (let start = 1024; start + 1024 <= src.length; start += 1024) blockErrors.push(rmsError(out, src, start, start + 1024));
+    const median = [...blockErrors].sort((a, b) => a - b)[blockErrors.length >> 1]!;
+    for (const join of bounds.slice(1, -1)) expect(rmsError(out, src, join - 512, join + 512), `join at sample ${join}`).toBeLessThan(median * 3);
+
+    // A/V: the first audio sample keeps the source's offset from the first video frame, to one sample.
+    const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
+    const sourceOffset = (await firstFrameTime(source, 'a:0')) - (await firstFrameTime(source, 'v:0'));
+    const outputOffset = (await firstFrameTime(mpd, 'a:0')) - (await firstFrameTime(mpd, 'v:0'));
+    expect(Math.abs(outputOffset - sourceOffset), `A/V offset ${outputOffset.toFixed(6)} s vs the source's ${sourceOffset.toFixed(6)} s`).toBeLessThanOrEqual(1 / RATE);
+  });
+});
