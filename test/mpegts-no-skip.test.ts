@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config/config.js';
 import { launchChromium, servePlayerPages, until } from './support/browser.js';
 import { corpusSource } from './support/conformance.js';
-import type { CorpusItem } from './support/corpus.js';
+import { BROADCAST_H264_TS } from './support/corpus.js';
 import { mediaFolder } from './support/media.js';
 import { expectNoSkip, expectNoStall, warm, withPlayer, type PlayerKind } from './support/player-run.js';
 import { encoderWith, testServer } from './support/server.js';
@@ -17,18 +17,6 @@ import { encoderWith, testServer } from './support/server.js';
  * presented frame ahead of the clock, no error (issue 13: Shaka-HLS jumped
  * from 1.653 s to 6.001 s in 2 of 5 warm runs of such a stream).
  */
-
-const TS_SOURCE: CorpusItem = {
-  name: 'MPEG-TS H.264 B-frames + AAC, start 2.8 s',
-  file: 'broadcast-h264.ts',
-  args: [
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=20',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=20',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '50', '-bf', '2', '-c:a', 'aac', '-b:a', '96k',
-    '-output_ts_offset', '1.4', '-f', 'mpegts',
-  ],
-  expect: { audioTracks: 1 },
-};
 
 const PROFILES: Profile[] = [
   { name: '240p', width: 426, height: 240, bitrate: 400, quality: 28 },
@@ -51,7 +39,7 @@ let pages: Awaited<ReturnType<typeof servePlayerPages>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  media = await mediaFolder({ 'broadcast.ts': await corpusSource(TS_SOURCE) });
+  media = await mediaFolder({ 'broadcast.ts': await corpusSource(BROADCAST_H264_TS) });
   pages = await servePlayerPages();
   browser = await launchChromium();
 });

@@ -147,3 +147,20 @@ export const CORPUS: CorpusItem[] = [
     expect: { audioTracks: 3, languages: ['en', 'fr', 'ja'] },
   },
 ];
+
+/**
+ * Broadcast-style MPEG-TS, the kind people record off air: H.264 with
+ * B-frames + AAC, timestamps far from zero (2.8 s: -output_ts_offset 1.4 plus
+ * ffmpeg's default 1.4 s mux delay), the first audio frame one AAC frame
+ * (21.3 ms) before the first picture. 30 s, so a player can switch renditions
+ * six times while it plays.
+ */
+export const BROADCAST_H264_TS: CorpusItem = {
+  name: 'MPEG-TS H.264 B-frames + AAC, start 2.8 s',
+  file: 'broadcast-h264-30s.ts',
+  args: [
+    ...video('320x240', '25', 30), ...tone(440, 48000, 30),
+    ...x264('-g', '50', '-bf', '2'), ...aac, '-output_ts_offset', '1.4', '-f', 'mpegts',
+  ],
+  expect: { audioTracks: 1 },
+};

@@ -17,8 +17,15 @@ export interface PlayerPage {
   log: string[];
 }
 
-/** A harness page playing `url` in `kind` (ABR off with `abr: false`). */
-export async function openPlayer(browser: Browser, pagesUrl: string, kind: PlayerKind, url: string, options: { abr?: boolean } = {}): Promise<PlayerPage> {
+export interface PlayerOptions {
+  /** false: the player stays on its first rendition until told to switch. */
+  abr?: boolean;
+  /** dash.js's forward buffer target (its defaults are 18–30 s). */
+  dashBufferSeconds?: number;
+}
+
+/** A harness page playing `url` in `kind`. */
+export async function openPlayer(browser: Browser, pagesUrl: string, kind: PlayerKind, url: string, options: PlayerOptions = {}): Promise<PlayerPage> {
   const page = await browser.newPage();
   const log: string[] = [];
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
@@ -36,10 +43,10 @@ export async function openPlayer(browser: Browser, pagesUrl: string, kind: Playe
 export async function withPlayer<T>(
   browser: Browser,
   pagesUrl: string,
-  run: { label: string; kind: PlayerKind; url: string; abr?: boolean },
+  run: { label: string; kind: PlayerKind; url: string; options?: PlayerOptions },
   body: (p: PlayerPage) => Promise<T>,
 ): Promise<T> {
-  const player = await openPlayer(browser, pagesUrl, run.kind, run.url, run.abr === undefined ? {} : { abr: run.abr });
+  const player = await openPlayer(browser, pagesUrl, run.kind, run.url, run.options);
   try {
     return await body(player);
   } catch (err) {
