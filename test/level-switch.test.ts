@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config/config.js';
 import { launchChromium, servePlayerPages, until, type PlayerState } from './support/browser.js';
 import { corpusSource, parseM3u8 } from './support/conformance.js';
-import { BROADCAST_H264_TS, type CorpusItem } from './support/corpus.js';
+import { BROADCAST_H264_TS, FRAME_CODE, frameCodeFilter, type CorpusItem } from './support/corpus.js';
 import { mediaFolder, testSource } from './support/media.js';
-import { everyPair, expectNoSkip, expectNoStall, switchTo, warm, withPlayer, type PlayerKind } from './support/player-run.js';
+import { everyPair, expectFramesChecked, expectNoSkip, expectNoStall, switchTo, warm, withPlayer, type PlayerKind } from './support/player-run.js';
 import { encoderWith, testServer } from './support/server.js';
 
 /**
@@ -13,7 +13,8 @@ import { encoderWith, testServer } from './support/server.js';
  * ABR off, switch between every pair of video renditions, up and down, during
  * warm play, without a player error (hls.js: no bufferAppendNoProgress), a
  * stall, a jump nobody asked for (a seek, a gap jump the player reports, a
- * presented frame ahead of the wall clock or back); and hls.js's own idea of
+ * presented frame ahead of the wall clock or back, no frame shown at another
+ * time than its own, read from the frame); and hls.js's own idea of
  * where each fragment starts (from the samples, ignoring edit lists) is the
  * playlist's. On the B-frame source, a source whose MP4 has an edit list (a
  * stream-copy cut between keyframes) and a broadcast-style MPEG-TS source.
@@ -25,23 +26,29 @@ const PROFILES: Profile[] = [
   { name: '144p', width: 256, height: 144, bitrate: 150, quality: 30 },
 ];
 
-/** 32 s at 25 fps with B-frames, cut at 1.3 s by stream copy: the MP4 starts on the keyframe at 0 and an edit list skips 1.3 s. */
+/**
+ * 32 s at 25 fps with B-frames, cut at 1.3 s by stream copy: the MP4 starts on the keyframe at 0 and an edit list
+ * skips 1.3 s. Each frame carries its number (frameCodeFilter).
+ */
 const EDIT_LIST_SOURCE: CorpusItem = {
   name: 'MP4 edit list, 30.7 s',
-  file: 'edit-list-switches.mp4',
+  file: 'edit-list-switches-coded.mp4',
   args: [
     '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=32',
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=32',
+    '-vf', frameCodeFilter(),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '50', '-bf', '2', '-c:a', 'aac', '-b:a', '96k',
   ],
   post: (generated, final) => ['-ss', '1.3', '-i', generated, '-c', 'copy', '-y', final],
   expect: { audioTracks: 1 },
 };
 
+/** The frame-coded sources (25 fps) tell the page which frame is on screen; the B-frame source (shared with other tests) does not. */
+const CODED = { ...FRAME_CODE, fps: 25 };
 const SOURCES = [
-  { name: 'the B-frame source', file: 'bframes.mp4', make: () => testSource('main1080p') },
-  { name: 'an MP4 with an edit list', file: 'edit-list.mp4', make: () => corpusSource(EDIT_LIST_SOURCE) },
-  { name: 'an MPEG-TS source', file: 'broadcast.ts', make: () => corpusSource(BROADCAST_H264_TS) },
+  { name: 'the B-frame source', file: 'bframes.mp4', make: () => testSource('main1080p'), frameCode: undefined },
+  { name: 'an MP4 with an edit list', file: 'edit-list.mp4', make: () => corpusSource(EDIT_LIST_SOURCE), frameCode: CODED },
+  { name: 'an MPEG-TS source', file: 'broadcast.ts', make: () => corpusSource(BROADCAST_H264_TS), frameCode: CODED },
 ];
 
 const PLAYERS: { name: string; kind: PlayerKind; manifest: string }[] = [
@@ -108,7 +115,7 @@ describe.each(PLAYERS)('$name', ({ kind, manifest }) => {
     it('switches up and down between every pair of renditions during play, without a stall, a jump or a player error', async () => {
       const url = `${origin.url}/vod/${source.file}/${manifest}`;
       const starts = kind === 'hls' ? await playlistStarts(url) : [];
-      await withPlayer(browser, pages.url, { label: `${kind} ${manifest}`, kind, url, options: { abr: false, dashBufferSeconds: 2 } }, async ({ page, log }) => {
+      await withPlayer(browser, pages.url, { label: `${kind} ${manifest}`, kind, url, options: { abr: false, dashBufferSeconds: 2, ...(source.frameCode ? { frameCode: source.frameCode } : {}) } }, async ({ page, log }) => {
         const started = await until(page, 'playback to start', (s) => s.currentTime > 0.3 && !s.paused && s.videoHeight > 0);
         const sequence = everyPair([...started.heights].sort((x, y) => y - x), started.videoHeight);
         let last = started;
@@ -119,6 +126,7 @@ describe.each(PLAYERS)('$name', ({ kind, manifest }) => {
         if (kind === 'hls') expectHlsJsFragmentStarts(end, starts, sequence.length);
         expectNoSkip(end, log, SELF_ABORTED[kind]);
         expectNoStall(end);
+        if (source.frameCode) expectFramesChecked(end, source.frameCode.fps);
       });
     });
   });

@@ -64,6 +64,13 @@ export interface PlayerState {
   /** Presented frames whose media time ran more than 0.25 s ahead of wall time, or went back (requestVideoFrameCallback). */
   frameSkips: { from: number; to: number; wall: number }[];
   presentedFrames: number;
+  /** With a frame-coded source: frames read, frames whose code could not be read, and frames shown at the wrong media time. */
+  frameCode: {
+    checked: number;
+    unreadable: { mediaTime: number; bit: number; luma: number }[];
+    offset: number | undefined;
+    mismatches: { mediaTime: number; code: number; shiftSeconds: number }[];
+  };
 }
 
 export async function playerState(page: Page): Promise<PlayerState> {

@@ -1,6 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { parseM3u8 } from './conformance.js';
+import type { FRAME_CODE } from './corpus.js';
 import { until, type PlayerState } from './browser.js';
 
 /**
@@ -22,6 +23,8 @@ export interface PlayerOptions {
   abr?: boolean;
   /** dash.js's forward buffer target (its defaults are 18–30 s). */
   dashBufferSeconds?: number;
+  /** The source carries frame numbers (FRAME_CODE) at this frame rate: the page reads them from every presented frame. */
+  frameCode?: typeof FRAME_CODE & { fps: number };
 }
 
 /** A harness page playing `url` in `kind`. */
@@ -116,7 +119,7 @@ const SHAKA_OWN_START_JUMP = (jump: { what: string; at: number; beforePlay: bool
 export function expectNoSkip(state: PlayerState, log: string[], tolerated: string[] = []): void {
   const sincePlaying = state.mediaEvents.slice(state.mediaEvents.findIndex((e) => e.type === 'playing'));
   // All at once, so a failure shows every kind of skip the run had.
-  expect({
+  const problems = {
     fatal: state.events.fatal,
     mediaErrors: state.events.mediaErrors,
     nonFatal: state.events.nonFatal.filter((e) => !tolerated.includes(e)),
@@ -124,7 +127,19 @@ export function expectNoSkip(state: PlayerState, log: string[], tolerated: strin
     dashGapJumps: log.filter((line) => DASH_JUMP.test(line)),
     unaskedSeeks: sincePlaying.filter((e) => e.type === 'seeking'),
     frameSkips: state.frameSkips,
-  }).toEqual({ fatal: [], mediaErrors: [], nonFatal: [], gapJumps: [], dashGapJumps: [], unaskedSeeks: [], frameSkips: [] });
+    wrongFrames: state.frameCode.mismatches.slice(0, 10),
+    unreadableFrameCodes: state.frameCode.unreadable.slice(0, 10),
+  };
+  const found = Object.fromEntries(Object.entries(problems).filter(([, list]) => list.length > 0));
+  expect(found, `skips: ${JSON.stringify(found)}`).toEqual({});
+}
+
+/**
+ * A frame-coded source really was read. Not every presented frame: under load
+ * requestVideoFrameCallback may coalesce frames; two seconds' worth at least.
+ */
+export function expectFramesChecked(state: PlayerState, fps: number): void {
+  expect(state.frameCode.checked, `frame codes read (of ${state.presentedFrames} frames presented)`).toBeGreaterThan(2 * fps);
 }
 
 /** No `waiting` after play began: for warm play, where every segment is ready before it is asked for. */
