@@ -145,6 +145,18 @@ const refusal = (run: () => unknown): unknown => {
   return undefined;
 };
 
+describe('presentation start', () => {
+  it('is the first picture, also when the audio starts earlier (an MPEG-TS AAC priming frame)', () => {
+    const probe = syntheticProbe({ seconds: 20, fpsNum: 25, fpsDen: 1, keyframeSeconds: [0, 4, 8, 12, 16] });
+    // Audio one AAC frame (1024 samples at 48 kHz) before the first picture, as ffmpeg writes MPEG-TS.
+    probe.audio[0]!.startSeconds = -1024 / 48000;
+    const plan = makePlan(probe, config);
+    expect(plan.audio[0]!.segments[0]!.start).toBeLessThan(plan.videoSegments[0]!.start);
+    // Starting at the audio left the video a gap at 0 that Shaka and dash.js jumped by a seek (mpegts-no-skip.test.ts).
+    expect(plan.presentationTimeOffset).toBe(plan.videoSegments[0]!.start);
+  });
+});
+
 describe('no Infinity, NaN or 0 reaches a manifest', () => {
   it('every printed number is finite and positive, on sources from a slideshow to 120 fps', () => {
     const sources: ProbeResult[] = [

@@ -370,10 +370,13 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
       : []),
   ]);
   if (audio.length > 0 && !audio.some((a) => a.isDefault)) audio[0]!.isDefault = true;
-  const firstStarts = [segments[0]?.start, ...audio.map((a) => a.segments[0]?.start)].filter((v): v is number => v !== undefined);
   return assertManifestable({
     timescale: OUTPUT_TIMESCALE,
-    presentationTimeOffset: Math.min(...firstStarts),
+    // The presentation starts with the first picture. Audio that starts before it (AAC priming in MPEG-TS puts
+    // the first audio frame ~21 ms before the first picture) plays from 0, its earlier part cut by the players'
+    // append window; starting at the earliest audio instead left the video a gap at 0 that Shaka Player and
+    // dash.js jumped by a seek before playing (mpegts-no-skip.test.ts).
+    presentationTimeOffset: segments[0]?.start ?? NaN,
     durationSeconds: probe.durationSeconds,
     frameRate: video.frameRate,
     frameRates: rates,
@@ -404,8 +407,8 @@ export function assertManifestable(plan: Plan): Plan {
   for (const rate of [plan.frameRates.nominal, plan.frameRates.average]) {
     if (!positive(rate.num) || !positive(rate.den)) refuse(`a frame rate of ${rate.num}/${rate.den}`);
   }
-  if (!Number.isFinite(plan.presentationTimeOffset)) refuse(`a presentation time offset of ${plan.presentationTimeOffset}`);
   if (plan.videoSegments.length === 0) refuse('no video segment');
+  if (!Number.isFinite(plan.presentationTimeOffset)) refuse(`a presentation time offset of ${plan.presentationTimeOffset}`);
   for (const segment of plan.videoSegments) {
     if (!positive(segment.duration) || segment.frameCount < 1) refuse(`video segment ${segment.index + 1} lasting ${segment.duration} ticks with ${segment.frameCount} frames`);
   }

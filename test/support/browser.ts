@@ -55,11 +55,22 @@ export interface PlayerState {
   decodedFrames: number;
   droppedFrames: number;
   heights: number[];
-  events: { fatal: string[]; nonFatal: string[]; mediaErrors: string[] };
+  /** jumps: a player's own report that it moved the playhead (Shaka's gapjumped, stalldetected). */
+  events: { fatal: string[]; nonFatal: string[]; mediaErrors: string[]; jumps: { what: string; at: number; beforePlay: boolean }[] };
   /** playing / waiting / seeking events of the video element, in order, with the media time they came at. */
   mediaEvents: { type: string; at: number }[];
   /** hls.js: each main fragment it parsed, with the start and end it computed from the samples. */
   parsedFragments: { level: number; sn: number; startPTS: number; endPTS: number }[];
+  /** Presented frames whose media time ran more than 0.25 s ahead of wall time, or went back (requestVideoFrameCallback). */
+  frameSkips: { from: number; to: number; wall: number }[];
+  presentedFrames: number;
+  /** With a frame-coded source: frames read, frames whose code could not be read, and frames shown at the wrong media time. */
+  frameCode: {
+    checked: number;
+    unreadable: { mediaTime: number; bit: number; luma: number }[];
+    offset: number | undefined;
+    mismatches: { mediaTime: number; code: number; shiftSeconds: number }[];
+  };
 }
 
 export async function playerState(page: Page): Promise<PlayerState> {

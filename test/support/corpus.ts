@@ -29,6 +29,21 @@ const tone = (frequency: number, rate = 48000, seconds = SECONDS, layout = 'ster
 const x264 = (...extra: string[]) => ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...extra];
 const aac = ['-c:a', 'aac', '-b:a', '96k'];
 
+/**
+ * A frame's own number, drawn as a barcode across the top of a 320x240
+ * picture: bit k of the frame number (LSB first) is a white or black
+ * 32x32 block at x = 32k. The browser harness reads it back from every
+ * presented frame (test/browser/harness.html, frameCode), so a test can
+ * tell which source frame is on screen. 10 bits: 1024 frames.
+ */
+export const FRAME_CODE = { bits: 10, block: 32, width: 320, height: 240 } as const;
+
+export function frameCodeFilter(): string {
+  const { bits, block, width } = FRAME_CODE;
+  const boxes = Array.from({ length: bits }, (_, k) => `drawbox=x=${k * block}:y=0:w=${block}:h=${block}:color=white:t=fill:enable='mod(floor(n/${2 ** k}),2)'`);
+  return [`drawbox=x=0:y=0:w=${width}:h=${block}:color=black:t=fill`, ...boxes].join(',');
+}
+
 export const CORPUS: CorpusItem[] = [
   {
     name: 'H.264 B-pyramid 23.976 fps, AAC',
@@ -147,3 +162,20 @@ export const CORPUS: CorpusItem[] = [
     expect: { audioTracks: 3, languages: ['en', 'fr', 'ja'] },
   },
 ];
+
+/**
+ * Broadcast-style MPEG-TS, the kind people record off air: H.264 with
+ * B-frames + AAC, timestamps far from zero (2.8 s: -output_ts_offset 1.4 plus
+ * ffmpeg's default 1.4 s mux delay), the first audio frame one AAC frame
+ * (21.3 ms) before the first picture. 30 s, so a player can switch renditions
+ * six times while it plays; each frame carries its number (frameCodeFilter).
+ */
+export const BROADCAST_H264_TS: CorpusItem = {
+  name: 'MPEG-TS H.264 B-frames + AAC, start 2.8 s',
+  file: 'broadcast-h264-30s-coded.ts',
+  args: [
+    ...video('320x240', '25', 30), ...tone(440, 48000, 30), '-vf', frameCodeFilter(),
+    ...x264('-g', '50', '-bf', '2'), ...aac, '-output_ts_offset', '1.4', '-f', 'mpegts',
+  ],
+  expect: { audioTracks: 1 },
+};
