@@ -56,10 +56,12 @@ export interface PlayerState {
   droppedFrames: number;
   heights: number[];
   events: { fatal: string[]; nonFatal: string[]; mediaErrors: string[] };
-  /** playing / waiting / seeking events of the video element, in order, with the media time they came at. */
-  mediaEvents: { type: string; at: number }[];
+  /** playing / waiting / seeking / seeked events of the video element, in order, with the media time they came at and when (epoch ms). */
+  mediaEvents: { type: string; at: number; wall: number }[];
   /** hls.js: each main fragment it parsed, with the start and end it computed from the samples. */
   parsedFragments: { level: number; sn: number; startPTS: number; endPTS: number }[];
+  /** Frames presented, by label ('first': the first frame after start; others: see harness.markFrame), when (epoch ms) and at which media time. */
+  frames: Record<string, { wall: number; mediaTime: number }>;
 }
 
 export async function playerState(page: Page): Promise<PlayerState> {
