@@ -16,13 +16,19 @@ export interface PlayerCase {
   name: string;
   kind: PlayerKind;
   manifest: 'master.m3u8' | 'manifest.mpd';
+  /**
+   * The player's shortest default timeout on a segment request, ms (read from the players in the page:
+   * hls.js 1.7 fragLoadPolicy maxTimeToFirstByteMs; dash.js 5.2 streaming.fragmentRequestTimeout;
+   * Shaka 5.2 retryParameters.stallTimeout, no data for that long). A request it abandons after that long timed out.
+   */
+  segmentTimeoutMs: number;
 }
 
 export const PLAYER_CASES: readonly PlayerCase[] = [
-  { name: 'hls.js', kind: 'hls', manifest: 'master.m3u8' },
-  { name: 'dash.js', kind: 'dash', manifest: 'manifest.mpd' },
-  { name: 'Shaka (DASH)', kind: 'shaka', manifest: 'manifest.mpd' },
-  { name: 'Shaka (HLS)', kind: 'shaka', manifest: 'master.m3u8' },
+  { name: 'hls.js', kind: 'hls', manifest: 'master.m3u8', segmentTimeoutMs: 10_000 },
+  { name: 'dash.js', kind: 'dash', manifest: 'manifest.mpd', segmentTimeoutMs: 20_000 },
+  { name: 'Shaka (DASH)', kind: 'shaka', manifest: 'manifest.mpd', segmentTimeoutMs: 5_000 },
+  { name: 'Shaka (HLS)', kind: 'shaka', manifest: 'master.m3u8', segmentTimeoutMs: 5_000 },
 ];
 
 /** A request the page sent to the origin, as the browser timed it (epoch ms). */
@@ -130,11 +136,17 @@ export async function playerRun(browser: Browser, pagesUrl: string, originUrl: s
   const page = await context.newPage();
   const requests: BrowserRequest[] = [];
   const record = recordRequests(originUrl, requests);
-  // Each finished request is read asynchronously (its response): all are in before the context closes.
+  // Each finished request is read asynchronously (its response): all are in before the context closes,
+  // and what finishes while it closes is not read (its page is gone).
   const reading: Promise<void>[] = [];
+  let closing = false;
   page.on('request', record.sent);
-  page.on('requestfinished', (r) => reading.push(record.finished(r)));
-  page.on('requestfailed', record.failed);
+  page.on('requestfinished', (r) => {
+    if (!closing) reading.push(record.finished(r));
+  });
+  page.on('requestfailed', (r) => {
+    if (!closing) record.failed(r);
+  });
   const run: PlayerRun = { player: player.name, t0: 0, stalls: [], watchedSeconds: 0, requests, errors: { fatal: [], nonFatal: [], mediaErrors: [] } };
   try {
     await page.goto(pagesUrl);
@@ -179,6 +191,7 @@ export async function playerRun(browser: Browser, pagesUrl: string, originUrl: s
     run.errors = last.events;
     run.stalls = stallsOf(last.mediaEvents, Date.now());
   } finally {
+    closing = true;
     await Promise.all(reading);
     await context.close();
   }
