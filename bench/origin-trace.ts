@@ -35,7 +35,8 @@ export interface TracedTask {
   ended: number;
   /** What it started as (a prefetch raised before it started starts as a request). */
   startedAs?: TaskReason;
-  outcome: 'made' | 'failed';
+  /** 'running': started, and still running when the origin stopped (`ended` is then the trace's last record). */
+  outcome: 'made' | 'failed' | 'running';
   error?: string;
 }
 
@@ -92,8 +93,10 @@ export class TraceWriter {
 
   /** Wraps the queue's `run` (the only way work gets a worker) to note queue, start and end of each task; samples its depth. */
   watchQueue(queue: EncodeQueue): void {
+    let taskIds = 0;
     const run = queue.run.bind(queue);
     queue.run = <T>(key: string, work: (reason: TaskReason) => Promise<T>, options: Parameters<EncodeQueue['run']>[2]): Promise<T> => {
+      const id = ++taskIds;
       const queued = Date.now();
       const queuedAs = reasonOf(options.priority);
       let started: number | undefined;
@@ -103,13 +106,15 @@ export class TraceWriter {
         (reason) => {
           started = Date.now();
           startedAs = reason;
+          // Also when it starts: a task still running when the origin stops has no end record.
+          this.write({ k: 'task-start', id, key, queued, queuedAs, started, startedAs });
           return work(reason);
         },
         options,
       );
       task.then(
-        () => this.write({ k: 'task', key, queued, queuedAs, started, startedAs, ended: Date.now(), outcome: 'made' }),
-        (err: Error) => this.write({ k: 'task', key, queued, queuedAs, started, startedAs, ended: Date.now(), outcome: 'failed', error: err.message }),
+        () => this.write({ k: 'task', id, key, queued, queuedAs, started, startedAs, ended: Date.now(), outcome: 'made' }),
+        (err: Error) => this.write({ k: 'task', id, key, queued, queuedAs, started, startedAs, ended: Date.now(), outcome: 'failed', error: err.message }),
       );
       return task;
     };
@@ -141,9 +146,14 @@ export class TraceWriter {
 /** Reads a trace file written by TraceWriter. */
 export function readTrace(file: string): OriginTrace {
   const trace: OriginTrace = { requests: [], failed: [], tasks: [], events: [], queue: [], raised: [] };
+  const unfinished = new Map<number, Record<string, any>>();
+  let last = 0;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line) continue;
     const r = JSON.parse(line) as Record<string, any>;
+    last = Math.max(last, r.t);
+    if (r.k === 'task-start') unfinished.set(r.id, r);
+    if (r.k === 'task') unfinished.delete(r.id);
     if (r.k === 'log' && r.msg === 'request') trace.requests.push({ path: r.path, status: r.status, arrived: r.t - r.ms, answered: r.t });
     else if (r.k === 'log' && r.msg === 'request failed') trace.failed.push({ t: r.t, path: r.path, status: r.status, reason: r.err });
     else if (r.k === 'task') trace.tasks.push({ key: r.key, queued: r.queued, queuedAs: r.queuedAs, started: r.started ?? undefined, ended: r.ended, startedAs: r.startedAs, outcome: r.outcome, error: r.error });
@@ -151,5 +161,6 @@ export function readTrace(file: string): OriginTrace {
     else if (r.k === 'raise') trace.raised.push({ t: r.t, key: r.key, priority: r.priority });
     else if (r.k === 'queue') trace.queue.push({ t: r.t, waiting: r.waiting, running: r.running });
   }
+  for (const r of unfinished.values()) trace.tasks.push({ key: r.key, queued: r.queued, queuedAs: r.queuedAs, started: r.started, ended: last, startedAs: r.startedAs, outcome: 'running' });
   return trace;
 }

@@ -66,9 +66,12 @@ export function breakdown(run: PlayerRun, trace: OriginTrace): StartBreakdown {
 function taskLine(t0: number, task: TracedTask, raisedAt: number | undefined): string {
   const waited = task.started !== undefined ? `waited ${s(task.started - task.queued)} s for a worker, ran ${s(task.ended - task.started)} s as ${task.startedAs}` : 'never started';
   const raised = raisedAt !== undefined ? ` (a player asked at ${s(raisedAt - t0)})` : '';
-  const end = task.outcome === 'made' ? `done at ${s(task.ended - t0)}` : `${task.error?.split(':')[0] ?? 'failed'} at ${s(task.ended - t0)}`;
+  const end =
+    task.outcome === 'made' ? `done at ${s(task.ended - t0)}` : task.outcome === 'running' ? 'still running when the origin stopped' : `${task.error?.split(':')[0] ?? 'failed'} at ${s(task.ended - t0)}`;
   return `${s(task.queued - t0).padStart(6)}  queue  ${short(task.key).padEnd(30)} by ${task.queuedAs}${raised}: ${waited}, ${end}`;
 }
+
+const droppedUnstarted = (t: TracedTask) => t.queuedAs === 'prefetch' && t.started === undefined && t.outcome === 'failed';
 
 /** When a player first asked for a task's key while prefetch had it queued or running. */
 const raisedDuring = (trace: OriginTrace, task: TracedTask) =>
@@ -99,9 +102,20 @@ export function timeline(run: PlayerRun, trace: OriginTrace, fromMs: number, unt
       t: list[0]!.sent,
       text: list.length === 1 ? requestLine(t0, list[0]!) : `${s(list[0]!.sent - t0).padStart(6)}  GET    ${short(list[0]!.path).padEnd(30)} ${list[0]!.failure} ×${list.length}, sent ${s(list[0]!.sent - t0)}–${s(list.at(-1)!.sent - t0)}`,
     })),
-    ...trace.tasks.filter((t) => t.queued <= end).map((t) => ({ t: t.queued, text: taskLine(t0, t, raisedDuring(trace, t)) })),
+    // Tasks queued in the window, and those queued before it still waiting or running at its start (they hold workers).
+    ...trace.tasks
+      .filter((t) => t.queued <= end && (t.queued >= from || t.ended > from) && !droppedUnstarted(t))
+      .map((t) => ({ t: Math.max(t.queued, from), text: taskLine(t0, t, raisedDuring(trace, t)) })),
     ...run.stalls.filter((st) => st.wall <= end).map((st) => ({ t: st.wall, text: `${s(st.wall - t0).padStart(6)}  STALL  at media ${st.at.toFixed(2)} s for ${s(st.ms)} s` })),
   ];
+  // Prefetch queued and dropped before it started (a player's seek, or a resent request, drops it): one line.
+  const dropped = trace.tasks.filter((t) => t.queued >= from && t.queued <= end && droppedUnstarted(t));
+  if (dropped.length > 0) {
+    const keys = [...new Set(dropped.map((t) => short(t.key).replace('segment_', '').replace('.m4s', '')))];
+    const first = dropped[0]!.queued;
+    const last = Math.max(...dropped.map((t) => t.queued));
+    lines.push({ t: first, text: `${s(first - t0).padStart(6)}  queue  ${dropped.length} prefetch tasks queued ${s(first - t0)}–${s(last - t0)} and dropped before they started: ${keys.join(', ')}` });
+  }
   if (run.firstFrameMs !== undefined) lines.push({ t: t0 + run.firstFrameMs, text: `${s(run.firstFrameMs).padStart(6)}  FIRST FRAME` });
   const { seek } = run;
   if (seek) {
