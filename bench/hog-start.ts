@@ -8,12 +8,15 @@
  * the player, or a request it abandoned after its default timeout) and no
  * fatal error, play 20 s without a fatal error, and get no 503 on any init
  * segment or first segment. Prints a table (markdown) and a line per
- * failed check; exits 1 if any check failed. The hogs are killed by PID at
+ * failed check (every run's requests and origin trace go to
+ * bench/results/hog-start.json); exits 1 if any check failed. The hogs are killed by PID at
  * the end, on error and on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { defaultStreamingConfig, type StreamingConfig } from '../src/config/config.js';
 import { launchChromium, servePlayerPages } from '../test/support/browser.js';
 import { cleanup, exitOnInterrupt, log, removeTempDir, startOrigin, tempDir, vodPath } from './harness.js';
@@ -23,6 +26,7 @@ import { PLAYER_CASES, playerRun, type PlayerCase, type PlayerRun } from './play
 import { ensureMain1080p } from './sources.js';
 
 const WATCH_SECONDS = 20;
+const RESULTS_FILE = fileURLToPath(new URL('./results/hog-start.json', import.meta.url));
 /** Hang guard per phase: far beyond any player's default timeouts (hls.js 10 s to first byte, dash.js 20 s per fragment, Shaka 30 s). */
 const PHASE_TIMEOUT_MS = 90_000;
 
@@ -56,6 +60,7 @@ async function startHog(): Promise<Hog> {
 
 interface HogRun {
   run: PlayerRun;
+  trace: OriginTrace;
   /** Failed checks (empty: the run passed). */
   failed: string[];
   /** 503s on init or first segments, with whether a prefetch task waited in the queue at that moment. */
@@ -82,7 +87,7 @@ function check(player: PlayerCase, run: PlayerRun, trace: OriginTrace): HogRun {
     .filter((r) => r.status === 503 && isStartFile(r.path))
     .map((r) => ({ path: r.path, prefetchQueued: trace.tasks.some((t) => t.startedAs !== 'request' && t.queued <= r.sent && (t.started ?? t.ended) > r.sent) }));
   for (const r of refusedStarts) failed.push(`503 on ${r.path.split('/').slice(-3).join('/')}${r.prefetchQueued ? ' while prefetch was queued' : ''}`);
-  return { run, failed, refusedStarts };
+  return { run, trace, failed, refusedStarts };
 }
 
 async function oneRun(browser: Awaited<ReturnType<typeof launchChromium>>, pagesUrl: string, sourceName: string, player: PlayerCase, streaming: StreamingConfig): Promise<HogRun> {
@@ -158,6 +163,9 @@ async function main(): Promise<boolean> {
     await pages.close();
     await cleanup();
   }
+  // Every run's requests and origin trace, for a closer look (start-timeline.ts reads them).
+  await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
+  await writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), runs, streaming, players: Object.fromEntries(byPlayer) })}\n`);
   console.log([`## Cold starts next to a CPU hog (2× yes, workers: 1, ${runs} runs per player, ${WATCH_SECONDS} s each)`, '', ...report(byPlayer)].join('\n'));
   return [...byPlayer.values()].every((list) => list.every((r) => r.failed.length === 0));
 }

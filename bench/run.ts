@@ -1,5 +1,5 @@
 /**
- * jitseg bench:  npm run bench   (see bench/README.md; about 5 minutes on 2 cores)
+ * jitseg bench:  npm run bench   (see bench/README.md; about 5 minutes on 2 cores, plus the cold start of real players)
  *
  * Chooses the measurements, runs them one after another, prints the report
  * (markdown) and writes every number to bench/results/latest.json. Each
