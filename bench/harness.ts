@@ -72,8 +72,20 @@ export async function removeTempDir(dir: string): Promise<void> {
   tempDirs.delete(dir);
 }
 
-/** An origin (bench config, media root BENCH_DIR) in its own process, on `cacheDir`. */
-export const startOrigin = async (cacheDir: string): Promise<ChildServer> => track(await startChildServer(SERVE_SCRIPT, ['origin', BENCH_DIR, cacheDir]));
+/**
+ * An origin (media root BENCH_DIR) in its own process, on `cacheDir`: the bench
+ * config unless `streaming` is given; tracing into `trace` (origin-trace.ts) if given.
+ */
+export const startOrigin = async (cacheDir: string, options: { streaming?: StreamingConfig; trace?: string } = {}): Promise<ChildServer> =>
+  track(
+    await startChildServer(SERVE_SCRIPT, [
+      'origin',
+      BENCH_DIR,
+      cacheDir,
+      ...(options.streaming ? ['--streaming', JSON.stringify(options.streaming)] : []),
+      ...(options.trace ? ['--trace', options.trace] : []),
+    ]),
+  );
 
 /** Stops `server` at cleanup if it is still running then. */
 export function track(server: ChildServer): ChildServer {

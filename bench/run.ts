@@ -1,5 +1,5 @@
 /**
- * jitseg bench:  npm run bench   (see bench/README.md; about 5 minutes on 2 cores)
+ * jitseg bench:  npm run bench   (see bench/README.md; about 5 minutes on 2 cores, plus the cold start of real players)
  *
  * Chooses the measurements, runs them one after another, prints the report
  * (markdown) and writes every number to bench/results/latest.json. Each
@@ -7,6 +7,7 @@
  *
  *   manifest            bench/measure/manifest.ts        cold/warm /vod/…/master.m3u8 (2 h MP4, MKV, 30 s 1080p; 2 h on a running server)
  *   first-segment       bench/measure/first-segment.ts   time to first segment of new content, per rendition, as a player starting sees it
+ *   cold-start          bench/measure/cold-start.ts      real players in Chromium on new content: first frame, stalls, cold seek, and where the seconds go
  *   segments            bench/measure/segment-latency.ts cold segments next to bare ffmpeg (cold-segment.ts), then warm latency and
  *                                                        throughput next to a static server, and the origin's peak RSS (warm-throughput.ts)
  *   full-file           bench/measure/full-file-cpu.ts   CPU of a whole rendition segment by segment next to one ffmpeg pass
@@ -31,6 +32,7 @@ import { measureEdge, reportEdge, type EdgeResults } from './edge.js';
 import { cleanup, exitOnInterrupt, log, ratio, seconds, type SourceFile } from './harness.js';
 import { formatMs, round } from './lib.js';
 import { COLD_SEGMENTS, SEED } from './measure/cold-segment.js';
+import { COLD_START_GOALS, COLD_START_RUNS, measureColdStart, reportColdStart, type ColdStartResults } from './measure/cold-start.js';
 import { measureTtfs, PLAYER_CONNECTIONS, reportTtfs, TTFS_TRIALS, type TtfsResult } from './measure/first-segment.js';
 import { FULL_FILE_PAIRS, FULL_FILE_RENDITION, measureFullFile, reportFullFile, type FullFileResult } from './measure/full-file-cpu.js';
 import { MANIFEST_TRIALS, measureManifest, reportManifests, type ManifestResult } from './measure/manifest.js';
@@ -41,7 +43,7 @@ import { ensureLong30MinMp4, ensureLongMkv, ensureLongMp4, ensureMain1080p } fro
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
-const MEASUREMENTS = ['manifest', 'first-segment', 'segments', 'full-file', 'cache-coordination', 'edge', 'soak'] as const;
+const MEASUREMENTS = ['manifest', 'first-segment', 'cold-start', 'segments', 'full-file', 'cache-coordination', 'edge', 'soak'] as const;
 type Measurement = (typeof MEASUREMENTS)[number];
 
 /** What the project aims at on the 2-core reference machine (the "targets" line). */
@@ -57,6 +59,7 @@ function settingsFor(quick: boolean) {
   return {
     manifestTrials: quick ? 1 : MANIFEST_TRIALS,
     ttfsTrials: quick ? 1 : TTFS_TRIALS,
+    coldStartRuns: quick ? 1 : COLD_START_RUNS,
     coldSegments: quick ? 2 : COLD_SEGMENTS,
     warm: quick ? { sequential: 20, clients: WARM_COUNTS.clients, loadMs: 1_000 } : WARM_COUNTS,
     fullFilePairs: quick ? 1 : FULL_FILE_PAIRS,
@@ -90,6 +93,7 @@ interface Results {
   machine: Awaited<ReturnType<typeof machineInfo>>;
   manifests?: Record<string, ManifestResult>;
   ttfs?: TtfsResult[];
+  coldStart?: ColdStartResults;
   segmentRuns?: { label: string; results: SegmentResults }[];
   fullFile?: FullFileResult;
   cacheCoordination?: CacheCoordinationResults;
@@ -137,6 +141,27 @@ function targets(r: Results): { target: string; measured: string; met: boolean }
       met: r.fullFile.medianRatio <= TARGETS.fullFileCpuRatio,
     });
   }
+  if (r.coldStart) {
+    const players = r.coldStart.players;
+    const s = (ms?: number) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
+    rows.push(
+      {
+        target: `cold first frame ≤ ${s(COLD_START_GOALS.firstFrameMs)}, each player`,
+        measured: players.map((p) => `${p.player} ${s(p.medianFirstFrameMs)}`).join(', '),
+        met: players.every((p) => (p.medianFirstFrameMs ?? Infinity) <= COLD_START_GOALS.firstFrameMs),
+      },
+      {
+        target: 'no stall in the first 20 s, each player',
+        measured: players.map((p) => `${p.player} ${p.stalls.map((st) => st.count).join('/')}`).join(', '),
+        met: players.every((p) => p.stalls.every((st) => st.count === 0)),
+      },
+      {
+        target: `cold seek resume ≤ ${s(COLD_START_GOALS.seekResumeMs)}, each player`,
+        measured: players.map((p) => `${p.player} ${s(p.medianSeekResumeMs)}`).join(', '),
+        met: players.every((p) => (p.medianSeekResumeMs ?? Infinity) <= COLD_START_GOALS.seekResumeMs),
+      },
+    );
+  }
   return rows;
 }
 
@@ -156,6 +181,7 @@ function report(r: Results): string {
   ];
   if (r.manifests) lines.push('', ...reportManifests(Object.values(r.manifests)));
   if (r.ttfs) lines.push('', ...reportTtfs(r.ttfs));
+  if (r.coldStart) lines.push('', ...reportColdStart(r.coldStart));
   for (const { label, results } of r.segmentRuns ?? []) lines.push(...reportSegments(label, results));
   if (r.fullFile) lines.push('', ...reportFullFile(r.fullFile));
   if (r.cacheCoordination) lines.push(...reportCacheAndCoordination(r.cacheCoordination));
@@ -203,6 +229,10 @@ async function measure(chosen: Set<Measurement>, settings: ReturnType<typeof set
       results.ttfs.push(...(await measureTtfs(source, settings.ttfsTrials)));
     }
   }
+  if (chosen.has('cold-start')) {
+    log(`[bench] cold start of real players: ${main1080p.label}`);
+    results.coldStart = await measureColdStart(main1080p, settings.coldStartRuns);
+  }
   if (chosen.has('segments')) {
     results.segmentRuns = [];
     for (const source of [main1080p, long]) {
@@ -235,7 +265,7 @@ async function main(): Promise<void> {
   const table = report(results);
   const totalSeconds = (performance.now() - started) / 1000;
   await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
-  const { manifests, ttfs, segmentRuns, fullFile, cacheCoordination, edge, soak } = results;
+  const { manifests, ttfs, coldStart, segmentRuns, fullFile, cacheCoordination, edge, soak } = results;
   await writeFile(
     RESULTS_FILE,
     `${JSON.stringify(
@@ -251,6 +281,7 @@ async function main(): Promise<void> {
           loadClients: settings.warm.clients,
           loadMs: settings.warm.loadMs,
           ttfsTrials: settings.ttfsTrials,
+          coldStartRuns: settings.coldStartRuns,
           playerConnections: PLAYER_CONNECTIONS,
           fullFilePairs: settings.fullFilePairs,
           soak: settings.soak,
@@ -259,6 +290,7 @@ async function main(): Promise<void> {
         targets: targets(results),
         manifests,
         ttfs,
+        coldStart,
         segments: segmentRuns && Object.fromEntries(segmentRuns.map((run) => [run.label, run.results])),
         fullFile,
         cacheCoordination,

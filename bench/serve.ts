@@ -1,7 +1,9 @@
 /**
  * One server under test in this (child) process, for the bench:
  *
- *   serve.ts origin <mediaDir> <cacheDir>   the origin with the bench config
+ *   serve.ts origin <mediaDir> <cacheDir> [--streaming <json>] [--trace <file>]
+ *                                           the origin with the bench config (or the StreamingConfig given
+ *                                           as JSON), optionally tracing what it does into <file> (origin-trace.ts)
  *   serve.ts static <file>                  node:http streaming that one file (the static baseline without nginx)
  *
  * It prints its URL on a ready line and stops on SIGTERM or when its parent
@@ -12,17 +14,32 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { StreamingConfig } from '../src/config/config.js';
 import { benchStreamingConfig } from './harness.js';
 import { serveUntilStopped } from './lib.js';
 
 export async function serveChild(args: string[]): Promise<void> {
   const [kind, ...rest] = args;
   if (kind === 'origin') {
-    const [mediaDir, cacheDir] = rest as [string, string];
+    const [mediaDir, cacheDir, ...options] = rest as [string, string, ...string[]];
+    const option = (name: string) => {
+      const at = options.indexOf(name);
+      return at >= 0 ? options[at + 1] : undefined;
+    };
+    const streamingJson = option('--streaming');
+    const traceFile = option('--trace');
     const { startServer } = await import('../src/server.js');
     const { silentLogger } = await import('../src/observe/log.js');
-    const server = await startServer({ mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: benchStreamingConfig() }, { logger: silentLogger() });
-    serveUntilStopped(server.url, server.close);
+    const { TraceWriter } = await import('./origin-trace.js');
+    const trace = traceFile ? new TraceWriter(traceFile) : undefined;
+    const streaming = streamingJson ? (JSON.parse(streamingJson) as StreamingConfig) : benchStreamingConfig();
+    const server = await startServer({ mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming }, { logger: trace?.logger() ?? silentLogger() });
+    trace?.watchEvents(server.events);
+    trace?.watchQueue(server.queue);
+    serveUntilStopped(server.url, async () => {
+      await server.close();
+      trace?.close();
+    });
   } else if (kind === 'static') {
     // The baseline: what serving the cached segment file costs with nothing but node:http and a read stream.
     const [file] = rest as [string];

@@ -59,7 +59,7 @@ export const renditionByName = (target: ColdTarget, name: string) => {
 };
 
 /** The exact ffmpeg command the origin would run for this span, timed, writing into a temp .ts. */
-async function bareFfmpeg(sourcePath: string, plan: Plan, renditionName: string, number: number, workDir: string): Promise<number> {
+export async function bareFfmpeg(sourcePath: string, plan: Plan, renditionName: string, number: number, workDir: string): Promise<number> {
   const rendition = plan.renditions.find((r) => r.name === renditionName)!;
   const out = path.join(workDir, `bare-${renditionName}-${number}.ts`);
   const args = videoEncodeArgs(sourcePath, plan, rendition, plan.videoSegments[number - 1]!, out);

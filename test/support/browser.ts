@@ -57,8 +57,8 @@ export interface PlayerState {
   heights: number[];
   /** jumps: a player's own report that it moved the playhead (Shaka's gapjumped, stalldetected). */
   events: { fatal: string[]; nonFatal: string[]; mediaErrors: string[]; jumps: { what: string; at: number; beforePlay: boolean }[] };
-  /** playing / waiting / seeking events of the video element, in order, with the media time they came at. */
-  mediaEvents: { type: string; at: number }[];
+  /** playing / waiting / seeking / seeked events of the video element, in order, with the media time they came at and when (epoch ms). */
+  mediaEvents: { type: string; at: number; wall: number }[];
   /** hls.js: each main fragment it parsed, with the start and end it computed from the samples. */
   parsedFragments: { level: number; sn: number; startPTS: number; endPTS: number }[];
   /** Presented frames whose media time ran more than 0.25 s ahead of wall time, or went back (requestVideoFrameCallback). */
@@ -71,6 +71,8 @@ export interface PlayerState {
     offset: number | undefined;
     mismatches: { mediaTime: number; code: number; shiftSeconds: number }[];
   };
+  /** Frames presented, by label ('first': the first frame after start; others: see harness.markFrame), when (epoch ms) and at which media time. */
+  frames: Record<string, { wall: number; mediaTime: number }>;
 }
 
 export async function playerState(page: Page): Promise<PlayerState> {
