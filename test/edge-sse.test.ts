@@ -157,11 +157,12 @@ describe('the edge in front of a real origin', () => {
     for (let i = 0; i < 1200 && !(await cached(4)); i++) await new Promise((r) => setTimeout(r, 100));
     expect(await cached(4)).toBe(true);
 
-    // At the origin: the viewer's one cold segment was encoded as a request, the edge's three warm-ups as prefetch.
+    // At the origin: the viewer's one cold segment (its segment 1: a start) was encoded for the player, the edge's three warm-ups as prefetch.
     const metricsAfter = await (await fetch(`${origin.url}/metrics`, { headers: auth })).text();
     const encoded = (reason: string) => metricValue(metricsAfter, 'jitseg_transcodes_total', { kind: 'video', reason }) - metricValue(metricsBefore, 'jitseg_transcodes_total', { kind: 'video', reason });
     expect(info.segments).toBe(4);
-    expect(encoded('request')).toBe(1);
+    expect(encoded('start')).toBe(1);
+    expect(encoded('request')).toBe(0);
     expect(encoded('prefetch')).toBe(3);
   });
 });
