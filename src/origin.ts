@@ -9,7 +9,7 @@ import { PreemptedError, ProcessError } from './process/runner.js';
 import type { MediaKind } from './store/content-store.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './store/segment-store.js';
 import type { Coordinator, Obtain } from './coordinate/cluster.js';
-import { PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
+import { NEXT_UP_PRIORITY, PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
 import type { SampleIndexStorage } from './transcode/sample-index.js';
@@ -110,6 +110,8 @@ export interface GetOptions {
   reason?: TaskReason;
   /** Drops a prefetch that is still waiting for a worker. */
   signal?: AbortSignal;
+  /** A prefetch of the segment a player needs next (see NEXT_UP_PRIORITY). */
+  nextUp?: boolean;
   /** Who asks: encode workers are shared fairly between clients. */
   client?: string;
   /** The HTTP request this comes from, for the encode's log lines. */
@@ -174,7 +176,7 @@ export class Origin {
   /** Runs `work` in an encode worker at the priority of `options.reason`. */
   private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>): Promise<T> {
     return this.parts.queue.run(key, work, {
-      priority: PRIORITY[options.reason],
+      priority: options.reason === 'prefetch' && options.nextUp ? NEXT_UP_PRIORITY : PRIORITY[options.reason],
       ...(options.client ? { client: options.client } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -31,12 +31,25 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * refused rather than left waiting unboundedly; a start is refused on that
  * deadline only when every request slot holds a start (nothing can make room).
  *
+ * A client's prefetch (one queued with a client) does not start while that client has a start waiting
+ * or running (a client's prefetch already running is not stopped). The one
+ * prefetch a player needs next (NEXT_UP_PRIORITY) goes before other prefetch
+ * and runs at normal CPU priority in a prefetch slot.
+ *
  * A waiting prefetch can be dropped (its signal aborts) unless a player has
  * asked for the same key meanwhile: `raise` lifts a key's priority whether
  * its task is waiting already or is queued later.
  */
 
 export const PRIORITY = { start: 200, request: 100, prefetch: 0 } as const;
+
+/**
+ * The one prefetch a player needs next once its start is made (the segment
+ * after its start segment): still prefetch (its slots, dropped on a seek), but
+ * before other prefetch and at normal CPU priority, since the player asks for
+ * it within a segment's duration.
+ */
+export const NEXT_UP_PRIORITY = 50;
 
 export type TaskReason = 'start' | 'request' | 'prefetch';
 
@@ -94,6 +107,12 @@ export interface QueueOptions {
   /** Aborting drops the task while it waits at prefetch priority. */
   signal?: AbortSignal;
 }
+
+/**
+ * A prefetch waits while its client has a start waiting or running: nothing of the player's own competes with its
+ * first frame. Work queued with no client is nobody's start and nobody's prefetch to hold.
+ */
+const heldForStart = (task: Task, starting: Set<string>) => task.priority < PRIORITY.request && task.client !== '' && starting.has(task.client);
 
 /** Retry-After for refused requests: about one encode. */
 const RETRY_AFTER_SECONDS = 2;
@@ -352,7 +371,8 @@ export class EncodeQueue {
   /** Takes a slot for the task, in a lane of the slot's priority. */
   private begin(task: Task): void {
     task.slot = slotOf(task.priority);
-    task.lane = this.newLane(task.slot === 'prefetch');
+    // The next-up prefetch runs in a prefetch slot at normal CPU priority.
+    task.lane = this.newLane(task.slot === 'prefetch' && task.priority < NEXT_UP_PRIORITY);
     task.cutForStart = false;
     task.began = this.begun++;
     this.busy[task.slot]++;
@@ -370,12 +390,21 @@ export class EncodeQueue {
     else this.runningByClient.delete(task.client);
   }
 
+  /** Clients with a start waiting or running. */
+  private clientsStarting(): Set<string> {
+    const starting = new Set<string>();
+    for (const t of this.waiting) if (t.priority >= PRIORITY.start) starting.add(t.client);
+    for (const t of this.runningTasks) if (t.priority >= PRIORITY.start) starting.add(t.client);
+    return starting;
+  }
+
   private pump(): void {
     for (;;) {
       let best = -1;
+      const starting = this.clientsStarting();
       for (let i = 0; i < this.waiting.length; i++) {
         const task = this.waiting[i]!;
-        if (this.hasSlotFor(task) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
+        if (this.hasSlotFor(task) && !heldForStart(task, starting) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
       }
       if (best < 0) return this.cutForStarts();
       const [task] = this.waiting.splice(best, 1);
