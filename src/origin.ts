@@ -110,6 +110,11 @@ export interface GetOptions {
   reason?: TaskReason;
   /** Drops a prefetch that is still waiting for a worker. */
   signal?: AbortSignal;
+  /**
+   * Aborts when the player's connection closes: once every player waiting for an encode has gone, the encode is
+   * demoted (see EncodeQueue.demote). A player asking without one counts as waiting until the file is made.
+   */
+  gone?: AbortSignal;
   /** A prefetch of the segment a player needs next (see NEXT_UP_PRIORITY). */
   nextUp?: boolean;
   /** Who asks: encode workers are shared fairly between clients. */
@@ -125,6 +130,8 @@ export interface GetOptions {
 
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
+  /** Players on this instance waiting for each key being made. */
+  private readonly waiters = new Map<string, number>();
   readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
@@ -168,9 +175,33 @@ export class Origin {
       wanted: () => queue.isWanted(file.key),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
+    if (player) this.follow(file.key, made, options.gone);
     options.onScheduled?.();
     if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
+  }
+
+  /** Counts a player waiting for `key` until it is made or the player goes; the last to go demotes the encode. */
+  private follow(key: string, made: Promise<unknown>, gone: AbortSignal | undefined): void {
+    this.waiters.set(key, (this.waiters.get(key) ?? 0) + 1);
+    let counted = true;
+    const leave = () => {
+      if (!counted) return false;
+      counted = false;
+      const left = (this.waiters.get(key) ?? 1) - 1;
+      if (left > 0) this.waiters.set(key, left);
+      else this.waiters.delete(key);
+      return left === 0;
+    };
+    const onGone = () => {
+      if (leave()) this.parts.queue.demote(key);
+    };
+    if (gone?.aborted) return onGone();
+    gone?.addEventListener('abort', onGone, { once: true });
+    void made.finally(() => {
+      gone?.removeEventListener('abort', onGone);
+      leave();
+    }).catch(() => undefined);
   }
 
   /** Runs `work` in an encode worker at the priority of `options.reason`. */

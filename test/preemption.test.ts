@@ -21,7 +21,7 @@ import { killInstance, startInstance } from './support/instances.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { startRedis, type TestRedis } from './support/redis.js';
-import { encoderWith, testServer, type TestServer } from './support/server.js';
+import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 interface Gated {
   /** The wrapper: logs its niceness, waits for the gate while niced, then runs `then`. */
@@ -107,6 +107,20 @@ describe('ProcessLane', () => {
       } else {
         await expect(running).rejects.toBeInstanceOf(PreemptedError);
       }
+    });
+  });
+
+  it('lower() brings a normal lane\'s running processes to its background niceness (an encode every requester left)', async () => {
+    const tool = await gatedTool(`while [ ! -e "$(dirname "$0")/go" ]; do sleep 0.05; done; echo "$(nice)" >> "$(dirname "$0")/runs.log"`);
+    await withEnv('JITSEG_FFMPEG', tool.path, async () => {
+      const lane = new ProcessLane(false);
+      const running = runInLane(lane, () => run('ffmpeg', []));
+      await until(async () => (await tool.runs()).length === 1);
+      lane.lower();
+      expect(lane.background).toBe(true);
+      await writeFile(path.join(path.dirname(tool.path), 'go'), '');
+      await running;
+      expect(await tool.runs()).toEqual([0, 19]); // the same run, reniced while it waited
     });
   });
 
@@ -296,6 +310,56 @@ describe('one origin, one worker', () => {
       await ffmpeg.open();
       await killInstance(instance);
     }
+  });
+});
+
+describe('an encode every player has left', () => {
+  it('is demoted when its player hangs up: the player\'s next request is answered first, and it is still made and stored', async () => {
+    // The first encode waits at a gate whatever its priority; the others run at once. Each run logs its niceness.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-abandoned-'));
+    const [script, log, gate] = ['tool.sh', 'runs.log', 'gate'].map((f) => path.join(dir, f)) as [string, string, string];
+    await writeFile(
+      script,
+      `#!/bin/sh
+case " $* " in *" -frames:v 1 "*"format=gray"*) exec ffmpeg "$@" ;; esac
+first=$( [ -s '${log}' ] || echo yes )
+echo "$(nice)" >> '${log}'
+if [ -n "$first" ]; then while [ ! -e '${gate}' ]; do sleep 0.05; done; fi
+exec ffmpeg "$@"
+`,
+    );
+    await chmod(script, 0o755);
+    const runs = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
+    await withEnv('JITSEG_FFMPEG', script, async () => {
+      const server = await testServer(media, { ...NO_PREFETCH, ...ONE_WORKER });
+      try {
+        const { video } = await register(server.url);
+        const ready: number[] = [];
+        const stop = server.events.subscribe((e) => e.type === 'SegmentReady' && ready.push(e.segment));
+        // A player asks for 5 (a request: a client not seen before asking past segment 1) and hangs up while it encodes.
+        const hangUp = new AbortController();
+        const abandoned = fetch(`${video}/segment_5.m4s`, { signal: hangUp.signal }).catch(() => 'hung up');
+        await until(async () => (await runs()).length === 1);
+        hangUp.abort();
+        expect(await abandoned).toBe('hung up');
+        // Its next request (6: linear, not a start) is answered while 5 is still held at the gate.
+        expect((await fetch(`${video}/segment_6.m4s`)).status).toBe(200);
+        expect(ready).toEqual([6]);
+        await writeFile(gate, '');
+        await until(() => ready.includes(5));
+        stop();
+        // 5 at normal priority (held), cut for 6; 6 at normal priority; 5 again in a prefetch slot at nice 19.
+        expect(await runs()).toEqual([0, 0, 19]);
+        const system = await (await fetch(`${server.url}/api/v1/system`)).json();
+        expect(system.queue.preempted).toBe(1);
+        const again = await fetch(`${video}/segment_5.m4s`);
+        expect(again.status).toBe(200);
+        expect(await runs()).toHaveLength(3); // stored: served without an encode
+      } finally {
+        await writeFile(gate, '');
+        await server.close();
+      }
+    });
   });
 });
 

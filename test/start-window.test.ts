@@ -132,3 +132,35 @@ describe('Prefetcher: a resent request is not a seek', () => {
     expect(request(21)).toEqual([23, 24, 25, 26]);
   });
 });
+
+describe('an encode every requester has left', () => {
+  it('is demoted: lowered to prefetch niceness, cut for the next request, then finished in a prefetch slot', async () => {
+    const { queue, started, submit, open, laneOf } = heldQueue(1, 1);
+    const r0 = submit('r0', PRIORITY.request, 'a');
+    await settle();
+    queue.demote('r0'); // the player's connection closed
+    expect(laneOf.get('r0')!.background).toBe(true);
+    const r1 = submit('r1', PRIORITY.request, 'a'); // the player's new request takes the slot
+    await settle();
+    expect(started).toEqual(['r0:request:normal', 'r1:request:normal', 'r0:prefetch:nice']);
+    expect(queue.preempted).toBe(1);
+    open('r1');
+    open('r0');
+    expect(await Promise.all([r0, r1])).toEqual(['r0', 'r1']); // not wasted: it still finishes
+  });
+
+  it('is not demoted while a player on another instance waits for it', async () => {
+    const { queue, started, submit, open, laneOf } = heldQueue(1, 1);
+    const r0 = submit('r0', PRIORITY.request, 'a');
+    await settle();
+    queue.raiseRunning('r0'); // another instance's "wanted"
+    queue.demote('r0');
+    expect(laneOf.get('r0')!.background).toBe(false);
+    const r1 = submit('r1', PRIORITY.request, 'a');
+    await settle();
+    expect(started).toEqual(['r0:request:normal']);
+    open('r0');
+    open('r1');
+    expect(await Promise.all([r0, r1])).toEqual(['r0', 'r1']);
+  });
+});

@@ -120,6 +120,8 @@ const RETRY_AFTER_SECONDS = 2;
 export class EncodeQueue {
   private readonly waiting: Task[] = [];
   private readonly raised = new Map<string, number>();
+  /** Keys a player on another instance waits for while they encode here. */
+  private readonly wantedElsewhere = new Set<string>();
   private readonly runningByClient = new Map<string, number>();
   private readonly runningTasks = new Set<Task>();
   private idleWaiters: (() => void)[] = [];
@@ -167,7 +169,8 @@ export class EncodeQueue {
               // Raised where renice is not allowed, or cut for a start: again, at its priority now, keeping its place in line (its seq).
               if (cut) {
                 this.waiting.unshift(task);
-                task.armDeadline();
+                // A demoted encode nobody waits for is not refused on a deadline.
+                if (task.priority >= PRIORITY.request) task.armDeadline();
               } else reject(err);
               this.pump();
             },
@@ -238,9 +241,29 @@ export class EncodeQueue {
     this.pump();
   }
 
-  /** Raises `key` only if it is encoding here now (another instance's player wants it). */
+  /** Raises `key` only if it is encoding here now (another instance's player wants it: never demoted until it ends). */
   raiseRunning(key: string): void {
-    for (const task of this.runningTasks) if (task.key === key && task.priority < PRIORITY.request) return this.raise(key, PRIORITY.request);
+    for (const task of this.runningTasks) {
+      if (task.key !== key) continue;
+      this.wantedElsewhere.add(key);
+      if (task.priority < PRIORITY.request) return this.raise(key, PRIORITY.request);
+    }
+  }
+
+  /**
+   * Every player that waited for `key` has gone: its running encode drops to prefetch priority (its processes
+   * reniced to prefetch_nice) and any waiting start or request may pre-empt it; it still finishes and is stored.
+   * Not while a player on another instance waits for it (`raiseRunning`).
+   */
+  demote(key: string): void {
+    if (this.wantedElsewhere.has(key)) return;
+    this.raised.delete(key);
+    for (const task of this.runningTasks) {
+      if (task.key !== key || task.priority < PRIORITY.request) continue;
+      task.priority = PRIORITY.prefetch;
+      task.lane!.lower();
+    }
+    this.pump();
   }
 
   /** Whether a player waits for `key` (it was raised to request priority). */
@@ -250,6 +273,7 @@ export class EncodeQueue {
 
   release(key: string): void {
     this.raised.delete(key);
+    this.wantedElsewhere.delete(key);
   }
 
   /** Drops every waiting task (at shutdown); running ones finish. */
@@ -338,18 +362,22 @@ export class EncodeQueue {
     return false;
   }
 
-  /** Pre-empts running non-start work in request slots, one task per waiting start that has no slot coming. */
-  private cutForStarts(): void {
-    let starts = 0;
-    for (const t of this.waiting) if (t.priority >= PRIORITY.start) starts++;
-    for (const t of this.runningTasks) if (t.cutForStart) starts--;
-    while (starts-- > 0) {
+  /**
+   * Pre-empts work in player slots, one task per waiting player task that has no slot coming: for a start, the
+   * non-start begun last; for a request, a demoted encode (nobody waits for it) begun last.
+   */
+  private cutForPlayers(): void {
+    const needy = this.waiting.filter((t) => t.priority >= PRIORITY.request).sort((a, b) => b.priority - a.priority);
+    let coming = 0;
+    for (const t of this.runningTasks) if (t.cutForStart) coming++;
+    for (const task of needy.slice(coming)) {
+      const below = task.priority >= PRIORITY.start ? PRIORITY.start : PRIORITY.request;
       let victim: Task | undefined;
       for (const t of this.runningTasks) {
-        if (t.slot !== 'request' || t.priority >= PRIORITY.start || t.cutForStart) continue;
+        if (t.slot !== 'request' || t.priority >= below || t.cutForStart) continue;
         if (!victim || t.began! > victim.began!) victim = t;
       }
-      if (!victim) return;
+      if (!victim) continue;
       victim.cutForStart = true;
       victim.lane!.preempt();
       this.preemptedCount++;
@@ -406,7 +434,7 @@ export class EncodeQueue {
         const task = this.waiting[i]!;
         if (this.hasSlotFor(task) && !heldForStart(task, starting) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
       }
-      if (best < 0) return this.cutForStarts();
+      if (best < 0) return this.cutForPlayers();
       const [task] = this.waiting.splice(best, 1);
       task!.start();
     }
