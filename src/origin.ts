@@ -1,5 +1,6 @@
 import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
+import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
 import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
@@ -130,14 +131,15 @@ export interface GetOptions {
 
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
-  /** Players on this instance waiting for each key being made. */
-  private readonly waiters = new Map<string, number>();
+  /** Players on this instance waiting for each key being made: the last to go demotes its encode. */
+  private readonly waiters: Waiters;
   readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
 
   constructor(private readonly parts: OriginParts) {
     this.segments = parts.segments;
+    this.waiters = new Waiters((key) => parts.queue.demote(key));
     this.peers = new PeerClient(parts.segments, { logger: parts.logger, ...(parts.peerQuery ? { query: parts.peerQuery } : {}) });
   }
 
@@ -175,33 +177,10 @@ export class Origin {
       wanted: () => queue.isWanted(file.key),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
-    if (player) this.follow(file.key, made, options.gone);
+    if (player) this.waiters.follow(file.key, made, options.gone);
     options.onScheduled?.();
     if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
-  }
-
-  /** Counts a player waiting for `key` until it is made or the player goes; the last to go demotes the encode. */
-  private follow(key: string, made: Promise<unknown>, gone: AbortSignal | undefined): void {
-    this.waiters.set(key, (this.waiters.get(key) ?? 0) + 1);
-    let counted = true;
-    const leave = () => {
-      if (!counted) return false;
-      counted = false;
-      const left = (this.waiters.get(key) ?? 1) - 1;
-      if (left > 0) this.waiters.set(key, left);
-      else this.waiters.delete(key);
-      return left === 0;
-    };
-    const onGone = () => {
-      if (leave()) this.parts.queue.demote(key);
-    };
-    if (gone?.aborted) return onGone();
-    gone?.addEventListener('abort', onGone, { once: true });
-    void made.finally(() => {
-      gone?.removeEventListener('abort', onGone);
-      leave();
-    }).catch(() => undefined);
   }
 
   /** Runs `work` in an encode worker at the priority of `options.reason`. */

@@ -36,6 +36,12 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * prefetch a player needs next (NEXT_UP_PRIORITY) goes before other prefetch
  * and runs at normal CPU priority in a prefetch slot.
  *
+ * An encode every player has left while it runs (`demote`: connections
+ * closed, see coordinate/waiters.ts) drops to prefetch priority, its
+ * processes reniced to prefetch_nice: any waiting start or request pre-empts
+ * it, and it runs again in a prefetch slot; it still finishes. Not once a
+ * player on another instance has asked for it (`raiseRunning`).
+ *
  * A waiting prefetch can be dropped (its signal aborts) unless a player has
  * asked for the same key meanwhile: `raise` lifts a key's priority whether
  * its task is waiting already or is queued later.
