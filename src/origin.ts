@@ -1,5 +1,6 @@
 import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
+import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
 import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
@@ -9,7 +10,7 @@ import { PreemptedError, ProcessError } from './process/runner.js';
 import type { MediaKind } from './store/content-store.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './store/segment-store.js';
 import type { Coordinator, Obtain } from './coordinate/cluster.js';
-import { PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
+import { NEXT_UP_PRIORITY, PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
 import type { SampleIndexStorage } from './transcode/sample-index.js';
@@ -110,6 +111,13 @@ export interface GetOptions {
   reason?: TaskReason;
   /** Drops a prefetch that is still waiting for a worker. */
   signal?: AbortSignal;
+  /**
+   * Aborts when the player's connection closes: once every player waiting for an encode has gone, the encode is
+   * demoted (see EncodeQueue.demote). A player asking without one counts as waiting until the file is made.
+   */
+  gone?: AbortSignal;
+  /** A prefetch of the segment a player needs next (see NEXT_UP_PRIORITY). */
+  nextUp?: boolean;
   /** Who asks: encode workers are shared fairly between clients. */
   client?: string;
   /** The HTTP request this comes from, for the encode's log lines. */
@@ -123,12 +131,15 @@ export interface GetOptions {
 
 export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
+  /** Players on this instance waiting for each key being made: the last to go demotes its encode. */
+  private readonly waiters: Waiters;
   readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
 
   constructor(private readonly parts: OriginParts) {
     this.segments = parts.segments;
+    this.waiters = new Waiters((key) => parts.queue.demote(key));
     this.peers = new PeerClient(parts.segments, { logger: parts.logger, ...(parts.peerQuery ? { query: parts.peerQuery } : {}) });
   }
 
@@ -166,6 +177,7 @@ export class Origin {
       wanted: () => queue.isWanted(file.key),
     };
     const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
+    if (player) this.waiters.follow(file.key, made, options.gone);
     options.onScheduled?.();
     if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
@@ -174,7 +186,7 @@ export class Origin {
   /** Runs `work` in an encode worker at the priority of `options.reason`. */
   private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>): Promise<T> {
     return this.parts.queue.run(key, work, {
-      priority: PRIORITY[options.reason],
+      priority: options.reason === 'prefetch' && options.nextUp ? NEXT_UP_PRIORITY : PRIORITY[options.reason],
       ...(options.client ? { client: options.client } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });

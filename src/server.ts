@@ -133,7 +133,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
-    ({ content, kind, renditionId, number }, signal, client) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal, client }),
+    ({ content, kind, renditionId, number }, signal, client, nextUp) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal, client, nextUp }),
     ({ content, kind, renditionId, number }) => origin.isStored({ content, kind, renditionId, number }),
     (scheduled) => {
       metrics.prefetchScheduled.inc();

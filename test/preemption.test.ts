@@ -21,7 +21,7 @@ import { killInstance, startInstance } from './support/instances.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { startRedis, type TestRedis } from './support/redis.js';
-import { encoderWith, testServer, type TestServer } from './support/server.js';
+import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 interface Gated {
   /** The wrapper: logs its niceness, waits for the gate while niced, then runs `then`. */
@@ -107,6 +107,20 @@ describe('ProcessLane', () => {
       } else {
         await expect(running).rejects.toBeInstanceOf(PreemptedError);
       }
+    });
+  });
+
+  it('lower() brings a normal lane\'s running processes to its background niceness (an encode every requester left)', async () => {
+    const tool = await gatedTool(`while [ ! -e "$(dirname "$0")/go" ]; do sleep 0.05; done; echo "$(nice)" >> "$(dirname "$0")/runs.log"`);
+    await withEnv('JITSEG_FFMPEG', tool.path, async () => {
+      const lane = new ProcessLane(false);
+      const running = runInLane(lane, () => run('ffmpeg', []));
+      await until(async () => (await tool.runs()).length === 1);
+      lane.lower();
+      expect(lane.background).toBe(true);
+      await writeFile(path.join(path.dirname(tool.path), 'go'), '');
+      await running;
+      expect(await tool.runs()).toEqual([0, 19]); // the same run, reniced while it waited
     });
   });
 
@@ -199,7 +213,7 @@ async function register(url: string) {
 const ONE_WORKER = { segment_duration: 2, encoder: encoderWith({ workers: 1, stall_timeout_seconds: 600, hwaccel: 'none' }) };
 
 describe('one origin, one worker', () => {
-  it('a seek is answered while a prefetch encodes, before that prefetch and the ones the seek sets off; prefetch runs at nice 19', async () => {
+  it('a seek is answered while a prefetch encodes, before that prefetch and the ones the seek sets off; deeper prefetch runs at nice 19', async () => {
     const ffmpeg = await gatedTool('exec ffmpeg "$@"');
     await withEnv('JITSEG_FFMPEG', ffmpeg.path, async () => {
       const server = await testServer(media, ONE_WORKER);
@@ -210,24 +224,28 @@ describe('one origin, one worker', () => {
         const before = (await ffmpeg.runs()).length;
         const runs = async () => (await ffmpeg.runs()).slice(before);
 
-        expect((await fetch(`${video}/segment_1.m4s`)).status).toBe(200); // start-up prefetch: 2 encodes, 3 waits
+        // The init (a start: segment 1's encode) sets off start-up prefetch: 2, next-up at normal priority (passes the
+        // gate), then 3 at nice 19 (held at the gate). Segment 1 then queues 4 to 6, waiting for the prefetch slot.
+        expect((await fetch(`${video}/init.mp4`)).status).toBe(200);
+        expect((await fetch(`${video}/segment_1.m4s`)).status).toBe(200);
         await until(async () => (await runs()).includes(19));
         const seek = await fetch(`${video}/segment_20.m4s`);
         expect(seek.status).toBe(200);
         order.push('answered 20');
-        expect(order).not.toContain('ready 2'); // still held at its gate: the seek did not wait for it
+        expect(order).not.toContain('ready 3'); // still held at its gate: the seek did not wait for it
 
         await ffmpeg.open();
-        await until(() => ['ready 2', 'ready 21', 'ready 22'].every((e) => order.includes(e)));
+        await until(() => ['ready 3', 'ready 21', 'ready 22'].every((e) => order.includes(e)));
         stop();
         const at = (e: string) => order.indexOf(e);
+        expect(at('ready 2')).toBeLessThan(at('answered 20'));
         expect(at('ready 20')).toBeLessThan(at('answered 20'));
-        for (const prefetched of ['ready 2', 'ready 21', 'ready 22']) expect(at('answered 20')).toBeLessThan(at(prefetched));
-        // 3 was still waiting for the prefetch slot when the player seeked away: dropped, never made.
-        expect(order).not.toContain('ready 3');
-        expect(metricValue(await scrape(server.url), 'jitseg_prefetch_dropped_total')).toBe(1);
-        // Requests (1, 20) at normal priority, prefetch (2, 21, 22) at nice 19.
-        expect((await runs()).sort((a, b) => a - b)).toEqual([0, 0, 19, 19, 19]);
+        for (const prefetched of ['ready 3', 'ready 21', 'ready 22']) expect(at('answered 20')).toBeLessThan(at(prefetched));
+        // 4 to 6 were still waiting for the prefetch slot when the player seeked away: dropped, never made.
+        for (const dropped of ['ready 4', 'ready 5', 'ready 6']) expect(order).not.toContain(dropped);
+        expect(metricValue(await scrape(server.url), 'jitseg_prefetch_dropped_total')).toBe(3);
+        // Requests (1, 20) and next-up prefetch (2, 21) at normal priority, deeper prefetch (3, 22) at nice 19.
+        expect((await runs()).sort((a, b) => a - b)).toEqual([0, 0, 0, 0, 19, 19]);
       } finally {
         await ffmpeg.open();
         await server.close();
@@ -246,16 +264,18 @@ describe('one origin, one worker', () => {
         const before = (await ffmpeg.runs()).length;
         const runs = async () => (await ffmpeg.runs()).slice(before);
 
+        // 2 (next-up after the start) is prefetched at normal priority, so passes the gate; 3 is prefetched at nice 19.
         expect((await fetch(`${video}/segment_1.m4s`)).status).toBe(200);
-        await until(async () => (await runs()).includes(19)); // 2 is being prefetched
-        expect((await fetch(`${video}/segment_2.m4s`)).status).toBe(200); // the gate is still closed
+        await until(async () => (await runs()).includes(19)); // 3 is being prefetched
+        expect((await fetch(`${video}/segment_2.m4s`)).status).toBe(200); // made already; 4 and on wait for the prefetch slot
+        expect((await fetch(`${video}/segment_3.m4s`)).status).toBe(200); // the gate is still closed
         stop();
-        expect(ready).toEqual([1, 2]);
+        expect(ready).toEqual([1, 2, 3]);
         const system = await (await fetch(`${server.url}/api/v1/system`)).json();
         // Reniced in place where allowed; otherwise killed and run again at nice 0.
         expect(system.queue.preempted).toBe(privileged ? 0 : 1);
-        expect((await runs()).slice(0, 2)).toEqual([0, 19]);
-        if (!privileged) expect((await runs())[2]).toBe(0);
+        expect((await runs()).slice(0, 3)).toEqual([0, 0, 19]);
+        if (!privileged) expect((await runs())[3]).toBe(0);
       } finally {
         await ffmpeg.open();
         await server.close();
@@ -277,17 +297,73 @@ describe('one origin, one worker', () => {
       const runs = async () => (await ffmpeg.runs()).slice(before);
       expect((await fetch(`${video}/segment_1.m4s`)).status).toBe(200);
       await until(async () => (await runs()).includes(19));
-      const response = await fetch(`${video}/segment_2.m4s`);
+      expect((await fetch(`${video}/segment_2.m4s`)).status).toBe(200);
+      const response = await fetch(`${video}/segment_3.m4s`);
       expect(response.status).toBe(200);
       expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
-      // 1 at normal priority, 2 started as prefetch, 2 again as the request (3 then took the prefetch slot: held at the gate).
-      expect((await runs()).slice(0, 3)).toEqual([0, 19, 0]);
+      // 1 at normal priority, 2 (next-up) at normal priority, 3 started as prefetch, 3 again as the request (4 then
+      // took the prefetch slot: held at the gate).
+      expect((await runs()).slice(0, 4)).toEqual([0, 0, 19, 0]);
       const system = await (await fetch(`${instance.url}/api/v1/system`)).json();
       expect(system.queue.preempted).toBe(1);
     } finally {
       await ffmpeg.open();
       await killInstance(instance);
     }
+  });
+});
+
+describe('an encode every player has left', () => {
+  it('is demoted when its player hangs up: the player\'s next request is answered first, and it is still made and stored', async () => {
+    // Once armed (after start-up and the probe, which run ffmpeg too), each run logs its niceness; the first, and
+    // any at low priority, wait at a gate; the others run at once.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-abandoned-'));
+    const [script, log, gate, arm] = ['tool.sh', 'runs.log', 'gate', 'arm'].map((f) => path.join(dir, f)) as [string, string, string, string];
+    await writeFile(
+      script,
+      `#!/bin/sh
+case " $* " in *" -frames:v 1 "*"format=gray"*) exec ffmpeg "$@" ;; esac
+[ -e '${arm}' ] || exec ffmpeg "$@"
+first=$( [ -s '${log}' ] || echo yes )
+echo "$(nice)" >> '${log}'
+while { [ -n "$first" ] || [ "$(nice)" -gt 0 ]; } && [ ! -e '${gate}' ]; do sleep 0.05; done
+exec ffmpeg "$@"
+`,
+    );
+    await chmod(script, 0o755);
+    const runs = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
+    await withEnv('JITSEG_FFMPEG', script, async () => {
+      const server = await testServer(media, { ...NO_PREFETCH, ...ONE_WORKER });
+      try {
+        const { video } = await register(server.url);
+        const ready: number[] = [];
+        const stop = server.events.subscribe((e) => e.type === 'SegmentReady' && ready.push(e.segment));
+        await writeFile(arm, '');
+        // A player asks for 5 (a request: a client not seen before asking past segment 1) and hangs up while it encodes.
+        const hangUp = new AbortController();
+        const abandoned = fetch(`${video}/segment_5.m4s`, { signal: hangUp.signal }).catch(() => 'hung up');
+        await until(async () => (await runs()).length === 1);
+        hangUp.abort();
+        expect(await abandoned).toBe('hung up');
+        // Its next request (6: linear, not a start) is answered while 5 is still held at the gate.
+        expect((await fetch(`${video}/segment_6.m4s`)).status).toBe(200);
+        expect(ready).toEqual([6]);
+        await writeFile(gate, '');
+        await until(() => ready.includes(5));
+        stop();
+        // 5 at normal priority (held), cut for 6; 6 at normal priority; 5 again in a prefetch slot at nice 19 (the
+        // last two start together: their order in the log is not fixed).
+        expect((await runs()).sort((a, b) => a - b)).toEqual([0, 0, 19]);
+        const system = await (await fetch(`${server.url}/api/v1/system`)).json();
+        expect(system.queue.preempted).toBe(1);
+        const again = await fetch(`${video}/segment_5.m4s`);
+        expect(again.status).toBe(200);
+        expect(await runs()).toHaveLength(3); // stored: served without an encode
+      } finally {
+        await writeFile(gate, '');
+        await server.close();
+      }
+    });
   });
 });
 
@@ -321,27 +397,29 @@ describe('two origins on Redis, one worker each', () => {
         );
         const before = (await ffmpeg.runs()).length;
 
-        // A player on A: segment 1, then A prefetches 2 (encoding, under its lease) and 3 (waiting for A's prefetch slot).
+        // A player on A: segment 1, then A prefetches 2 (next-up: normal priority, through the gate) and 3 (at nice 19,
+        // encoding under its lease, held at the gate); segment 2 then queues 4 and on (waiting for A's prefetch slot).
         expect((await fetch(`${video}/segment_1.m4s`)).status).toBe(200);
         await until(async () => (await ffmpeg.runs()).slice(before).includes(19));
-        await until(async () => (await lease(2)) === 1);
-        expect(await lease(3)).toBe(0);
+        await until(async () => (await lease(3)) === 1);
+        expect((await fetch(`${video}/segment_2.m4s`)).status).toBe(200);
+        expect(await lease(4)).toBe(0);
 
-        // A player on B seeks to 3: B takes the lease and encodes it, while A's prefetch of 2 is still held.
-        expect((await fetch(`${onB}/segment_3.m4s`)).status).toBe(200);
-        order.push('b answered 3');
-        // A player on B asks for 2, which A is prefetching: B asks A to raise it, A makes it, B fetches it.
-        const second = await fetch(`${onB}/segment_2.m4s`);
+        // A player on B seeks to 4: B takes the lease and encodes it, while A's prefetch of 3 is still held.
+        expect((await fetch(`${onB}/segment_4.m4s`)).status).toBe(200);
+        order.push('b answered 4');
+        // A player on B asks for 3, which A is prefetching: B asks A to raise it, A makes it, B fetches it.
+        const second = await fetch(`${onB}/segment_3.m4s`);
         expect(second.status).toBe(200);
-        order.push('b answered 2');
+        order.push('b answered 3');
         for (const stop of stops) stop();
 
         const at = (e: string) => order.indexOf(e);
-        expect(at('b ready 3')).toBeLessThan(at('b answered 3'));
-        expect(at('b answered 3')).toBeLessThan(at('a ready 2'));
-        expect(at('a ready 2')).toBeLessThan(at('b answered 2'));
-        expect(order).not.toContain('b ready 2'); // made once, by A
-        expect(order).not.toContain('a ready 3'); // made once, by B
+        expect(at('b ready 4')).toBeLessThan(at('b answered 4'));
+        expect(at('b answered 4')).toBeLessThan(at('a ready 3'));
+        expect(at('a ready 3')).toBeLessThan(at('b answered 3'));
+        expect(order).not.toContain('b ready 3'); // made once, by A
+        expect(order).not.toContain('a ready 4'); // made once, by B
         const system = await (await fetch(`${a.url}/api/v1/system`)).json();
         expect(system.queue.preempted).toBe(privileged ? 0 : 1);
         expect(metricValue(await scrape(b.url), 'jitseg_peer_fetches_total')).toBeGreaterThanOrEqual(1);

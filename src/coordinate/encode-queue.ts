@@ -31,12 +31,31 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * refused rather than left waiting unboundedly; a start is refused on that
  * deadline only when every request slot holds a start (nothing can make room).
  *
+ * A client's prefetch (one queued with a client) does not start while that client has a start waiting
+ * or running (a client's prefetch already running is not stopped). The one
+ * prefetch a player needs next (NEXT_UP_PRIORITY) goes before other prefetch
+ * and runs at normal CPU priority in a prefetch slot.
+ *
+ * An encode every player has left while it runs (`demote`: connections
+ * closed, see coordinate/waiters.ts) drops to prefetch priority, its
+ * processes reniced to prefetch_nice: any waiting start or request pre-empts
+ * it, and it runs again in a prefetch slot; it still finishes. Not once a
+ * player on another instance has asked for it (`raiseRunning`).
+ *
  * A waiting prefetch can be dropped (its signal aborts) unless a player has
  * asked for the same key meanwhile: `raise` lifts a key's priority whether
  * its task is waiting already or is queued later.
  */
 
 export const PRIORITY = { start: 200, request: 100, prefetch: 0 } as const;
+
+/**
+ * The one prefetch a player needs next once its start is made (the segment
+ * after its start segment): still prefetch (its slots, dropped on a seek), but
+ * before other prefetch and at normal CPU priority, since the player asks for
+ * it within a segment's duration.
+ */
+export const NEXT_UP_PRIORITY = 50;
 
 export type TaskReason = 'start' | 'request' | 'prefetch';
 
@@ -95,12 +114,20 @@ export interface QueueOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A prefetch waits while its client has a start waiting or running: nothing of the player's own competes with its
+ * first frame. Work queued with no client is nobody's start and nobody's prefetch to hold.
+ */
+const heldForStart = (task: Task, starting: Set<string>) => task.priority < PRIORITY.request && task.client !== '' && starting.has(task.client);
+
 /** Retry-After for refused requests: about one encode. */
 const RETRY_AFTER_SECONDS = 2;
 
 export class EncodeQueue {
   private readonly waiting: Task[] = [];
   private readonly raised = new Map<string, number>();
+  /** Keys a player on another instance waits for while they encode here. */
+  private readonly wantedElsewhere = new Set<string>();
   private readonly runningByClient = new Map<string, number>();
   private readonly runningTasks = new Set<Task>();
   private idleWaiters: (() => void)[] = [];
@@ -148,7 +175,8 @@ export class EncodeQueue {
               // Raised where renice is not allowed, or cut for a start: again, at its priority now, keeping its place in line (its seq).
               if (cut) {
                 this.waiting.unshift(task);
-                task.armDeadline();
+                // A demoted encode nobody waits for is not refused on a deadline.
+                if (task.priority >= PRIORITY.request) task.armDeadline();
               } else reject(err);
               this.pump();
             },
@@ -219,9 +247,29 @@ export class EncodeQueue {
     this.pump();
   }
 
-  /** Raises `key` only if it is encoding here now (another instance's player wants it). */
+  /** Raises `key` only if it is encoding here now (another instance's player wants it: never demoted until it ends). */
   raiseRunning(key: string): void {
-    for (const task of this.runningTasks) if (task.key === key && task.priority < PRIORITY.request) return this.raise(key, PRIORITY.request);
+    for (const task of this.runningTasks) {
+      if (task.key !== key) continue;
+      this.wantedElsewhere.add(key);
+      if (task.priority < PRIORITY.request) return this.raise(key, PRIORITY.request);
+    }
+  }
+
+  /**
+   * Every player that waited for `key` has gone: its running encode drops to prefetch priority (its processes
+   * reniced to prefetch_nice) and any waiting start or request may pre-empt it; it still finishes and is stored.
+   * Not while a player on another instance waits for it (`raiseRunning`).
+   */
+  demote(key: string): void {
+    if (this.wantedElsewhere.has(key)) return;
+    this.raised.delete(key);
+    for (const task of this.runningTasks) {
+      if (task.key !== key || task.priority < PRIORITY.request) continue;
+      task.priority = PRIORITY.prefetch;
+      task.lane!.lower();
+    }
+    this.pump();
   }
 
   /** Whether a player waits for `key` (it was raised to request priority). */
@@ -231,6 +279,7 @@ export class EncodeQueue {
 
   release(key: string): void {
     this.raised.delete(key);
+    this.wantedElsewhere.delete(key);
   }
 
   /** Drops every waiting task (at shutdown); running ones finish. */
@@ -319,18 +368,22 @@ export class EncodeQueue {
     return false;
   }
 
-  /** Pre-empts running non-start work in request slots, one task per waiting start that has no slot coming. */
-  private cutForStarts(): void {
-    let starts = 0;
-    for (const t of this.waiting) if (t.priority >= PRIORITY.start) starts++;
-    for (const t of this.runningTasks) if (t.cutForStart) starts--;
-    while (starts-- > 0) {
+  /**
+   * Pre-empts work in player slots, one task per waiting player task that has no slot coming: for a start, the
+   * non-start begun last; for a request, a demoted encode (nobody waits for it) begun last.
+   */
+  private cutForPlayers(): void {
+    const needy = this.waiting.filter((t) => t.priority >= PRIORITY.request).sort((a, b) => b.priority - a.priority);
+    let coming = 0;
+    for (const t of this.runningTasks) if (t.cutForStart) coming++;
+    for (const task of needy.slice(coming)) {
+      const below = task.priority >= PRIORITY.start ? PRIORITY.start : PRIORITY.request;
       let victim: Task | undefined;
       for (const t of this.runningTasks) {
-        if (t.slot !== 'request' || t.priority >= PRIORITY.start || t.cutForStart) continue;
+        if (t.slot !== 'request' || t.priority >= below || t.cutForStart) continue;
         if (!victim || t.began! > victim.began!) victim = t;
       }
-      if (!victim) return;
+      if (!victim) continue;
       victim.cutForStart = true;
       victim.lane!.preempt();
       this.preemptedCount++;
@@ -352,7 +405,8 @@ export class EncodeQueue {
   /** Takes a slot for the task, in a lane of the slot's priority. */
   private begin(task: Task): void {
     task.slot = slotOf(task.priority);
-    task.lane = this.newLane(task.slot === 'prefetch');
+    // The next-up prefetch runs in a prefetch slot at normal CPU priority.
+    task.lane = this.newLane(task.slot === 'prefetch' && task.priority < NEXT_UP_PRIORITY);
     task.cutForStart = false;
     task.began = this.begun++;
     this.busy[task.slot]++;
@@ -370,14 +424,23 @@ export class EncodeQueue {
     else this.runningByClient.delete(task.client);
   }
 
+  /** Clients with a start waiting or running. */
+  private clientsStarting(): Set<string> {
+    const starting = new Set<string>();
+    for (const t of this.waiting) if (t.priority >= PRIORITY.start) starting.add(t.client);
+    for (const t of this.runningTasks) if (t.priority >= PRIORITY.start) starting.add(t.client);
+    return starting;
+  }
+
   private pump(): void {
     for (;;) {
       let best = -1;
+      const starting = this.clientsStarting();
       for (let i = 0; i < this.waiting.length; i++) {
         const task = this.waiting[i]!;
-        if (this.hasSlotFor(task) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
+        if (this.hasSlotFor(task) && !heldForStart(task, starting) && (best < 0 || this.before(task, this.waiting[best]!))) best = i;
       }
-      if (best < 0) return this.cutForStarts();
+      if (best < 0) return this.cutForPlayers();
       const [task] = this.waiting.splice(best, 1);
       task!.start();
     }

@@ -9,8 +9,13 @@ import type { MediaKind } from '../store/content-store.js';
  * requested, after a seek `afterSeek` segments from the seek point — for the
  * rendition the player is using (each rendition a player requests is its own
  * playhead, so an ABR switch starts a new one). A seek drops the player's
- * prefetch that has not started yet. Prefetch runs at the lowest priority of
- * the encode queue: a player's request never waits behind it.
+ * prefetch that has not started yet; a request for the segment the playhead
+ * is at (a resend) or for its init changes nothing. Prefetch runs at the lowest priority of
+ * the encode queue: a player's request never waits behind it, and the queue
+ * holds a player's prefetch while that player has a start waiting or running.
+ * After a start (segment 1, or the first segment after a seek) the segment
+ * right after it is marked next-up: the queue runs it before other prefetch,
+ * at normal CPU priority.
  *
  * A player is known by its playback session id header when it sends one
  * (AVPlayer's X-Playback-Session-Id), else by address and user agent; a CDN
@@ -63,7 +68,8 @@ export class Prefetcher {
   constructor(
     private readonly settings: PrefetchSettings,
     /** Makes (or finds) one segment at prefetch priority; rejects when dropped. */
-    private readonly fetchSegment: (target: PrefetchTarget, signal: AbortSignal, client: string) => Promise<unknown>,
+    /** `nextUp`: the segment the player needs right after its start (see NEXT_UP_PRIORITY in the encode queue). */
+    private readonly fetchSegment: (target: PrefetchTarget, signal: AbortSignal, client: string, nextUp: boolean) => Promise<unknown>,
     private readonly isReady: (target: PrefetchTarget) => boolean,
     private readonly onScheduled: (dropped: Promise<boolean>) => void = () => {},
   ) {}
@@ -74,14 +80,20 @@ export class Prefetcher {
     const { client, content, kind, renditionId, number, segmentCount } = request;
     const key = `${client}\u0000${content.metadata.hash}\u0000${kind}\u0000${renditionId}`;
     let playhead = this.playheads.get(key);
+    // The same request again (a player aborting and resending it, the init it needs beside its segment): the player
+    // has not moved; no new wave, nothing dropped.
+    if (playhead && (number === playhead.last || number === 0)) return [];
     let from: number;
     let count: number;
+    // After a start (segment 1, or the first after a seek): the segment after it is the one needed next.
+    let nextUp = 0;
     if (!playhead) {
       playhead = { last: number, horizon: number, controller: new AbortController() };
       this.playheads.set(key, playhead);
       // Start-up: the first segments; a player starting mid-stream is a seek.
       [from, count] = number <= 1 ? [Math.max(1, number + 1), this.settings.startup - Math.max(0, number)] : [number + 1, this.settings.afterSeek];
-    } else if (number === playhead.last || number === playhead.last + 1 || (playhead.last === 0 && number === 1)) {
+      nextUp = Math.max(2, number + 1);
+    } else if (number === playhead.last + 1 || (playhead.last === 0 && number === 1)) {
       // Linear: keep `ahead` segments queued; what was queued before is queued still.
       from = Math.max(number + 1, playhead.horizon + 1);
       count = number + this.settings.ahead - from + 1;
@@ -89,6 +101,7 @@ export class Prefetcher {
       playhead.controller.abort();
       playhead.controller = new AbortController();
       [from, count] = [number + 1, this.settings.afterSeek];
+      nextUp = number + 1;
       playhead.horizon = number;
     }
     playhead.last = number;
@@ -99,7 +112,7 @@ export class Prefetcher {
       if (this.isReady(target)) continue;
       queued.push(n);
       this.onScheduled(
-        this.fetchSegment(target, playhead.controller.signal, client).then(
+        this.fetchSegment(target, playhead.controller.signal, client, n === nextUp).then(
           () => false,
           (err: unknown) => err instanceof DroppedError,
         ),

@@ -86,6 +86,16 @@ export class ProcessLane {
     }
   }
 
+  /**
+   * Background priority from now on, for running processes too (work nobody waits for any more). Lowering one's
+   * own priority needs no privilege.
+   */
+  lower(): void {
+    if (this.lowPriority || this.cut || this.niceness <= 0) return;
+    this.lowPriority = true;
+    for (const pid of this.live.keys()) for (const tid of threadsOf(pid)) this.renice(tid, this.niceness);
+  }
+
   /** Kills the lane's processes; they and later ones fail with PreemptedError. */
   preempt(): void {
     this.cut = true;
@@ -102,9 +112,9 @@ export class ProcessLane {
     this.live.delete(pid);
   }
 
-  private renice(tid: number): void {
+  private renice(tid: number, niceness = 0): void {
     try {
-      this.setPriority(tid, 0);
+      this.setPriority(tid, niceness);
     } catch (err) {
       // A thread that ended meanwhile needs no raising.
       if (systemErrorCode(err) !== 'ESRCH') throw err;

@@ -120,7 +120,9 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
       // Prefetch is set off once this request holds its place in the encode queue.
       const requestId = c.get('requestId');
       const reason = edgePrefetch ? 'prefetch' : start ? 'start' : 'request';
-      const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason });
+      // An edge prefetch has no player behind it to go away.
+      const gone = edgePrefetch ? undefined : c.req.raw.signal;
+      const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason, ...(gone ? { gone } : {}) });
       cached = { body, etag: etagOf(body) };
       hot.set(key, cached);
     }
