@@ -159,9 +159,13 @@ export class Origin {
     if (player) queue.raise(file.key, PRIORITY[reason]);
     const queued = { ...options, reason };
     const how: Obtain = {
+      // An init is a few frames' encode: a light task in the queue (see encode-queue.ts), a start like segment 1.
       inWorker: (work) =>
-        this.inQueue(file.key, queued, (startedAs) =>
-          work(() => (number === 'init' ? this.initFor(content, found, startedAs, options.requestId) : this.makeSegment(content, found, number - 1, startedAs, options.requestId))),
+        this.inQueue(
+          file.key,
+          queued,
+          (startedAs) => work(() => (number === 'init' ? this.initFor(content, found, startedAs, options.requestId) : this.makeSegment(content, found, number - 1, startedAs, options.requestId))),
+          number === 'init',
         ),
       readLocal: () => this.segments.read(file.stored),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
@@ -174,9 +178,10 @@ export class Origin {
   }
 
   /** Runs `work` in an encode worker at the priority of `options.reason`. */
-  private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>): Promise<T> {
+  private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>, light = false): Promise<T> {
     return this.parts.queue.run(key, work, {
       priority: PRIORITY[options.reason],
+      light,
       ...(options.client ? { client: options.client } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -272,15 +277,26 @@ export class Origin {
     const file = this.segmentFileOf(content, found, index + 1);
     const raced = await this.segments.read(file);
     if (raced) return raced;
-    // First the init: it fixes the rendition's encoder (recordEncoder), which this segment's encode then uses.
+    let produced = await this.produceOrReport(content, found, index, reason, log);
+    if (!(await this.fixEncoder(content, found, produced))) {
+      // Another writer started the rendition on another encoder a moment ago: this segment must come from that one.
+      produced = await this.produceOrReport(content, found, index, reason, log);
+      if (!(await this.fixEncoder(content, found, produced))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
+    }
+    const { segment, encoder } = produced;
+    // The init after the segment: a source that cannot be encoded fails as this segment, and the init uses its encoder.
     const init = await this.initFor(content, found, reason, requestId);
-    const { segment, encoder, init: segmentInit } = await this.produceOrReport(content, found, index, reason, log);
     // What proves an init made from a few frames right: every segment's decoder configuration is the init's, byte for byte.
-    if (!sameSampleDescription(init, segmentInit)) throw new EncodeError('encoder output does not match the rendition init segment', '');
+    if (!sameSampleDescription(init, produced.init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
     await this.segments.keep(file, segment);
     this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
     log.info({ bytes: segment.length, encoder: encoder ?? 'aac' }, 'segment made');
     return segment;
+  }
+
+  /** Makes this encode's encoder the rendition's unless it has one (recorded beside its init); false when it has another. */
+  private async fixEncoder(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
+    return !produced.encoder || (await this.segments.recordEncoder(this.initFileOf(content, found), produced.encoder)) === produced.encoder;
   }
 
   /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
