@@ -56,6 +56,7 @@ export function segmentCountOf(plan: Plan, found: Rendition): number {
 
 interface Produced {
   init: Uint8Array;
+  /** Empty for an init's encode. */
   segment: Buffer;
   /** The video encoder that made it. */
   encoder?: VideoEncoderName;
@@ -141,7 +142,6 @@ export class Origin {
     const player = reason !== 'prefetch';
     const started = performance.now();
     const file = this.locate(request);
-    const { found } = file;
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
@@ -160,13 +160,7 @@ export class Origin {
     const queued = { ...options, reason };
     const how: Obtain = {
       // An init is a few frames' encode: a light task in the queue (see encode-queue.ts), a start like segment 1.
-      inWorker: (work) =>
-        this.inQueue(
-          file.key,
-          queued,
-          (startedAs) => work(() => (number === 'init' ? this.initFor(content, found, startedAs, options.requestId) : this.makeSegment(content, found, number - 1, startedAs, options.requestId))),
-          number === 'init',
-        ),
+      inWorker: (work) => this.inQueue(file.key, queued, (startedAs) => work(() => this.make(request, startedAs, options.requestId)), number === 'init'),
       readLocal: () => this.segments.read(file.stored),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
       wanted: () => queue.isWanted(file.key),
@@ -175,6 +169,12 @@ export class Origin {
     options.onScheduled?.();
     if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
+  }
+
+  /** Makes the file asked for, in the worker this request holds. */
+  private make({ content, kind, renditionId, number }: SegmentRequest, reason: TaskReason, requestId?: string): Promise<Buffer> {
+    const found = findRendition(content.plan, kind, renditionId);
+    return number === 'init' ? this.initFor(content, found, reason, requestId) : this.makeSegment(content, found, number - 1, reason, requestId);
   }
 
   /** Runs `work` in an encode worker at the priority of `options.reason`. */
