@@ -21,8 +21,14 @@ export class Metrics {
   readonly registry = new Registry();
   readonly transcodes = new Counter({
     name: 'jitseg_transcodes_total',
-    help: 'FFmpeg encode runs, by media kind and why they ran',
+    help: 'Segment encode runs, by media kind and why they ran',
     labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly initEncodes = new Counter({
+    name: 'jitseg_init_encodes_total',
+    help: 'Init segment encode runs (a few frames each, not a segment), by media kind',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
   readonly cacheHits = new Counter({

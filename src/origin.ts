@@ -15,6 +15,7 @@ import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
 import type { SampleIndexStorage } from './transcode/sample-index.js';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
+import { packageAudioInit, packageVideoInit } from './transcode/init-span.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import type { EventBus } from './observe/events.js';
 import type { Logger } from './observe/log.js';
@@ -56,6 +57,7 @@ export function segmentCountOf(plan: Plan, found: Rendition): number {
 
 interface Produced {
   init: Uint8Array;
+  /** Empty for an init's encode. */
   segment: Buffer;
   /** The video encoder that made it. */
   encoder?: VideoEncoderName;
@@ -75,6 +77,8 @@ const MAX_ATTEMPTS = 3;
 export interface OriginCounters {
   /** Spans encoded and packaged (each attempt that produced a valid segment). */
   spansEncoded: number;
+  /** Init segments encoded (a few frames each, see transcode/init-span.ts). */
+  initsEncoded: number;
   /** Segments that failed after every attempt. */
   encodeFailures: number;
 }
@@ -133,7 +137,7 @@ export class Origin {
   private readonly flights = new SingleFlight<Buffer>();
   /** Players on this instance waiting for each key being made: the last to go demotes its encode. */
   private readonly waiters: Waiters;
-  readonly counters: OriginCounters = { spansEncoded: 0, encodeFailures: 0 };
+  readonly counters: OriginCounters = { spansEncoded: 0, initsEncoded: 0, encodeFailures: 0 };
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
 
@@ -149,7 +153,6 @@ export class Origin {
     const player = reason !== 'prefetch';
     const started = performance.now();
     const file = this.locate(request);
-    const { found } = file;
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
@@ -166,12 +169,9 @@ export class Origin {
     this.parts.breaker.assertNotOpen(content.metadata.hash);
     if (player) queue.raise(file.key, PRIORITY[reason]);
     const queued = { ...options, reason };
-    // The init comes out of segment 1's encode, which queues for its own worker.
     const how: Obtain = {
-      inWorker:
-        number === 'init'
-          ? (work) => work(() => this.makeInit(request, queued))
-          : (work) => this.inQueue(file.key, queued, (startedAs) => work(() => this.makeSegment(content, found, number - 1, startedAs, options.requestId))),
+      // An init is a few frames' encode: a light task in the queue (see encode-queue.ts), a start like segment 1.
+      inWorker: (work) => this.inQueue(file.key, queued, (startedAs) => work(() => this.make(request, startedAs, options.requestId)), number === 'init'),
       readLocal: () => this.segments.read(file.stored),
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
       wanted: () => queue.isWanted(file.key),
@@ -183,10 +183,17 @@ export class Origin {
     return made;
   }
 
+  /** Makes the file asked for, in the worker this request holds. */
+  private make({ content, kind, renditionId, number }: SegmentRequest, reason: TaskReason, requestId?: string): Promise<Buffer> {
+    const found = findRendition(content.plan, kind, renditionId);
+    return number === 'init' ? this.initFor(content, found, reason, requestId) : this.makeSegment(content, found, number - 1, reason, requestId);
+  }
+
   /** Runs `work` in an encode worker at the priority of `options.reason`. */
-  private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>): Promise<T> {
+  private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>, light = false): Promise<T> {
     return this.parts.queue.run(key, work, {
       priority: options.reason === 'prefetch' && options.nextUp ? NEXT_UP_PRIORITY : PRIORITY[options.reason],
+      light,
       ...(options.client ? { client: options.client } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -245,68 +252,76 @@ export class Origin {
     return { role: 'segment', path, expect };
   }
 
-  /** The init segment comes out of packaging a span: the first segment's, wanted soon anyway. */
-  private async makeInit(request: SegmentRequest, options: GetOptions & { reason: TaskReason }): Promise<Buffer> {
-    const { stored, key, found } = this.locate(request);
-    const { onScheduled: _calledByTheInitRequest, ...forSegment } = options;
-    await this.get({ ...request, number: 1 }, forSegment);
-    const made = await this.segments.read(stored);
-    if (made) return made;
-    // Segment 1 is stored but its init is not (a damaged one was deleted, or a peer had none): encode it again for its
-    // init, in a worker like any encode (at the init's priority: a start).
-    await this.inQueue(key, options, (startedAs) => this.makeSegment(request.content, found, 0, startedAs, options.requestId, true));
-    const remade = await this.segments.read(stored);
-    if (!remade) throw new EncodeError('init segment was not written', '');
-    return remade;
+  /**
+   * The rendition's init segment, made in this worker when the store has none.
+   * It is always made the same way (a few frames, transcode/init-span.ts),
+   * whether an init or a segment was asked for first, so its bytes never
+   * depend on the order of requests.
+   */
+  private async initFor(content: Content, found: Rendition, reason: TaskReason, requestId?: string): Promise<Buffer> {
+    const hash = content.metadata.hash;
+    const initFile = this.initFileOf(content, found);
+    const log = this.parts.logger.child({ requestId, content: hash, kind: found.kind, rendition: found.rendition.id, segment: 'init', reason });
+    for (let tries = 0; tries < 2; tries++) {
+      const stored = await this.segments.read(initFile);
+      if (stored) return stored;
+      const produced = await this.produceOrReport(content, found, 'init', reason, log);
+      // Another writer started the rendition on another encoder a moment ago: its init is the rendition's.
+      if (produced.encoder && (await this.segments.recordEncoder(initFile, produced.encoder)) !== produced.encoder) continue;
+      const { created, init } = await this.segments.createInit(initFile, produced.init);
+      if (created) {
+        await this.parts.coordinator.announce(`${hash}/${found.kind}/${found.rendition.id}/init.mp4`);
+        log.info({ bytes: init.length, encoder: produced.encoder ?? 'aac' }, 'init segment made');
+      } else if (!sameSampleDescription(init, produced.init)) {
+        throw new EncodeError('encoder output does not match the rendition init segment', '');
+      }
+      return init;
+    }
+    throw new EncodeError("the rendition's encoder changed while its init segment was made", '');
   }
 
-  /** Encode, validate and store one segment (and the rendition's init segment when it has none). */
-  private async makeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, requestId?: string, forInit = false): Promise<Buffer> {
+  /** Encode, validate and store one segment; its sample description must be its rendition's init segment's. */
+  private async makeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, requestId?: string): Promise<Buffer> {
     const hash = content.metadata.hash;
     const { kind } = found;
     const renditionId = found.rendition.id;
     const log = this.parts.logger.child({ requestId, content: hash, kind, rendition: renditionId, segment: index + 1, reason });
     const file = this.segmentFileOf(content, found, index + 1);
-    if (!forInit) {
-      const raced = await this.segments.read(file);
-      if (raced) return raced;
-    }
+    const raced = await this.segments.read(file);
+    if (raced) return raced;
     let produced = await this.produceOrReport(content, found, index, reason, log);
-    if (!(await this.settleInit(content, found, produced))) {
+    if (!(await this.fixEncoder(content, found, produced))) {
       // Another writer started the rendition on another encoder a moment ago: this segment must come from that one.
       produced = await this.produceOrReport(content, found, index, reason, log);
-      if (!(await this.settleInit(content, found, produced))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
+      if (!(await this.fixEncoder(content, found, produced))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
     }
     const { segment, encoder } = produced;
+    // The init after the segment: a source that cannot be encoded fails as this segment, and the init uses its encoder.
+    const init = await this.initFor(content, found, reason, requestId);
+    // What proves an init made from a few frames right: every segment's decoder configuration is the init's, byte for byte.
+    if (!sameSampleDescription(init, produced.init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
     await this.segments.keep(file, segment);
     this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
     log.info({ bytes: segment.length, encoder: encoder ?? 'aac' }, 'segment made');
     return segment;
   }
 
-  /**
-   * Makes this encode's init segment (and encoder) the rendition's, unless
-   * another writer's is there: then this output must match it. False when the
-   * rendition was started on another encoder.
-   */
-  private async settleInit(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
-    const initFile = this.initFileOf(content, found);
-    if (produced.encoder && (await this.segments.recordEncoder(initFile, produced.encoder)) !== produced.encoder) return false;
-    const { created, init } = await this.segments.createInit(initFile, produced.init);
-    if (created) await this.parts.coordinator.announce(`${content.metadata.hash}/${found.kind}/${found.rendition.id}/init.mp4`);
-    else if (!sameSampleDescription(init, produced.init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
-    return true;
+  /** Makes this encode's encoder the rendition's unless it has one (recorded beside its init); false when it has another. */
+  private async fixEncoder(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
+    return !produced.encoder || (await this.segments.recordEncoder(this.initFileOf(content, found), produced.encoder)) === produced.encoder;
   }
 
   /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
-  private async produceOrReport(content: Content, found: Rendition, index: number, reason: TaskReason, log: Logger): Promise<Produced> {
+  private async produceOrReport(content: Content, found: Rendition, part: number | 'init', reason: TaskReason, log: Logger): Promise<Produced> {
+    // An init is made from segment 1's first frames: its failures are reported as segment 1's (and can mark the content unplayable).
+    const index = part === 'init' ? 0 : part;
     const hash = content.metadata.hash;
     const { kind } = found;
     const renditionId = found.rendition.id;
     const { breaker } = this.parts;
     breaker.admit(hash);
     try {
-      const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, index, reason));
+      const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, part, reason));
       breaker.succeeded(hash);
       return produced;
     } catch (err) {
@@ -362,7 +377,7 @@ export class Origin {
    * rendition not started yet hands over to libx264 (a full set of tries); a
    * full disk makes room from the least recently used segments.
    */
-  private async produce(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<Produced> {
+  private async produce(content: Content, found: Rendition, part: number | 'init', reason: TaskReason): Promise<Produced> {
     let lastError: Error | undefined;
     const logs: string[] = [];
     let outOfSpace = 0;
@@ -375,7 +390,8 @@ export class Origin {
       const trail = { log: '' };
       try {
         workDir = await this.segments.makeWorkDir();
-        return await this.encodeOnce(content, found, index, reason, { workDir, encoder, attempt, trail });
+        const how = { workDir, encoder, attempt, trail };
+        return await (part === 'init' ? this.encodeInitOnce(content, found, how) : this.encodeOnce(content, found, part, reason, how));
       } catch (err) {
         // Not a failure: the encode starts again at normal priority.
         if (err instanceof PreemptedError) throw err;
@@ -414,6 +430,25 @@ export class Origin {
     this.counters.encodeFailures++;
     const why = lastError?.message ?? 'unknown error';
     throw contentFault ? new UnplayableError(why, logs.join('\n')) : new EncodeError(why, logs.join('\n'));
+  }
+
+  /** One try at an init segment: encode a few frames as the rendition's segments are, package them, and check the init. */
+  private async encodeInitOnce(content: Content, found: Rendition, how: { workDir: string; encoder: VideoEncoderName | undefined; trail: { log: string } }): Promise<Produced> {
+    const { plan } = content;
+    const { workDir, encoder, trail } = how;
+    const { limits } = this.parts;
+    this.parts.metrics.initEncodes.inc({ kind: found.kind });
+    const packaged =
+      found.kind === 'video'
+        ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits)
+        : await packageAudioInit(found.rendition, workDir, limits);
+    trail.log += packaged.log;
+    const init = canonicalizeInit(packaged.init, initFields(plan, found));
+    const initProblem = this.segments.problem(this.initFileOf(content, found), init);
+    if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
+    this.counters.initsEncoded++;
+    if (encoder && isHardware(encoder)) this.parts.encoders.hardwareSucceeded();
+    return { init, segment: Buffer.alloc(0), ...(encoder ? { encoder } : {}) };
   }
 
   /** One try: encode the span, package it, and check both files as the store will. */

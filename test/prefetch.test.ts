@@ -120,13 +120,13 @@ describe('a player in linear play, then seeking', () => {
         while (!ready.has(`${kind} ${n}`)) await new Promise((r) => setTimeout(r, 50));
       };
 
-      // The init segments (each makes its rendition's segment 1 as a request), then linear play: every later
-      // segment was made by prefetch before the player asks for it, and is then served without an encode.
+      // The init segments (a few frames each; each sets off its rendition's start-up prefetch from segment 1), then
+      // linear play: every segment was made by prefetch before the player asks for it, and is then served without an encode.
       for (const track of Object.values(tracks)) expect((await fetch(`${track}/init.mp4`)).status).toBe(200);
       const PLAYED = 5;
       for (let n = 1; n <= PLAYED; n++) {
         for (const [kind, track] of Object.entries(tracks)) {
-          if (n > 1) await made(kind, n);
+          await made(kind, n);
           const missesBefore = await misses();
           const response = await fetch(`${track}/segment_${n}.m4s`);
           expect(response.status).toBe(200);

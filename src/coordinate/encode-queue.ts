@@ -104,6 +104,8 @@ interface Task {
   fail: (err: Error) => void;
   /** Starts the max-wait clock of a task a player waits for (once: when queued as, or raised to, a request). */
   armDeadline: () => void;
+  /** A few frames' encode (an init segment): waits within a bound of its own (see QueueOptions.light). */
+  light: boolean;
 }
 
 export interface QueueOptions {
@@ -112,6 +114,13 @@ export interface QueueOptions {
   client?: string;
   /** Aborting drops the task while it waits at prefetch priority. */
   signal?: AbortSignal;
+  /**
+   * A few frames' encode (an init segment), a small fraction of a segment's:
+   * it counts against its own maxWaiting, not the segments', and neither kind
+   * makes room by shedding or refusing the other, so a player's start takes
+   * no more of the segment queue than its segments.
+   */
+  light?: boolean;
 }
 
 /**
@@ -158,6 +167,7 @@ export class EncodeQueue {
         client,
         priority: Math.max(options.priority, this.raised.get(key) ?? -Infinity),
         seq: this.seq++,
+        light: options.light ?? false,
         start: () => {
           clearTimeout(deadline);
           deadline = undefined;
@@ -207,7 +217,8 @@ export class EncodeQueue {
         reject(new DroppedError(`dropped: ${key}`));
         return;
       }
-      if (!this.hasSlotFor(task) && this.waiting.length >= this.limits.maxWaiting && !this.makeRoomFor(task)) {
+      const alike = this.waiting.filter((t) => t.light === task.light).length;
+      if (!this.hasSlotFor(task) && alike >= this.limits.maxWaiting && !this.makeRoomFor(task)) {
         if (task.priority < PRIORITY.request) {
           this.countShed();
           reject(new DroppedError(`shed (queue full): ${key}`));
@@ -340,14 +351,14 @@ export class EncodeQueue {
    */
   private makeRoomFor(task: Task): boolean {
     if (task.priority < PRIORITY.request) return false;
-    const prefetch = this.newestWaiting(PRIORITY.request);
+    const prefetch = this.newestWaiting(PRIORITY.request, task.light);
     if (prefetch) {
       this.remove(prefetch);
       this.countShed();
       prefetch.fail(new DroppedError(`shed for a request: ${prefetch.key}`));
       return true;
     }
-    const request = task.priority >= PRIORITY.start ? this.newestWaiting(PRIORITY.start) : undefined;
+    const request = task.priority >= PRIORITY.start ? this.newestWaiting(PRIORITY.start, task.light) : undefined;
     if (!request) return false;
     this.remove(request);
     this.countRefused();
@@ -355,10 +366,10 @@ export class EncodeQueue {
     return true;
   }
 
-  /** The newest waiting task below `priority`. */
-  private newestWaiting(priority: number): Task | undefined {
+  /** The newest waiting task below `priority` of the same weight (light or not). */
+  private newestWaiting(priority: number, light: boolean): Task | undefined {
     let victim: Task | undefined;
-    for (const t of this.waiting) if (t.priority < priority && (!victim || t.seq > victim.seq)) victim = t;
+    for (const t of this.waiting) if (t.light === light && t.priority < priority && (!victim || t.seq > victim.seq)) victim = t;
     return victim;
   }
 

@@ -19,9 +19,12 @@ export const PIPELINE_VERSION = 4;
  * The format of video fragments and inits, part of every video rendition id,
  * so a cache never holds both formats in one rendition. 2: trun version 1,
  * tfdt = earliest presentation time, no negative composition offset, no edit
- * list (1 had an edit list removing a constant decode delay).
+ * list (1 had an edit list removing a constant decode delay). 3: the init is
+ * packaged from the first segment's first two frames, never from whichever
+ * segment was encoded first (whose first frame set trex's default duration:
+ * 3753 or 3754 ticks at 23.976 fps).
  */
-export const VIDEO_FORMAT_VERSION = 2;
+export const VIDEO_FORMAT_VERSION = 3;
 /** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
 export const OUTPUT_TIMESCALE = 90_000;
 /**

@@ -48,6 +48,8 @@ export interface VideoEncodeOptions {
   extraSeekBackSeconds?: number;
   /** The H.264 encoder (default libx264); a hardware one also decodes and scales on its device. */
   encoder?: VideoEncoderName;
+  /** Stop after this many frames: an init segment's encode (its stsd is the same as a whole segment's, see origin/init.ts). */
+  frames?: number;
 }
 
 export function videoEncodeArgs(
@@ -80,6 +82,7 @@ export function videoEncodeArgs(
     '-fps_mode', 'passthrough',
     '-enc_time_base', '-1',
     ...encoderArgs(encoder, rendition, plan.encoder),
+    ...(options.frames ? ['-frames:v', String(options.frames)] : []),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
     ...TS_OUTPUT,
     '-y', outputPath,
