@@ -5,7 +5,8 @@ import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } 
 import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
-import { segmentFileName, type AudioRendition, type Plan, type VideoRendition } from './plan/plan.js';
+import { segmentFileName } from './plan/plan.js';
+import { findRendition, initFields, segmentCountOf, type Rendition } from './plan/renditions.js';
 import { PreemptedError, ProcessError } from './process/runner.js';
 import type { MediaKind } from './store/content-store.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './store/segment-store.js';
@@ -36,23 +37,6 @@ export interface SegmentRequest {
   renditionId: string;
   /** 1-based segment number, or "init". */
   number: number | 'init';
-}
-
-type Rendition = { kind: 'video'; rendition: VideoRendition } | { kind: 'audio'; rendition: AudioRendition };
-
-export function findRendition(plan: Plan, kind: MediaKind, id: string): Rendition {
-  if (kind === 'video') {
-    const rendition = plan.renditions.find((r) => r.id === id);
-    if (rendition) return { kind, rendition };
-  } else {
-    const rendition = plan.audio.find((r) => r.id === id);
-    if (rendition) return { kind, rendition };
-  }
-  throw new NotFoundError(`no ${kind} rendition "${id}" for this content`);
-}
-
-export function segmentCountOf(plan: Plan, found: Rendition): number {
-  return found.kind === 'video' ? plan.videoSegments.length : found.rendition.segments.length;
 }
 
 interface Produced {
@@ -508,13 +492,4 @@ function saysSomethingAboutTheMedia(err: unknown): boolean {
 /** A player cannot play a rendition without its init segment: asking for one is a start (a prefetch stays a prefetch). */
 function startIfInit(number: number | 'init', reason: TaskReason): TaskReason {
   return number === 'init' && reason === 'request' ? 'start' : reason;
-}
-
-function initFields(plan: Plan, found: Rendition) {
-  const durationTicks = Math.round(plan.durationSeconds * plan.timescale);
-  if (found.kind === 'video') {
-    return { durationTicks, maxBitrate: found.rendition.peakBandwidth, avgBitrate: found.rendition.averageBandwidth };
-  }
-  const bitrate = found.rendition.bitrateKbps * 1000;
-  return { durationTicks, maxBitrate: bitrate, avgBitrate: bitrate };
 }

@@ -5,7 +5,7 @@ import type { Content } from '../../library/media-library.js';
 import { dashManifest } from '../../manifest/dash.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../../manifest/hls.js';
 import { PEER_HEADER } from '../../coordinate/peer.js';
-import { findRendition, segmentCountOf } from '../../origin.js';
+import { findRendition, segmentCountOf } from '../../plan/renditions.js';
 import { segmentFileName, segmentNumberFromFileName } from '../../plan/plan.js';
 import type { MediaKind } from '../../store/content-store.js';
 import { contentUrls, etagOf, type CachedBody } from '../body-cache.js';
