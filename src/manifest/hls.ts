@@ -78,6 +78,9 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
       `RESOLUTION=${rendition.width}x${rendition.height}`,
       `CODECS=${quote(codecs)}`,
       `FRAME-RATE=${hlsFrameRate(plan.frameRates)}`,
+      // The output never carries CEA-608/708 captions (transcode/encoder-args.ts): saying so keeps Shaka from
+      // fetching two more segments to look for them before it starts.
+      'CLOSED-CAPTIONS=NONE',
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
