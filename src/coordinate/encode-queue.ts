@@ -45,6 +45,11 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * A waiting prefetch can be dropped (its signal aborts) unless a player has
  * asked for the same key meanwhile: `raise` lifts a key's priority whether
  * its task is waiting already or is queued later.
+ *
+ * Init segments (light tasks: a few frames' encode) run in `workers` slots
+ * of their own: a player's start needs its inits and its first segments at
+ * once, and an init holding a segment worker made the audio segment 1 wait
+ * for the video init (0.4 s of a 1.1 s cold start, measured).
  */
 
 export const PRIORITY = { start: 200, request: 100, prefetch: 0 } as const;
@@ -61,10 +66,10 @@ export type TaskReason = 'start' | 'request' | 'prefetch';
 
 export const reasonOf = (priority: number): TaskReason => (priority >= PRIORITY.start ? 'start' : priority >= PRIORITY.request ? 'request' : 'prefetch');
 
-/** The slots a task runs in: a player's (starts and requests) or prefetch's. */
-export type Slot = 'request' | 'prefetch';
+/** The slots a task runs in: a player's (starts and requests), prefetch's, or an init's (light tasks at any priority). */
+export type Slot = 'request' | 'prefetch' | 'init';
 
-const slotOf = (priority: number): Slot => (priority >= PRIORITY.request ? 'request' : 'prefetch');
+const slotOf = (task: Pick<Task, 'priority' | 'light'>): Slot => (task.light ? 'init' : task.priority >= PRIORITY.request ? 'request' : 'prefetch');
 
 /** A prefetch dropped or shed: nobody waits for it, but an edge that asked for it is told to come back (503), not that we failed. */
 export class DroppedError extends ServiceUnavailableError {
@@ -140,7 +145,7 @@ export class EncodeQueue {
   private readonly runningByClient = new Map<string, number>();
   private readonly runningTasks = new Set<Task>();
   private idleWaiters: (() => void)[] = [];
-  private readonly busy: Record<Slot, number> = { request: 0, prefetch: 0 };
+  private readonly busy: Record<Slot, number> = { request: 0, prefetch: 0, init: 0 };
   private seq = 0;
   private begun = 0;
   private shedCount = 0;
@@ -202,7 +207,7 @@ export class EncodeQueue {
           deadline = setTimeout(() => {
             deadline = undefined;
             // A start is refused only when nothing can make room: a non-start holding a request slot is being cut for it.
-            if (task.priority >= PRIORITY.start && this.waiting.includes(task) && this.roomForStart()) return task.armDeadline();
+            if (task.priority >= PRIORITY.start && !task.light && this.waiting.includes(task) && this.roomForStart()) return task.armDeadline();
             if (this.remove(task)) {
               this.countRefused();
               task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
@@ -317,7 +322,7 @@ export class EncodeQueue {
 
   /** Tasks running. */
   get running(): number {
-    return this.busy.request + this.busy.prefetch;
+    return this.busy.request + this.busy.prefetch + this.busy.init;
   }
 
   /** Running tasks killed to run again: a prefetch raised where renice was not allowed, or work cut for a start. */
@@ -384,7 +389,8 @@ export class EncodeQueue {
    * non-start begun last; for a request, a demoted encode (nobody waits for it) begun last.
    */
   private cutForPlayers(): void {
-    const needy = this.waiting.filter((t) => t.priority >= PRIORITY.request).sort((a, b) => b.priority - a.priority);
+    // Inits wait for init slots only: cutting segment work would not give them one.
+    const needy = this.waiting.filter((t) => t.priority >= PRIORITY.request && !t.light).sort((a, b) => b.priority - a.priority);
     let coming = 0;
     for (const t of this.runningTasks) if (t.cutForStart) coming++;
     for (const task of needy.slice(coming)) {
@@ -409,15 +415,15 @@ export class EncodeQueue {
   }
 
   private hasSlotFor(task: Task): boolean {
-    const slot = slotOf(task.priority);
-    return this.busy[slot] < (slot === 'request' ? this.workers : this.prefetchWorkers);
+    const slot = slotOf(task);
+    return this.busy[slot] < (slot === 'prefetch' ? this.prefetchWorkers : this.workers);
   }
 
   /** Takes a slot for the task, in a lane of the slot's priority. */
   private begin(task: Task): void {
-    task.slot = slotOf(task.priority);
-    // The next-up prefetch runs in a prefetch slot at normal CPU priority.
-    task.lane = this.newLane(task.slot === 'prefetch' && task.priority < NEXT_UP_PRIORITY);
+    task.slot = slotOf(task);
+    // The next-up prefetch runs in a prefetch slot at normal CPU priority; a prefetched init at prefetch's.
+    task.lane = this.newLane(task.priority < (task.slot === 'prefetch' ? NEXT_UP_PRIORITY : PRIORITY.request));
     task.cutForStart = false;
     task.began = this.begun++;
     this.busy[task.slot]++;
