@@ -226,7 +226,7 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
     expect(await Promise.all([s0, s1, r1])).toEqual(['s0', 's1', 'r1']);
   });
 
-  it('the max-wait deadline refuses a start only when every worker holds a start', async () => {
+  it('the max-wait deadline refuses requests, never a start', async () => {
     const maxWaitMs = 20;
     // The request holding the worker is cut, but (between two processes) takes a while to give way.
     const slow = heldQueue(1, { maxWaiting: 10, maxWaitMs }, { ignoreCut: true });
@@ -243,11 +243,18 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
     slow.open('s1');
     expect(await s1).toBe('s1');
 
+    // Every worker holds a start, prefetch waits: the second start waits too (its player's timeout decides), no 503.
     const full = heldQueue(1, { maxWaiting: 10, maxWaitMs });
     const s0 = full.submit('s0', PRIORITY.start);
-    await expect(full.submit('s2', PRIORITY.start)).rejects.toBeInstanceOf(ServiceUnavailableError);
-    full.open('s0');
-    await s0;
+    const p0 = full.submit('p0', PRIORITY.prefetch);
+    const p1 = full.submit('p1', PRIORITY.prefetch);
+    const s2 = full.submit('s2', PRIORITY.start);
+    await new Promise((r) => setTimeout(r, maxWaitMs * 5));
+    expect(full.queue.refused).toBe(0);
+    expect(full.queue.waitingByReason).toEqual({ start: 1, request: 0, prefetch: 1 });
+    for (const key of ['s0', 's2', 'p0', 'p1']) full.open(key);
+    expect(await Promise.all([s0, s2, p0, p1])).toEqual(['s0', 's2', 'p0', 'p1']);
+    expect(full.started).toEqual(['s0:start', 'p0:prefetch', 's2:start', 'p1:prefetch']);
   });
 });
 

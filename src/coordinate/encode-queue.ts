@@ -28,8 +28,11 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * a start sheds the newest waiting prefetch, else refuses the newest waiting
  * request (503) and takes its place, and is refused only when every waiting
  * task is a start. A request that has not started within `maxWaitMs` is
- * refused rather than left waiting unboundedly; a start is refused on that
- * deadline only when every request slot holds a start (nothing can make room).
+ * refused rather than left waiting unboundedly; a start never is: a 503
+ * would only have the player ask again for the same encode (its own timeout
+ * decides how long it waits, and its retry joins the encode), and next to a
+ * CPU hog with one worker the starts ahead of it (one per track) took longer
+ * than the deadline, refusing an audio segment 1 while prefetch waited.
  *
  * A client's prefetch (one queued with a client) does not start while that client has a start waiting
  * or running (a client's prefetch already running is not stopped). The one
@@ -206,8 +209,7 @@ export class EncodeQueue {
           if (deadline || !Number.isFinite(this.limits.maxWaitMs)) return;
           deadline = setTimeout(() => {
             deadline = undefined;
-            // A start is refused only when nothing can make room: a non-start holding a request slot is being cut for it.
-            if (task.priority >= PRIORITY.start && !task.light && this.waiting.includes(task) && this.roomForStart()) return task.armDeadline();
+            if (task.priority >= PRIORITY.start) return;
             if (this.remove(task)) {
               this.countRefused();
               task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
@@ -376,12 +378,6 @@ export class EncodeQueue {
     let victim: Task | undefined;
     for (const t of this.waiting) if (t.light === light && t.priority < priority && (!victim || t.seq > victim.seq)) victim = t;
     return victim;
-  }
-
-  /** Whether a request slot can be made free for a start: one holds a task that is not a start (being cut, or to be). */
-  private roomForStart(): boolean {
-    for (const t of this.runningTasks) if (t.slot === 'request' && t.priority < PRIORITY.start) return true;
-    return false;
   }
 
   /**
