@@ -4,6 +4,8 @@ import os from 'node:os';
 import type { ServerConfig } from './config/config.js';
 import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordinate/cluster.js';
 import { CircuitBreaker } from './coordinate/circuit-breaker.js';
+import { DegradedSegments } from './coordinate/degraded-segments.js';
+import { degradePolicy } from './coordinate/degrade.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -130,6 +132,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     logger,
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
+    degraded: new DegradedSegments(degradePolicy(streaming.encoder.degrade), queue, metrics, events),
   });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },

@@ -22,6 +22,9 @@ import { StartTracker } from '../start-tracker.js';
  */
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** A degraded segment (coordinate/degraded-segments.ts): caches ask again soon and then get the normal encode. */
+const DEGRADED = 'public, max-age=10';
+const mediaType = (kind: MediaKind) => (kind === 'video' ? 'video/mp4' : 'audio/mp4');
 
 export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppEnv> {
   const { library, origin, signer } = deps;
@@ -124,12 +127,14 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
       const gone = edgePrefetch ? undefined : c.req.raw.signal;
       const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason, ...(gone ? { gone } : {}) });
       cached = { body, etag: etagOf(body) };
+      // A degraded segment is replaced by its normal encode soon: not kept here, and not cached for long downstream.
+      if (origin.isDegraded(body)) return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: DEGRADED });
       hot.set(key, cached);
     }
     const next = number === 'init' ? 1 : number + 1;
     // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
     // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
     if (next <= segmentCount && !signer) c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
-    return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
+    return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: IMMUTABLE });
   };
 }
