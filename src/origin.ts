@@ -2,7 +2,7 @@ import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
 import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
-import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
+import { canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName } from './plan/plan.js';
@@ -14,7 +14,6 @@ import type { Coordinator, Obtain } from './coordinate/cluster.js';
 import { NEXT_UP_PRIORITY, PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
-import type { SampleIndexStorage } from './transcode/sample-index.js';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import { packageAudioInit, packageVideoInit } from './transcode/init-span.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
@@ -22,10 +21,12 @@ import type { EventBus } from './observe/events.js';
 import type { Logger } from './observe/log.js';
 import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
-import { initFileOf, locate, segmentFileOf } from './store/segment-files.js';
+import { initFileOf, locate, sampleIndexStorageOf, segmentFileOf } from './store/segment-files.js';
+import { reportFailure } from './observe/failure-report.js';
 import { isOutOfSpace, saysSomethingAboutTheMedia } from './transcode/failure-kinds.js';
 import { REMAKE_PRIORITY, type DegradedSegments } from './coordinate/degraded-segments.js';
 import type { DegradeDecision } from './coordinate/degrade.js';
+import type { RenditionHealth } from './coordinate/rendition-health.js';
 import type { SpeedTier } from './transcode/x264-tiers.js';
 
 /** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
@@ -87,6 +88,8 @@ export interface OriginParts {
   onUnplayable?: (hash: string, reason: string) => void;
   /** Degrades players' encodes under load (coordinate/degraded-segments.ts); without it every segment is normal. */
   degraded?: DegradedSegments;
+  /** Video renditions whose segments keep failing, left out of the manifests (coordinate/rendition-health.ts). */
+  renditions?: RenditionHealth;
 }
 
 export interface GetOptions {
@@ -219,18 +222,6 @@ export class Origin {
     return this.segments.has(locate(this.segments, request).stored.path);
   }
 
-  /** An audio track's sample index, kept beside the content's probe (see transcode/sample-index.ts). */
-  private sampleIndexStorage(content: Content, trackIndex: number): SampleIndexStorage {
-    const hash = content.metadata.hash;
-    const name = `audio-index-${trackIndex}.bin`;
-    return {
-      load: () => this.parts.segments.readAside(hash, name),
-      save: async (bytes) => {
-        await this.parts.segments.keepAside(hash, name, bytes);
-      },
-    };
-  }
-
   /**
    * The rendition's init segment, made in this worker when the store has none.
    * It is always made the same way (a few frames, transcode/init-span.ts),
@@ -328,24 +319,16 @@ export class Origin {
   }
 
   /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
-  private async produceOrReport(
-    content: Content,
-    found: Rendition,
-    part: number | 'init',
-    reason: TaskReason,
-    log: Logger,
-    tier: SpeedTier = 'normal',
-  ): Promise<Produced> {
+  private async produceOrReport(content: Content, found: Rendition, part: number | 'init', reason: TaskReason, log: Logger, tier: SpeedTier = 'normal'): Promise<Produced> {
     // An init is made from segment 1's first frames: its failures are reported as segment 1's (and can mark the content unplayable).
     const index = part === 'init' ? 0 : part;
     const hash = content.metadata.hash;
-    const { kind } = found;
-    const renditionId = found.rendition.id;
     const { breaker } = this.parts;
     breaker.admit(hash);
     try {
       const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, part, reason, tier));
       breaker.succeeded(hash);
+      if (found.kind === 'video') this.parts.renditions?.succeeded(hash, found.rendition.id);
       return produced;
     } catch (err) {
       if (!(err instanceof EncodeError)) {
@@ -353,13 +336,7 @@ export class Origin {
         throw err;
       }
       breaker.failed(hash);
-      log.error({ err: err.message }, 'encode failed after every try');
-      this.parts.events.emit({ type: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS });
-      this.parts.sessions.addLog(hash, kind, renditionId, index + 1, err.log);
-      // Keep what ffmpeg and the packager said, and a TranscodeFailed record, for whoever investigates the 502.
-      const record = { event: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS, at: new Date().toISOString() };
-      await this.segments.keepFailure(hash, kind, renditionId, index + 1, err.log, record);
-      if (index === 0 && err instanceof UnplayableError) this.parts.onUnplayable?.(hash, err.message);
+      await reportFailure(this.parts, { content, found, index, err, log, attempts: MAX_ATTEMPTS });
       throw err;
     }
   }
@@ -497,7 +474,7 @@ export class Origin {
     const span: EncodedSpan = video
       ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, speed: tier, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
-      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, this.sampleIndexStorage(content, found.rendition.trackIndex));
+      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex));
     trail.log += span.log;
     const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
     trail.log += packaged.log;

@@ -6,6 +6,7 @@ import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordina
 import { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import { DegradedSegments } from './coordinate/degraded-segments.js';
 import { degradePolicy } from './coordinate/degrade.js';
+import { RenditionHealth } from './coordinate/rendition-health.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -115,6 +116,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     // The file name only matters for the index lookup; the default template is what the store uses unless configured.
     cache.has(store.mediaPath(hash, kind, rendition, segmentFileName(streaming.packager.segment_template, segment))),
   );
+  const renditions = new RenditionHealth(events, logger);
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
@@ -132,6 +134,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     logger,
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
+    renditions,
     degraded: new DegradedSegments(degradePolicy(streaming.encoder.degrade), queue, metrics, events),
   });
   const prefetcher = new Prefetcher(
@@ -144,6 +147,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     },
   );
   const app = createApp({
+    droppedRenditions: (hash) => renditions.dropped(hash),
     library,
     origin,
     metrics,

@@ -3,6 +3,7 @@ import { NotFoundError } from '../errors.js';
 import { segmentFileName } from '../plan/plan.js';
 import { findRendition, segmentCountOf, type Rendition } from '../plan/renditions.js';
 import type { MediaKind } from './content-store.js';
+import type { SampleIndexStorage } from '../transcode/sample-index.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './segment-store.js';
 
 /** Where a rendition's files live in the store, and what each must hold (the store checks it on every read and write). */
@@ -42,4 +43,15 @@ export function segmentFileOf(segments: SegmentStore, content: Content, found: R
   const path = segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, segmentFileName(plan.segmentTemplate, number));
   const expect = { sequence: number, sampleCount: planned.frameCount, baseMediaDecodeTime: planned.start, duration: planned.duration, video: found.kind === 'video' };
   return { role: 'segment', path, expect };
+}
+
+/** An audio track's sample index, kept beside the content's probe (see transcode/sample-index.ts). */
+export function sampleIndexStorageOf(segments: SegmentStore, hash: string, trackIndex: number): SampleIndexStorage {
+  const name = `audio-index-${trackIndex}.bin`;
+  return {
+    load: () => segments.readAside(hash, name),
+    save: async (bytes) => {
+      await segments.keepAside(hash, name, bytes);
+    },
+  };
 }

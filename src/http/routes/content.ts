@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../../errors.js';
 import type { Content } from '../../library/media-library.js';
 import { dashManifest } from '../../manifest/dash.js';
+import { servedPlan } from '../../coordinate/rendition-health.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../../manifest/hls.js';
 import { PEER_HEADER } from '../../coordinate/peer.js';
 import { findRendition, segmentCountOf } from '../../plan/renditions.js';
@@ -52,13 +53,15 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
+    const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
+    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
+    const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
+    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
   });
 
   const mediaKind = (c: Context): MediaKind => {
