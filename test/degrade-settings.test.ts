@@ -21,6 +21,7 @@ import { probeSource } from '../src/probe/index.js';
 import { packageVideoInit } from '../src/transcode/init-span.js';
 import { encodeVideoSpan } from '../src/transcode/transcode.js';
 import { x264SpeedArgs, type X264Preset, type X264Tune } from '../src/transcode/x264-tiers.js';
+import { shortLifetime } from '../edge/src/edge.js';
 import { exec, testSource } from './support/media.js';
 
 const policy: DegradePolicy = { enabled: true, queueLength: 4, minSpeed: 1 };
@@ -139,5 +140,13 @@ describe('a degraded segment joins its rendition init', () => {
     expect(normal).toHaveLength(2);
     expect(fast).toEqual(normal);
     expect(before).toEqual(normal);
+  });
+});
+
+describe('the edge keeps a degraded segment only as long as the origin says', () => {
+  it('immutable: until evicted; otherwise its max-age', () => {
+    expect(shortLifetime('public, max-age=31536000, immutable')).toBeUndefined();
+    expect(shortLifetime('public, max-age=10')).toBe(10);
+    expect(shortLifetime(undefined)).toBeUndefined();
   });
 });
