@@ -131,13 +131,12 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
       const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason, ...(gone ? { gone } : {}) });
       cached = { body, etag: etagOf(body) };
       // A degraded segment is replaced by its normal encode soon: not kept here, and not cached for long downstream.
-      if (origin.isDegraded(body)) return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: DEGRADED });
-      hot.set(key, cached);
+      if (!origin.isDegraded(body)) hot.set(key, cached);
     }
     const next = number === 'init' ? 1 : number + 1;
     // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
     // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
     if (next <= segmentCount && !signer) c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
-    return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: IMMUTABLE });
+    return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: origin.isDegraded(cached.body) ? DEGRADED : IMMUTABLE });
   };
 }
