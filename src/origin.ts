@@ -274,13 +274,15 @@ export class Origin {
     }
     const ref = { content: hash, kind, rendition: renditionId, segment: index + 1 };
     const key = `${hash}/${kind}/${renditionId}/${segmentFileName(content.plan.segmentTemplate, index + 1)}`;
+    // A re-make replacing a degraded copy: the segment was ready already.
+    const replacing = this.parts.degraded?.get(key) !== undefined;
     if (degraded && speed.tier === 'fast') {
       this.parts.degraded!.keep(key, ref, segment, speed.why);
     } else {
       await this.segments.keep(file, segment);
       this.parts.degraded?.replaced(key);
     }
-    this.parts.events.emit({ type: 'SegmentReady', ...ref, bytes: segment.length, source: 'encoded' });
+    if (!replacing) this.parts.events.emit({ type: 'SegmentReady', ...ref, bytes: segment.length, source: 'encoded' });
     log.info({ bytes: segment.length, speed: degraded ? 'fast' : 'normal' }, 'segment made');
     return segment;
   }
