@@ -117,6 +117,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     cache.has(store.mediaPath(hash, kind, rendition, segmentFileName(streaming.packager.segment_template, segment))),
   );
   const renditions = new RenditionHealth(events, logger);
+  const degraded = new DegradedSegments(degradePolicy(streaming.encoder.degrade), queue, metrics, events);
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
@@ -135,7 +136,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
     renditions,
-    degraded: new DegradedSegments(degradePolicy(streaming.encoder.degrade), queue, metrics, events),
+    degraded,
   });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
@@ -164,6 +165,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       redis: config.redisUrl ? { connected: coordinator.connected } : null,
       signedUrls: signer !== undefined,
       encoders: encoders.report(),
+      degraded: { policy: degraded.policy, held: degraded.heldCount },
     }),
     listMedia: () => listMediaFiles(config.mediaDir),
     cachedSegments: (hash) => cache.countFor(hash),
