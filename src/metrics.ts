@@ -79,6 +79,12 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
     registers: [this.registry],
   });
+  readonly degradedSegments = new Counter({
+    name: 'jitseg_degraded_segments_total',
+    help: 'Segments made at the fast speed under load (long queue, or too slow for real time at the configured preset)',
+    labelNames: ['kind', 'why'] as const,
+    registers: [this.registry],
+  });
   readonly peerFetches = new Counter({
     name: 'jitseg_peer_fetches_total',
     help: 'Segments fetched from another origin instance instead of encoded',

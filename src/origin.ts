@@ -2,19 +2,18 @@ import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
 import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
-import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
+import { canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName } from './plan/plan.js';
-import { findRendition, initFields, segmentCountOf, type Rendition } from './plan/renditions.js';
+import { findRendition, initFields, type Rendition } from './plan/renditions.js';
 import { PreemptedError, ProcessError } from './process/runner.js';
 import type { MediaKind } from './store/content-store.js';
-import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './store/segment-store.js';
+import type { SegmentStore } from './store/segment-store.js';
 import type { Coordinator, Obtain } from './coordinate/cluster.js';
 import { NEXT_UP_PRIORITY, PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
-import type { SampleIndexStorage } from './transcode/sample-index.js';
 import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
 import { packageAudioInit, packageVideoInit } from './transcode/init-span.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
@@ -22,6 +21,13 @@ import type { EventBus } from './observe/events.js';
 import type { Logger } from './observe/log.js';
 import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
+import { initFileOf, locate, sampleIndexStorageOf, segmentFileOf } from './store/segment-files.js';
+import { reportFailure } from './observe/failure-report.js';
+import { isOutOfSpace, saysSomethingAboutTheMedia } from './transcode/failure-kinds.js';
+import { REMAKE_PRIORITY, type DegradedSegments } from './coordinate/degraded-segments.js';
+import type { DegradeDecision } from './coordinate/degrade.js';
+import type { RenditionHealth } from './coordinate/rendition-health.js';
+import type { SpeedTier } from './transcode/x264-tiers.js';
 
 /** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
 
@@ -45,14 +51,6 @@ interface Produced {
   segment: Buffer;
   /** The video encoder that made it. */
   encoder?: VideoEncoderName;
-}
-
-/** A full disk, as Node reports it or as ffmpeg and the packager say it. */
-function isOutOfSpace(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
-  const log = err instanceof ProcessError || err instanceof SpanError ? err.log : '';
-  return /No space left on device|Disk quota exceeded|running out of disk space/i.test(`${(err as Error)?.message ?? ''}\n${log}`);
 }
 
 /** Attempts per segment (the design's error threshold). */
@@ -88,6 +86,10 @@ export interface OriginParts {
    * stall of ours): the library can stop offering it.
    */
   onUnplayable?: (hash: string, reason: string) => void;
+  /** Degrades players' encodes under load (coordinate/degraded-segments.ts); without it every segment is normal. */
+  degraded?: DegradedSegments;
+  /** Video renditions whose segments keep failing, left out of the manifests (coordinate/rendition-health.ts). */
+  renditions?: RenditionHealth;
 }
 
 export interface GetOptions {
@@ -115,6 +117,8 @@ export interface GetOptions {
    * from here (prefetch) cannot take the worker this request is due.
    */
   onScheduled?: () => void;
+  /** The normal encode of a segment served degraded: skips the degraded copy, runs after all prefetch. */
+  remake?: boolean;
 }
 
 export class Origin {
@@ -136,7 +140,7 @@ export class Origin {
     const reason = startIfInit(number, options.reason ?? 'request');
     const player = reason !== 'prefetch';
     const started = performance.now();
-    const file = this.locate(request);
+    const file = locate(this.segments, request);
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
@@ -149,6 +153,12 @@ export class Origin {
       options.onScheduled?.();
       return stored;
     }
+    const held = options.remake ? undefined : this.parts.degraded?.get(file.key);
+    if (held) {
+      if (player) metrics.hit('memory');
+      options.onScheduled?.();
+      return held;
+    }
     if (player) metrics.miss();
     this.parts.breaker.assertNotOpen(content.metadata.hash);
     if (player) queue.raise(file.key, PRIORITY[reason]);
@@ -160,11 +170,28 @@ export class Origin {
       fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
       wanted: () => queue.isWanted(file.key),
     };
-    const made = this.flights.run(file.key, () => coordinator.obtain(file.key, how).finally(() => queue.release(file.key)));
+    const made = this.flights.run(file.key, () =>
+      coordinator.obtain(file.key, how).finally(() => queue.release(file.key)).then((body) => this.remakeIfDegraded(request, body)),
+    );
     if (player) this.waiters.follow(file.key, made, options.gone);
     options.onScheduled?.();
     if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
+  }
+
+  /** A degraded segment's normal encode is queued once its flight is over (so it is a flight of its own). */
+  private remakeIfDegraded(request: SegmentRequest, body: Buffer): Buffer {
+    if (this.parts.degraded?.isDegraded(body)) {
+      setImmediate(() => {
+        this.get(request, { reason: 'prefetch', remake: true }).catch((err: Error) => this.parts.logger.warn({ err: err.message }, 'the normal re-make of a degraded segment failed'));
+      });
+    }
+    return body;
+  }
+
+  /** Whether a body is a degraded segment: served with a short cache lifetime. */
+  isDegraded(body: Uint8Array): boolean {
+    return this.parts.degraded?.isDegraded(body) ?? false;
   }
 
   /** Makes the file asked for, in the worker this request holds. */
@@ -176,7 +203,7 @@ export class Origin {
   /** Runs `work` in an encode worker at the priority of `options.reason`. */
   private inQueue<T>(key: string, options: GetOptions & { reason: TaskReason }, work: (startedAs: TaskReason) => Promise<T>, light = false): Promise<T> {
     return this.parts.queue.run(key, work, {
-      priority: options.reason === 'prefetch' && options.nextUp ? NEXT_UP_PRIORITY : PRIORITY[options.reason],
+      priority: options.remake ? REMAKE_PRIORITY : options.reason === 'prefetch' && options.nextUp ? NEXT_UP_PRIORITY : PRIORITY[options.reason],
       light,
       ...(options.client ? { client: options.client } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -185,55 +212,14 @@ export class Origin {
 
   /** A file only if this instance's store has it (peers ask this way). */
   async getStored(request: SegmentRequest): Promise<Buffer> {
-    const stored = await this.segments.read(this.locate(request).stored);
+    const stored = await this.segments.read(locate(this.segments, request).stored);
     if (!stored) throw new NotFoundError('not in this instance\'s store');
     return stored;
   }
 
   /** Whether the file is in the store (from the index: no disk access). */
   isStored(request: SegmentRequest): boolean {
-    return this.segments.has(this.locate(request).stored.path);
-  }
-
-  /** Store location, cluster-wide key and expected contents of a segment or init segment, and its rendition; checks both. */
-  private locate({ content, kind, renditionId, number }: SegmentRequest) {
-    const { plan } = content;
-    const found = findRendition(plan, kind, renditionId);
-    const segmentCount = segmentCountOf(plan, found);
-    if (number !== 'init' && (!Number.isInteger(number) || number < 1 || number > segmentCount)) {
-      throw new NotFoundError(`segment ${number} is out of range (1-${segmentCount})`);
-    }
-    const fileName = number === 'init' ? 'init.mp4' : segmentFileName(plan.segmentTemplate, number);
-    const stored: StoredFile = number === 'init' ? this.initFileOf(content, found) : this.segmentFileOf(content, found, number);
-    return { stored, key: `${content.metadata.hash}/${kind}/${renditionId}/${fileName}`, fileName, found, segmentCount };
-  }
-
-  /** A rendition's init segment in the store, and what it must declare. */
-  private initFileOf(content: Content, found: Rendition): InitFile {
-    const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, 'init.mp4');
-    const shape = found.kind === 'video' ? { width: found.rendition.width, height: found.rendition.height } : { channels: found.rendition.channels };
-    return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape } };
-  }
-
-  /** Media segment `number` (1-based) in the store, and what the plan says it holds. */
-  /** An audio track's sample index, kept beside the content's probe (see transcode/sample-index.ts). */
-  private sampleIndexStorage(content: Content, trackIndex: number): SampleIndexStorage {
-    const hash = content.metadata.hash;
-    const name = `audio-index-${trackIndex}.bin`;
-    return {
-      load: () => this.parts.segments.readAside(hash, name),
-      save: async (bytes) => {
-        await this.parts.segments.keepAside(hash, name, bytes);
-      },
-    };
-  }
-
-  private segmentFileOf(content: Content, found: Rendition, number: number): SegmentFile {
-    const { plan } = content;
-    const planned = found.kind === 'video' ? plan.videoSegments[number - 1]! : found.rendition.segments[number - 1]!;
-    const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, segmentFileName(plan.segmentTemplate, number));
-    const expect = { sequence: number, sampleCount: planned.frameCount, baseMediaDecodeTime: planned.start, duration: planned.duration, video: found.kind === 'video' };
-    return { role: 'segment', path, expect };
+    return this.segments.has(locate(this.segments, request).stored.path);
   }
 
   /**
@@ -244,7 +230,7 @@ export class Origin {
    */
   private async initFor(content: Content, found: Rendition, reason: TaskReason, requestId?: string): Promise<Buffer> {
     const hash = content.metadata.hash;
-    const initFile = this.initFileOf(content, found);
+    const initFile = initFileOf(this.segments, content, found);
     const log = this.parts.logger.child({ requestId, content: hash, kind: found.kind, rendition: found.rendition.id, segment: 'init', reason });
     for (let tries = 0; tries < 2; tries++) {
       const stored = await this.segments.read(initFile);
@@ -264,49 +250,87 @@ export class Origin {
     throw new EncodeError("the rendition's encoder changed while its init segment was made", '');
   }
 
-  /** Encode, validate and store one segment; its sample description must be its rendition's init segment's. */
+  /**
+   * Encode, validate and store one segment; its sample description must be its rendition's init segment's. A
+   * player's encode under load is made fast (degraded) and held in memory instead of stored, until its normal
+   * re-make is (coordinate/degraded-segments.ts).
+   */
   private async makeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, requestId?: string): Promise<Buffer> {
     const hash = content.metadata.hash;
     const { kind } = found;
     const renditionId = found.rendition.id;
     const log = this.parts.logger.child({ requestId, content: hash, kind, rendition: renditionId, segment: index + 1, reason });
-    const file = this.segmentFileOf(content, found, index + 1);
+    const file = segmentFileOf(this.segments, content, found, index + 1);
     const raced = await this.segments.read(file);
     if (raced) return raced;
-    let produced = await this.produceOrReport(content, found, index, reason, log);
+    const speed = await this.speedFor(content, found, index, reason);
+    let segment = await this.encodeSegment(content, found, index, reason, log, speed.tier, requestId);
+    let degraded = speed.tier === 'fast';
+    if (!segment) {
+      // x264-tiers.ts makes both speeds' SPS/PPS the same; should an x264 differ, the segment is made normally.
+      log.warn('the fast encode does not match the rendition init segment: made at the normal speed');
+      degraded = false;
+      segment = (await this.encodeSegment(content, found, index, reason, log, 'normal', requestId))!;
+    }
+    const ref = { content: hash, kind, rendition: renditionId, segment: index + 1 };
+    const key = `${hash}/${kind}/${renditionId}/${segmentFileName(content.plan.segmentTemplate, index + 1)}`;
+    // A re-make replacing a degraded copy: the segment was ready already.
+    const replacing = this.parts.degraded?.get(key) !== undefined;
+    if (degraded && speed.tier === 'fast') {
+      this.parts.degraded!.keep(key, ref, segment, speed.why);
+    } else {
+      await this.segments.keep(file, segment);
+      this.parts.degraded?.replaced(key);
+    }
+    if (!replacing) this.parts.events.emit({ type: 'SegmentReady', ...ref, bytes: segment.length, source: 'encoded' });
+    log.info({ bytes: segment.length, speed: degraded ? 'fast' : 'normal' }, 'segment made');
+    return segment;
+  }
+
+  /** The speed a segment is made at: degraded only for a player's video encode with libx264, under load. */
+  private async speedFor(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<DegradeDecision> {
+    const { degraded } = this.parts;
+    if (!degraded || found.kind !== 'video' || reason === 'prefetch') return { tier: 'normal' };
+    const { encoder } = await this.videoEncoderFor(content, found);
+    const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
+    return degraded.decide(ref, reason, encoder, content.plan.videoSegments[index]!.duration / content.plan.timescale);
+  }
+
+  /**
+   * One segment encoded at a speed, on the rendition's encoder, checked against the rendition's init (made after it
+   * when there is none: a source that cannot be encoded fails as this segment, and the init uses its encoder).
+   * Undefined when a fast encode's sample description is not the init's.
+   */
+  private async encodeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, log: Logger, tier: SpeedTier, requestId?: string): Promise<Buffer | undefined> {
+    let produced = await this.produceOrReport(content, found, index, reason, log, tier);
     if (!(await this.fixEncoder(content, found, produced))) {
       // Another writer started the rendition on another encoder a moment ago: this segment must come from that one.
-      produced = await this.produceOrReport(content, found, index, reason, log);
+      produced = await this.produceOrReport(content, found, index, reason, log, tier);
       if (!(await this.fixEncoder(content, found, produced))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
     }
-    const { segment, encoder } = produced;
-    // The init after the segment: a source that cannot be encoded fails as this segment, and the init uses its encoder.
     const init = await this.initFor(content, found, reason, requestId);
     // What proves an init made from a few frames right: every segment's decoder configuration is the init's, byte for byte.
-    if (!sameSampleDescription(init, produced.init)) throw new EncodeError('encoder output does not match the rendition init segment', '');
-    await this.segments.keep(file, segment);
-    this.parts.events.emit({ type: 'SegmentReady', content: hash, kind, rendition: renditionId, segment: index + 1, bytes: segment.length, source: 'encoded' });
-    log.info({ bytes: segment.length, encoder: encoder ?? 'aac' }, 'segment made');
-    return segment;
+    if (sameSampleDescription(init, produced.init)) return produced.segment;
+    if (tier === 'fast') return undefined;
+    throw new EncodeError('encoder output does not match the rendition init segment', '');
   }
 
   /** Makes this encode's encoder the rendition's unless it has one (recorded beside its init); false when it has another. */
   private async fixEncoder(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
-    return !produced.encoder || (await this.segments.recordEncoder(this.initFileOf(content, found), produced.encoder)) === produced.encoder;
+    return !produced.encoder || (await this.segments.recordEncoder(initFileOf(this.segments, content, found), produced.encoder)) === produced.encoder;
   }
 
   /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
-  private async produceOrReport(content: Content, found: Rendition, part: number | 'init', reason: TaskReason, log: Logger): Promise<Produced> {
+  private async produceOrReport(content: Content, found: Rendition, part: number | 'init', reason: TaskReason, log: Logger, tier: SpeedTier = 'normal'): Promise<Produced> {
     // An init is made from segment 1's first frames: its failures are reported as segment 1's (and can mark the content unplayable).
     const index = part === 'init' ? 0 : part;
     const hash = content.metadata.hash;
-    const { kind } = found;
-    const renditionId = found.rendition.id;
     const { breaker } = this.parts;
     breaker.admit(hash);
     try {
-      const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, part, reason));
+      const produced = await content.withSource((sourcePath) => this.produce({ ...content, absolutePath: sourcePath }, found, part, reason, tier));
       breaker.succeeded(hash);
+      if (found.kind === 'video') this.parts.renditions?.succeeded(hash, found.rendition.id);
       return produced;
     } catch (err) {
       if (!(err instanceof EncodeError)) {
@@ -314,13 +338,7 @@ export class Origin {
         throw err;
       }
       breaker.failed(hash);
-      log.error({ err: err.message }, 'encode failed after every try');
-      this.parts.events.emit({ type: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS });
-      this.parts.sessions.addLog(hash, kind, renditionId, index + 1, err.log);
-      // Keep what ffmpeg and the packager said, and a TranscodeFailed record, for whoever investigates the 502.
-      const record = { event: 'TranscodeFailed', content: hash, kind, rendition: renditionId, segment: index + 1, reason: err.message, attempts: MAX_ATTEMPTS, at: new Date().toISOString() };
-      await this.segments.keepFailure(hash, kind, renditionId, index + 1, err.log, record);
-      if (index === 0 && err instanceof UnplayableError) this.parts.onUnplayable?.(hash, err.message);
+      await reportFailure(this.parts, { content, found, index, err, log, attempts: MAX_ATTEMPTS });
       throw err;
     }
   }
@@ -328,9 +346,9 @@ export class Origin {
   /** A file from another instance's store, checked like a local encode and kept in ours; undefined when it cannot give a good one. */
   private async fetchFromPeer(holder: string, request: SegmentRequest): Promise<Buffer | undefined> {
     const { content, kind, renditionId } = request;
-    const { stored, key, fileName, found } = this.locate(request);
+    const { stored, key, fileName, found } = locate(this.segments, request);
     const hash = content.metadata.hash;
-    const init = this.initFileOf(content, found);
+    const init = initFileOf(this.segments, content, found);
     const answer = await this.peers.fetch({ holder, file: stored, init, address: { hash, kind, renditionId, fileName } });
     if (!answer) return undefined;
     this.parts.metrics.peerFetches.inc();
@@ -348,7 +366,7 @@ export class Origin {
    * use now.
    */
   private async videoEncoderFor(content: Content, found: Rendition): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
-    const init = this.initFileOf(content, found);
+    const init = initFileOf(this.segments, content, found);
     const recorded = await this.segments.encoderOf(init);
     if (recorded) return { encoder: recorded as VideoEncoderName, fixed: true };
     // Renditions started before encoders were recorded were made with libx264.
@@ -361,7 +379,7 @@ export class Origin {
    * rendition not started yet hands over to libx264 (a full set of tries); a
    * full disk makes room from the least recently used segments.
    */
-  private async produce(content: Content, found: Rendition, part: number | 'init', reason: TaskReason): Promise<Produced> {
+  private async produce(content: Content, found: Rendition, part: number | 'init', reason: TaskReason, tier: SpeedTier): Promise<Produced> {
     let lastError: Error | undefined;
     const logs: string[] = [];
     let outOfSpace = 0;
@@ -374,7 +392,7 @@ export class Origin {
       const trail = { log: '' };
       try {
         workDir = await this.segments.makeWorkDir();
-        const how = { workDir, encoder, attempt, trail };
+        const how = { workDir, encoder, attempt, trail, tier };
         return await (part === 'init' ? this.encodeInitOnce(content, found, how) : this.encodeOnce(content, found, part, reason, how));
       } catch (err) {
         // Not a failure: the encode starts again at normal priority.
@@ -428,7 +446,7 @@ export class Origin {
         : await packageAudioInit(found.rendition, workDir, limits);
     trail.log += packaged.log;
     const init = canonicalizeInit(packaged.init, initFields(plan, found));
-    const initProblem = this.segments.problem(this.initFileOf(content, found), init);
+    const initProblem = this.segments.problem(initFileOf(this.segments, content, found), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.initsEncoded++;
     if (encoder && isHardware(encoder)) this.parts.encoders.hardwareSucceeded();
@@ -441,10 +459,10 @@ export class Origin {
     found: Rendition,
     index: number,
     reason: TaskReason,
-    how: { workDir: string; encoder: VideoEncoderName | undefined; attempt: number; trail: { log: string } },
+    how: { workDir: string; encoder: VideoEncoderName | undefined; attempt: number; trail: { log: string }; tier: SpeedTier },
   ): Promise<Produced> {
     const { plan } = content;
-    const { workDir, encoder, attempt, trail } = how;
+    const { workDir, encoder, attempt, trail, tier } = how;
     const video = found.kind === 'video';
     const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
     this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
@@ -457,36 +475,27 @@ export class Origin {
     };
     const span: EncodedSpan = video
       ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
-        await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
-      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, this.sampleIndexStorage(content, found.rendition.trackIndex));
+        await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, speed: tier, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
+      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex));
     trail.log += span.log;
     const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
     trail.log += packaged.log;
     const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration) : packaged.segment;
     const segment = Buffer.from(setSequenceNumber(fragment, index + 1));
-    const segmentProblem = fragmentProblem(segment, this.segmentFileOf(content, found, index + 1).expect);
+    const segmentProblem = fragmentProblem(segment, segmentFileOf(this.segments, content, found, index + 1).expect);
     if (segmentProblem) throw new EncodeError(`segment ${index + 1} does not match the plan: ${segmentProblem}`, trail.log);
     const init = canonicalizeInit(packaged.init, initFields(plan, found));
-    const initProblem = this.segments.problem(this.initFileOf(content, found), init);
+    const initProblem = this.segments.problem(initFileOf(this.segments, content, found), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.spansEncoded++;
     if (encoder && isHardware(encoder)) this.parts.encoders.hardwareSucceeded();
     const encodeMs = performance.now() - started;
     const mediaSeconds = planned.duration / plan.timescale;
     this.parts.events.emit({ type: 'TranscodeCompleted', ...ref, encoder: encoder ?? 'aac', encodeMs, mediaSeconds, speed: mediaSeconds / (encodeMs / 1000) });
+    if (video && tier === 'normal') this.parts.degraded?.recordNormalSpeed(ref, mediaSeconds / (encodeMs / 1000));
     this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, trail.log);
     return { init, segment, ...(encoder ? { encoder } : {}) };
   }
-}
-
-/**
- * Whether a failed try can be the media's fault: a tool that ran and refused it (an exit code), or output that does
- * not match the plan. Not a tool that could not start, was killed (a signal: the OOM killer, an operator), hung or ran
- * too long: those say nothing about the file, and must not mark it unplayable.
- */
-function saysSomethingAboutTheMedia(err: unknown): boolean {
-  if (err instanceof ProcessError) return err.exitCode !== undefined && !err.stalled && !err.timedOut;
-  return err instanceof EncodeError || err instanceof SpanError;
 }
 
 /** A player cannot play a rendition without its init segment: asking for one is a start (a prefetch stays a prefetch). */

@@ -4,6 +4,9 @@ import os from 'node:os';
 import type { ServerConfig } from './config/config.js';
 import { LocalCoordinator, RedisCoordinator, type Coordinator } from './coordinate/cluster.js';
 import { CircuitBreaker } from './coordinate/circuit-breaker.js';
+import { DegradedSegments } from './coordinate/degraded-segments.js';
+import { degradePolicy } from './coordinate/degrade.js';
+import { RenditionHealth } from './coordinate/rendition-health.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -113,6 +116,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     // The file name only matters for the index lookup; the default template is what the store uses unless configured.
     cache.has(store.mediaPath(hash, kind, rendition, segmentFileName(streaming.packager.segment_template, segment))),
   );
+  const renditions = new RenditionHealth(events, logger);
+  const degraded = new DegradedSegments(degradePolicy(streaming.encoder.degrade), queue, metrics, events);
   const origin = new Origin({
     // Peers are asked with a short-lived signature when URLs must be signed.
     ...(signer ? { peerQuery: (hash: string) => signer.query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 60) } : {}),
@@ -130,6 +135,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     logger,
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
+    renditions,
+    degraded,
   });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
@@ -141,6 +148,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     },
   );
   const app = createApp({
+    droppedRenditions: (hash) => renditions.dropped(hash),
     library,
     origin,
     metrics,
@@ -157,6 +165,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       redis: config.redisUrl ? { connected: coordinator.connected } : null,
       signedUrls: signer !== undefined,
       encoders: encoders.report(),
+      degraded: { policy: degraded.policy, held: degraded.heldCount },
     }),
     listMedia: () => listMediaFiles(config.mediaDir),
     cachedSegments: (hash) => cache.countFor(hash),

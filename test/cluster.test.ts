@@ -35,7 +35,7 @@ afterAll(async () => {
 /** One origin process (the real CLI), with its own cache directory. */
 async function startClusterInstance(name: string, extraEnv: Record<string, string> = {}): Promise<Instance> {
   const config = path.join(work, 'config.yaml');
-  await writeFile(config, 'streaming:\n  segment_duration: 4\n  prefetch:\n    enabled: false\n  encoder:\n    preset: ultrafast\n');
+  await writeFile(config, 'streaming:\n  segment_duration: 4\n  prefetch:\n    enabled: false\n  encoder:\n    preset: ultrafast\n    degrade: { enabled: false }\n');
   return startInstance(['--media', media, '--cache', path.join(work, `cache-${name}`), '--config', config, '--redis', redis.url, '--lease-ms', String(LEASE_MS)], extraEnv);
 }
 

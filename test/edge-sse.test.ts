@@ -53,7 +53,7 @@ beforeAll(async () => {
       adminToken: ADMIN,
       // Prefetch at normal CPU priority: this file is about who asks and how the asks are marked, not priority (next
       // to a CPU hog a nice-19 prefetch gets next to no CPU; test/preemption.test.ts covers that).
-      streaming: { ...streaming, segment_duration: 2, prefetch: { ...streaming.prefetch, enabled: false }, encoder: { ...streaming.encoder, prefetch_nice: 0 } },
+      streaming: { ...streaming, segment_duration: 2, prefetch: { ...streaming.prefetch, enabled: false }, encoder: { ...streaming.encoder, prefetch_nice: 0, degrade: { ...streaming.encoder.degrade, enabled: false } } },
     },
     { logger: pino({ level: 'debug' }, sink) },
   );

@@ -37,7 +37,7 @@ beforeAll(async () => {
       '  prefetch: { enabled: false }',
       // The edge's prefetches at normal CPU priority: a nice-19 prefetch next to a CPU hog gets next to no CPU, and these
       // tests are about the edge, not priority (test/preemption.test.ts covers that).
-      '  encoder: { preset: ultrafast, prefetch_nice: 0 }',
+      '  encoder: { preset: ultrafast, prefetch_nice: 0, degrade: { enabled: false } }',
       '  profiles:',
       '    - { name: "360p", width: 640, height: 360, bitrate: 900, quality: 26 }',
       '    - { name: "240p", width: 426, height: 240, bitrate: 400, quality: 28 }',

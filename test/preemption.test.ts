@@ -290,7 +290,7 @@ describe('one origin, one worker', () => {
     const ffmpeg = await gatedTool('exec ffmpeg "$@"');
     const work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-noprivilege-'));
     const config = path.join(work, 'config.yaml');
-    await writeFile(config, 'streaming:\n  segment_duration: 2\n  encoder:\n    workers: 1\n    stall_timeout_seconds: 600\n    hwaccel: none\n');
+    await writeFile(config, 'streaming:\n  segment_duration: 2\n  encoder:\n    workers: 1\n    stall_timeout_seconds: 600\n    hwaccel: none\n    degrade: { enabled: false }\n');
     // As root, setpriv drops the capability from the bounding set: the kernel then refuses renice as for any user.
     const launcher = privileged ? ['setpriv', '--bounding-set', '-sys_nice', '--inh-caps', '-sys_nice'] : [];
     const instance = await startInstance(['--media', media, '--cache', path.join(work, 'cache'), '--config', config], { JITSEG_FFMPEG: ffmpeg.path }, launcher);

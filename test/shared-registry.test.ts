@@ -25,7 +25,7 @@ beforeAll(async () => {
   media = await mediaFolder({ 'clip.mp4': (await twinClips()).a });
   work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-registry-'));
   config = path.join(work, 'config.yaml');
-  await writeFile(config, 'streaming:\n  segment_duration: 2\n  prefetch:\n    enabled: false\n  encoder:\n    preset: ultrafast\n');
+  await writeFile(config, 'streaming:\n  segment_duration: 2\n  prefetch:\n    enabled: false\n  encoder:\n    preset: ultrafast\n    degrade: { enabled: false }\n');
 });
 afterAll(async () => {
   await redis?.stop();

@@ -97,7 +97,10 @@ export function createEdgeApp(options: EdgeOptions) {
     // (low CPU priority, no max-wait deadline). Its own, unmarked fetch lets the origin join the encode and raise it.
     if (running && (prefetch || !running.prefetch)) return { fetched: await running.fetching, how: 'COLLAPSED' };
     const fetching = upstream.buffered(CONTENT_HASH.exec(key)?.[1] ?? key, target, headers).then(async (fetched) => {
-      if (fetched.status === 200) await options.cache.put(key, { body: fetched.entry.body, headers: { ...fetched.entry.headers, 'x-origin': fetched.origin } });
+      if (fetched.status === 200) {
+        const entry = { body: fetched.entry.body, headers: { ...fetched.entry.headers, 'x-origin': fetched.origin } };
+        await options.cache.put(key, entry, shortLifetime(fetched.entry.headers['cache-control']));
+      }
       return fetched;
     });
     const entry = { fetching, prefetch };
@@ -219,4 +222,14 @@ function respond(c: Context, fetched: Fetched, how: 'HIT' | 'MISS' | 'COLLAPSED'
   // Errors and the rare response without caching headers pass through as they came.
   for (const [name, value] of Object.entries({ etag, 'content-type': contentType, 'cache-control': cacheControl })) if (value) c.header(name, value);
   return c.body(entry.body, status as ContentfulStatusCode);
+}
+
+/**
+ * The lifetime of a content file the origin marks as not immutable (a degraded segment, replaced by its normal
+ * encode soon: see the origin's README, "Quality bends under load"); undefined for an immutable one, kept until evicted.
+ */
+export function shortLifetime(cacheControl: string | undefined): number | undefined {
+  if (!cacheControl || /\bimmutable\b/i.test(cacheControl)) return undefined;
+  const maxAge = /\bmax-age=(\d+)/i.exec(cacheControl)?.[1];
+  return maxAge === undefined ? undefined : Math.max(1, Number(maxAge));
 }

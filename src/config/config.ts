@@ -73,9 +73,20 @@ const streamingSchema = z
          * first, so next to other busy work prefetch gets almost no CPU; lower it to let prefetch compete.
          */
         prefetch_nice: z.number().int().min(0).max(19).default(19),
+        /** Quality bends under load: players' segments made at a fast speed (coordinate/degrade.ts). */
+        degrade: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Players' encodes waiting for a worker at which a player's encode is made fast. */
+            queue_length: z.number().int().min(1).max(100_000).default(4),
+            /** × real time a rendition's normal encodes must keep (with the queue ahead) before a player's encode is made fast. */
+            min_speed: z.number().min(0.01).max(10_000).default(1),
+          })
+          .strict()
+          .default({ enabled: true, queue_length: 4, min_speed: 1 }),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19 }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19, degrade: { enabled: true, queue_length: 4, min_speed: 1 } }),
     prefetch: z
       .object({
         enabled: z.boolean().default(true),

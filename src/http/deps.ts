@@ -41,6 +41,8 @@ export interface AppDeps {
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
+  /** Video renditions of a content left out of its manifests (their segments keep failing). */
+  droppedRenditions?: (hash: string) => ReadonlySet<string>;
 }
 
 /** The Hono environment of every sub-app: the request id is a context variable. */

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { MediaKind } from '../store/content-store.js';
 
 /**
- * The pipeline's event bus, with the design's five event types. In-process
+ * The pipeline's event bus: the design's five event types, and a degraded
+ * segment and a dropped rendition (issue 15). In-process
  * by default; with Redis, events also travel between instances (the Redis
  * coordinator relays them), each marked with the instance it came from.
  */
@@ -20,10 +21,14 @@ export type PipelineEvent =
   | { type: 'ManifestUpdated'; content: string; manifest: 'hls' | 'dash'; segments: number }
   | ({ type: 'TranscodeCompleted'; encoder: string; encodeMs: number; mediaSeconds: number; speed: number } & SegmentRef)
   | ({ type: 'TranscodeFailed'; reason: string; attempts: number } & SegmentRef)
-  | ({ type: 'ProgressUpdate'; mediaSeconds: number; speed: number } & SegmentRef);
+  | ({ type: 'ProgressUpdate'; mediaSeconds: number; speed: number } & SegmentRef)
+  /** Made at the fast speed under load (coordinate/degrade.ts), served until its normal re-make replaces it. */
+  | ({ type: 'SegmentDegraded'; why: 'queue' | 'speed'; bytes: number } & SegmentRef)
+  /** A rendition left out of the manifests served from now on: its segments kept failing. */
+  | { type: 'RenditionDropped'; content: string; kind: MediaKind; rendition: string; failures: number };
 
 export type PipelineEventType = PipelineEvent['type'];
-export const EVENT_TYPES: readonly PipelineEventType[] = ['SegmentReady', 'ManifestUpdated', 'TranscodeCompleted', 'TranscodeFailed', 'ProgressUpdate'];
+export const EVENT_TYPES: readonly PipelineEventType[] = ['SegmentReady', 'ManifestUpdated', 'TranscodeCompleted', 'TranscodeFailed', 'ProgressUpdate', 'SegmentDegraded', 'RenditionDropped'];
 
 /** An event as delivered: when and where it happened. */
 export type StampedEvent = PipelineEvent & { at: string; instance: string };

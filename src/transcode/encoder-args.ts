@@ -1,4 +1,5 @@
 import { VAAPI_DEVICE, type VideoEncoderName } from './encoders.js';
+import { x264SpeedArgs, type SpeedTier, type X264Preset, type X264Tune } from './x264-tiers.js';
 
 /**
  * The encoder-specific parts of a video encode's command line: where frames
@@ -93,7 +94,12 @@ export interface RateControl {
  * takes the generic integer, which would round "4.1" down to 4; VideoToolbox
  * names 4.0 "4.0", not "4"; x264 reads numbers of 7 and more as level_idc).
  */
-export function encoderArgs(encoder: VideoEncoderName, rate: RateControl, x264: { preset: string; tune?: string }): string[] {
+export function encoderArgs(
+  encoder: VideoEncoderName,
+  rate: RateControl,
+  x264: { preset: string; tune?: string },
+  tier: SpeedTier = 'normal',
+): string[] {
   const common = ['-profile:v', 'high', '-level:v', String(rate.levelIdc), '-maxrate', `${rate.maxrateKbps}k`, '-bufsize', `${rate.bufsizeKbps}k`, '-bf', '3', ...NO_CAPTIONS[encoder]];
   // Hardware encoders: a GOP longer than any segment, so none places a periodic keyframe inside one.
   const longGop = ['-g', '100000'];
@@ -111,11 +117,12 @@ export function encoderArgs(encoder: VideoEncoderName, rate: RateControl, x264: 
       return ['-c:v', 'h264_videotoolbox', '-b:v', `${Math.round(rate.maxrateKbps * 0.8)}k`, ...common, ...longGop, '-allow_sw', '0', '-realtime', '0'];
     default:
       return [
-        '-c:v', 'libx264', '-preset', x264.preset, ...(x264.tune ? ['-tune', x264.tune] : []), '-crf', String(rate.crf), ...common,
+        '-c:v', 'libx264', '-crf', String(rate.crf), ...common,
         // Closed GOPs: nothing in a segment refers to another segment. 8x8 transforms keep the stream
         // High profile under every preset (ultrafast turns them off and x264 would then signal Main),
-        // so the CODECS the manifests declare before any encode is what the stream is.
-        '-x264-params', 'open-gop=0:8x8dct=1',
+        // so the CODECS the manifests declare before any encode is what the stream is. Every other
+        // SPS/PPS setting is stated too, the same at either speed (x264-tiers.ts).
+        ...x264SpeedArgs(x264.preset as X264Preset, x264.tune as X264Tune | undefined, tier),
         // One encoder thread, always: x264's output depends on its thread count (auto is 1.5 × the
         // CPUs), and with VBV (-maxrate) and more than one thread, frame or slice, it differs from
         // run to run. One URL must always carry the same bytes, on any machine, after any retry.

@@ -12,6 +12,7 @@ import {
 import { sourceInput } from '../process/source-input.js';
 import { encoderArgs, hwInputArgs, scaleFilters } from './encoder-args.js';
 import type { VideoEncoderName } from './encoders.js';
+import type { SpeedTier } from './x264-tiers.js';
 
 /**
  * FFmpeg command lines, as pure functions of the plan. Every encode writes
@@ -50,6 +51,8 @@ export interface VideoEncodeOptions {
   encoder?: VideoEncoderName;
   /** Stop after this many frames: an init segment's encode (its stsd is the same as a whole segment's, see origin/init.ts). */
   frames?: number;
+  /** libx264's speed: fast for a degraded segment, same SPS/PPS (x264-tiers.ts). Hardware encoders have one. */
+  speed?: SpeedTier;
 }
 
 export function videoEncodeArgs(
@@ -81,7 +84,7 @@ export function videoEncodeArgs(
     // Every source frame once, on its own timestamp: no frame-rate conversion, VFR stays VFR.
     '-fps_mode', 'passthrough',
     '-enc_time_base', '-1',
-    ...encoderArgs(encoder, rendition, plan.encoder),
+    ...encoderArgs(encoder, rendition, plan.encoder, options.speed),
     ...(options.frames ? ['-frames:v', String(options.frames)] : []),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
     ...TS_OUTPUT,

@@ -7,6 +7,15 @@ import { silentLogger } from '../../src/observe/log.js';
 
 export type TestServer = RunningServer & { cacheDir: string };
 
+/**
+ * The defaults, with degrading under load off: whether a segment is degraded depends on this machine's speed, and
+ * most tests count encodes or compare bytes. The tests of degrading turn it on (test/degrade-*.test.ts).
+ */
+const TEST_DEFAULTS: StreamingConfig = (() => {
+  const defaults = defaultStreamingConfig();
+  return { ...defaults, encoder: { ...defaults.encoder, degrade: { ...defaults.encoder.degrade, enabled: false } } };
+})();
+
 /** A real origin on a loopback port with a fresh cache (or the given one). */
 export async function testServer(
   mediaDir: string,
@@ -15,7 +24,7 @@ export async function testServer(
 ): Promise<TestServer> {
   const cacheDir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'jitseg-cache-')));
   const server = await startServer(
-    { ...options, mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: { ...defaultStreamingConfig(), ...streaming } },
+    { ...options, mediaDir, cacheDir, port: 0, host: '127.0.0.1', streaming: { ...TEST_DEFAULTS, ...streaming } },
     { logger: silentLogger() },
   );
   return { ...server, cacheDir };
@@ -25,4 +34,4 @@ export async function testServer(
 export const NO_PREFETCH: Partial<StreamingConfig> = { prefetch: { ...defaultStreamingConfig().prefetch, enabled: false } };
 
 /** The default encoder settings with some changed. */
-export const encoderWith = (changes: Partial<StreamingConfig['encoder']>): StreamingConfig['encoder'] => ({ ...defaultStreamingConfig().encoder, ...changes });
+export const encoderWith = (changes: Partial<StreamingConfig['encoder']>): StreamingConfig['encoder'] => ({ ...TEST_DEFAULTS.encoder, ...changes });

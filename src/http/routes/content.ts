@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../../errors.js';
 import type { Content } from '../../library/media-library.js';
 import { dashManifest } from '../../manifest/dash.js';
+import { servedPlan } from '../../coordinate/rendition-health.js';
 import { audioMediaPlaylist, multivariantPlaylist, videoMediaPlaylist } from '../../manifest/hls.js';
 import { PEER_HEADER } from '../../coordinate/peer.js';
 import { findRendition, segmentCountOf } from '../../plan/renditions.js';
@@ -22,6 +23,9 @@ import { StartTracker } from '../start-tracker.js';
  */
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** A degraded segment (coordinate/degraded-segments.ts): caches ask again soon and then get the normal encode. */
+const DEGRADED = 'public, max-age=10';
+const mediaType = (kind: MediaKind) => (kind === 'video' ? 'video/mp4' : 'audio/mp4');
 
 export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppEnv> {
   const { library, origin, signer } = deps;
@@ -49,13 +53,15 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
+    const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
+    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
+    const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
+    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
   });
 
   const mediaKind = (c: Context): MediaKind => {
@@ -124,12 +130,13 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
       const gone = edgePrefetch ? undefined : c.req.raw.signal;
       const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason, ...(gone ? { gone } : {}) });
       cached = { body, etag: etagOf(body) };
-      hot.set(key, cached);
+      // A degraded segment is replaced by its normal encode soon: not kept here, and not cached for long downstream.
+      if (!origin.isDegraded(body)) hot.set(key, cached);
     }
     const next = number === 'init' ? 1 : number + 1;
     // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
     // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
     if (next <= segmentCount && !signer) c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
-    return sendBytes(c, { ...cached, contentType: kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
+    return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: origin.isDegraded(cached.body) ? DEGRADED : IMMUTABLE });
   };
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { InvalidRequestError, NotFoundError } from '../../errors.js';
 import { dashManifest } from '../../manifest/dash.js';
+import { servedPlan } from '../../coordinate/rendition-health.js';
 import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
@@ -23,13 +24,14 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
       throw err;
     }
     const content = await deps.library.register(relative);
-    const { plan, metadata } = content;
+    const { metadata } = content;
+    const { plan, version: without } = servedPlan(content.plan, deps.droppedRenditions?.(metadata.hash));
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = await childQuery(c, deps.signer, metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     return file === 'master.m3u8'
-      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version + without)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version + without);
   });
   return app;
 }
