@@ -78,6 +78,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
       `RESOLUTION=${rendition.width}x${rendition.height}`,
       `CODECS=${quote(codecs)}`,
       `FRAME-RATE=${hlsFrameRate(plan.frameRates)}`,
+      ...(rendition.videoRange ? [`VIDEO-RANGE=${rendition.videoRange}`] : []),
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);

@@ -12,6 +12,7 @@ import {
 import { sourceInput } from '../process/source-input.js';
 import { encoderArgs, hwInputArgs, scaleFilters } from './encoder-args.js';
 import type { VideoEncoderName } from './encoders.js';
+import { SDR_BT709_TAGS, toneMapFilters, withoutHardwareDecode } from './tonemap.js';
 
 /**
  * FFmpeg command lines, as pure functions of the plan. Every encode writes
@@ -66,12 +67,15 @@ export function videoEncodeArgs(
   const isLast = segment.index === plan.videoSegments.length - 1;
   // trim on exact source ticks: the filter sees the stream's own time base under -copyts.
   const trim = `trim=start_pts=${segment.startPts}${isLast ? '' : `:end_pts=${segment.endPts}`}`;
-  const filters = [trim, ...scaleFilters(encoder, rendition.width, rendition.height), 'setsar=1'].join(',');
+  // An HDR source is tone-mapped (and resized) in software first; the scaler then keeps its size.
+  const toneMap = plan.toneMap ? toneMapFilters(plan.toneMap, rendition.width, rendition.height) : [];
+  const filters = [trim, ...toneMap, ...scaleFilters(encoder, rendition.width, rendition.height), 'setsar=1'].join(',');
+  const hwInput = plan.toneMap ? withoutHardwareDecode(hwInputArgs(encoder)) : hwInputArgs(encoder);
   return [
     ...COMMON,
     ...seekArgs,
     '-copyts',
-    ...hwInputArgs(encoder),
+    ...hwInput,
     // encoder.threads is the decoder's: decoding is bit-exact at any thread count (the encoder's is pinned).
     ...(plan.encoder.threads > 0 ? ['-threads', String(plan.encoder.threads)] : []),
     ...sourceInput(sourcePath),
@@ -82,6 +86,7 @@ export function videoEncodeArgs(
     '-fps_mode', 'passthrough',
     '-enc_time_base', '-1',
     ...encoderArgs(encoder, rendition, plan.encoder),
+    ...(plan.toneMap ? SDR_BT709_TAGS : []),
     ...(options.frames ? ['-frames:v', String(options.frames)] : []),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
     ...TS_OUTPUT,
