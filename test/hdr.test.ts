@@ -4,6 +4,11 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { probeFile } from '../src/probe/probe-file.js';
+import { probeWithFfprobe } from '../src/probe/ffprobe.js';
+import { dynamicRangeOf, hdrFormatOf } from '../src/probe/colour.js';
+import { makePlan } from '../src/plan/plan.js';
+import { defaultStreamingConfig } from '../src/config/config.js';
+import { box, withSampleEntryBoxes } from './support/sample-entry-boxes.js';
 import { decodeFrames, expectSameVideo, parseM3u8 } from './support/conformance.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer, type TestServer } from './support/server.js';
@@ -65,17 +70,23 @@ interface PatchStats {
   v: number;
 }
 
-/** Mean Y, U and V of a patch in every decoded frame of `map`, in the given pixel format's code values. */
-async function patchStats(url: string, map: string, pixFmt: 'yuv420p' | 'yuv420p10le', patch: keyof typeof PATCHES): Promise<PatchStats[]> {
-  const { stderr } = await exec(
-    'ffmpeg',
-    ['-hide_banner', '-nostats', '-loglevel', 'info', '-i', url, '-map', map, '-vf', `format=${pixFmt},${measureCrop(patch)},signalstats,metadata=print`, '-f', 'null', '-'],
-    { maxBuffer: 1 << 26 },
-  );
-  const all = (key: string) => [...stderr.matchAll(new RegExp(`lavfi\\.signalstats\\.${key}=([\\d.]+)`, 'g'))].map((m) => Number(m[1]));
-  const [y, u, v] = [all('YAVG'), all('UAVG'), all('VAVG')];
-  if (y.length === 0 || u.length !== y.length || v.length !== y.length) throw new Error(`no patch measured from ${url}`);
-  return y.map((value, i) => ({ y: value, u: u[i]!, v: v[i]! }));
+type Patch = keyof typeof PATCHES;
+const PATCH_NAMES = Object.keys(PATCHES) as Patch[];
+
+/** Mean Y, U and V of every patch in every decoded frame of `map`, in the given pixel format's code values (one decode). */
+async function patchStats(url: string, map: string, pixFmt: 'yuv420p' | 'yuv420p10le'): Promise<Record<Patch, PatchStats[]>> {
+  const branches = PATCH_NAMES.map((p) => `[${p}]${measureCrop(p)},signalstats,metadata@${p}=print[${p}out]`);
+  const graph = `[${map}]format=${pixFmt},split=${PATCH_NAMES.length}${PATCH_NAMES.map((p) => `[${p}]`).join('')};${branches.join(';')}`;
+  const outputs = PATCH_NAMES.flatMap((p) => ['-map', `[${p}out]`, '-f', 'null', '-']);
+  const { stderr } = await exec('ffmpeg', ['-hide_banner', '-nostats', '-loglevel', 'info', '-i', url, '-filter_complex', graph, ...outputs], { maxBuffer: 1 << 26 });
+  const result = {} as Record<Patch, PatchStats[]>;
+  for (const patch of PATCH_NAMES) {
+    const all = (key: string) => [...stderr.matchAll(new RegExp(`\\[metadata@${patch} @ [^\\]]+\\] lavfi\\.signalstats\\.${key}=([\\d.]+)`, 'g'))].map((m) => Number(m[1]));
+    const [y, u, v] = [all('YAVG'), all('UAVG'), all('VAVG')];
+    if (y.length === 0 || u.length !== y.length || v.length !== y.length) throw new Error(`no ${patch} patch measured from ${url}`);
+    result[patch] = y.map((value, i) => ({ y: value, u: u[i]!, v: v[i]! }));
+  }
+  return result;
 }
 
 const average = (stats: PatchStats[]): PatchStats => ({ y: mean(stats.map((s) => s.y)), u: mean(stats.map((s) => s.u)), v: mean(stats.map((s) => s.v)) });
@@ -151,6 +162,48 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
     expect(hlg.video.colour).toEqual({ primaries: 'bt2020', transfer: 'arib-std-b67', matrix: 'bt2020nc', range: 'tv' });
   });
 
+  it('both probes read mdcv, clli and dvcC from an MP4 sample entry alike; the peak is MaxCLL', async () => {
+    // Container values that differ from the SEI's (4,000 cd/m² mastering peak, MaxCLL 1,500): the container's win.
+    const mdcv = Buffer.alloc(24);
+    [13250, 34500, 7500, 3000, 34000, 16000, 15635, 16450].forEach((v, i) => mdcv.writeUInt16BE(v, 2 * i));
+    mdcv.writeUInt32BE(40_000_000, 16);
+    mdcv.writeUInt32BE(50, 20);
+    const clli = Buffer.alloc(4);
+    clli.writeUInt16BE(1500, 0);
+    clli.writeUInt16BE(300, 2);
+    // Dolby Vision 1.0, profile 8, level 6, RPU and base layer present, base layer compatible with HDR10 (id 1).
+    const dvcC = Buffer.alloc(24);
+    dvcC[0] = 1;
+    dvcC.writeUInt16BE((8 << 9) | (6 << 3) | 0b101, 2);
+    dvcC[4] = 1 << 4;
+    const crafted = path.join(MEDIA_DIR, `dv-${process.pid}.mp4`);
+    await withSampleEntryBoxes(files['hdr10.mp4']!, crafted, [box('mdcv', mdcv), box('clli', clli), box('dvcC', dvcC)]);
+
+    const expected = {
+      primaries: 'bt2020', transfer: 'smpte2084', matrix: 'bt2020nc', range: 'tv',
+      mastering: { green: [13250, 34500], blue: [7500, 3000], red: [34000, 16000], whitePoint: [15635, 16450], maxLuminance: 40_000_000, minLuminance: 50 },
+      contentLight: { maxCll: 1500, maxFall: 300 },
+      dolbyVision: { profile: 8, level: 6, blCompatibilityId: 1, rpu: true, el: false },
+    };
+    const fast = await probeFile(crafted, { decodeCheck: false });
+    expect(fast.prober).toBe('mp4box');
+    expect(fast.video.colour).toEqual(expected);
+    expect((await probeWithFfprobe(crafted)).video.colour).toEqual(expected);
+    expect(hdrFormatOf(fast.video.colour)).toBe('Dolby Vision 8.1 (HDR10 base)');
+    expect(makePlan(fast, defaultStreamingConfig()).toneMap?.peakNits).toBe(1500);
+  });
+
+  it('names the dynamic range of Dolby Vision by its base layer when the VUI leaves the transfer out', () => {
+    const dv = (blCompatibilityId: number) => ({ dolbyVision: { profile: 8, level: 6, blCompatibilityId, rpu: true, el: false } });
+    expect(dynamicRangeOf(dv(1))).toBe('PQ');
+    expect(dynamicRangeOf(dv(4))).toBe('HLG');
+    expect(hdrFormatOf(dv(4))).toBe('Dolby Vision 8.4 (HLG base)');
+    // Profile 5 (IPTPQc2) has no base layer a non-Dolby decoder shows right: not tone-mapped as if it were PQ.
+    expect(dynamicRangeOf({ dolbyVision: { profile: 5, level: 6, blCompatibilityId: 0, rpu: true, el: false } })).toBe('SDR');
+    expect(dynamicRangeOf({ transfer: 'smpte2084', hdr10Plus: true })).toBe('PQ');
+    expect(hdrFormatOf({ transfer: 'smpte2084', hdr10Plus: true })).toBe('HDR10+');
+  });
+
   describe.each([
     { file: 'hdr10.mp4', transfer: 'smpte2084' as const, toNits: pqToNits, peakNits: MAX_CLL },
     { file: 'hlg.mkv', transfer: 'arib-std-b67' as const, toNits: hlgToNits, peakNits: 1000 },
@@ -162,6 +215,9 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
       const variant = hls.playlists[0];
       expect(variant.attributes['VIDEO-RANGE']).toBe('SDR');
       expect(variant.attributes.CODECS).toMatch(/^avc1\.64/);
+      const content = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: file }) })).json();
+      const info = await (await fetch(`${server.url}/api/v1/content/${content.hash}/info`)).json();
+      expect(info.hdr).toEqual({ format: transfer === 'smpte2084' ? 'HDR10' : 'HLG', toneMappedFrom: transfer === 'smpte2084' ? 'PQ' : 'HLG', peakNits: peakNits });
       const playlistUrl = new URL(variant.uri, master).href;
       const src = files[file]!;
 
@@ -169,15 +225,19 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
       const truth = await decodeFrames(src, '0:v:0');
       expectSameVideo('tone-mapped rendition', await decodeFrames(master, '0:p:0:v'), truth);
 
+      const [source10, cut8, streamed] = await Promise.all([
+        patchStats(src, '0:v:0', 'yuv420p10le'),
+        patchStats(src, '0:v:0', 'yuv420p'),
+        patchStats(playlistUrl, '0:v:0', 'yuv420p'),
+      ]);
       for (const patch of ['grey', 'white'] as const) {
-        // The source's patch in 10-bit code values, and what the tone curve makes of it.
-        const signal = (average(await patchStats(src, '0:v:0', 'yuv420p10le', patch)).y - 64) / 876;
+        // The source's patch in 10-bit code values, what the tone curve makes of it, and what a plain cut does.
+        const signal = (average(source10[patch]).y - 64) / 876;
         const expected = hableSdrLuma(toNits(signal), peakNits);
-        const cut = average(await patchStats(src, '0:v:0', 'yuv420p', patch)).y;
-        const streamed = await patchStats(playlistUrl, '0:v:0', 'yuv420p', patch);
-        expect(streamed.length).toBe(truth.length);
+        const cut = average(cut8[patch]).y;
+        expect(streamed[patch].length).toBe(truth.length);
         // Every frame of every segment: one curve with one peak, whatever frame a segment's decode starts at.
-        for (const [i, s] of streamed.entries()) {
+        for (const [i, s] of streamed[patch].entries()) {
           if (Math.abs(s.y - expected) > CURVE_TOLERANCE) {
             throw new Error(`${patch} patch, frame ${i}: Y ${s.y.toFixed(2)}, the tone curve gives ${expected.toFixed(2)} (a plain cut: ${cut.toFixed(2)})`);
           }
@@ -188,8 +248,7 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
           expect(expected - cut, `reference white: curve ${expected.toFixed(1)}, plain cut ${cut.toFixed(1)}`).toBeGreaterThanOrEqual(MIN_WHITE_DIFFERENCE_FROM_CUT);
         }
       }
-      const cutColour = average(await patchStats(src, '0:v:0', 'yuv420p', 'colour'));
-      const streamedColour = average(await patchStats(playlistUrl, '0:v:0', 'yuv420p', 'colour'));
+      const [cutColour, streamedColour] = [average(cut8.colour), average(streamed.colour)];
       expect(chroma(streamedColour), `saturation: tone-mapped ${chroma(streamedColour).toFixed(1)}, plain cut ${chroma(cutColour).toFixed(1)}`)
         .toBeGreaterThanOrEqual(MIN_SATURATION_GAIN * chroma(cutColour));
 

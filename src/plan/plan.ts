@@ -6,7 +6,7 @@ import { audioSegmentBitsBound, bitrateFigures, videoSegmentBitsBound } from './
 import { frameRates, rationalValue, type FrameRates } from './frame-rate.js';
 import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
 import { toneMapOf, type ToneMap } from './tone-map.js';
-import type { DynamicRange } from '../probe/colour.js';
+import { hdrFormatOf, type DynamicRange } from '../probe/colour.js';
 
 /**
  * The plan: one deterministic cut list per source and everything derived from
@@ -128,6 +128,8 @@ export interface Plan {
   segmentTemplate: string;
   /** An HDR source: how the H.264 ladder is tone-mapped to SDR BT.709 (tone-map.ts). */
   toneMap?: ToneMap;
+  /** An HDR source: what it is, for people (/info: "HDR10", "HLG", "Dolby Vision 8.1 (HDR10 base)", …). */
+  hdrFormat?: string;
 }
 
 /** Round half away from zero, like FFmpeg's av_rescale_q (AV_ROUND_NEAR_INF). */
@@ -408,7 +410,7 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
     audio: audio.filter((a) => a.segments.length > 0),
     encoder,
     segmentTemplate: config.packager.segment_template,
-    ...(toneMap ? { toneMap } : {}),
+    ...(toneMap ? { toneMap, hdrFormat: hdrFormatOf(video.colour) } : {}),
   });
 }
 
