@@ -9,7 +9,8 @@ import { dynamicRangeOf, hdrFormatOf } from '../src/probe/colour.js';
 import { makePlan } from '../src/plan/plan.js';
 import { defaultStreamingConfig } from '../src/config/config.js';
 import { box, withSampleEntryBoxes } from './support/sample-entry-boxes.js';
-import { decodeFrames, expectSameVideo, parseM3u8 } from './support/conformance.js';
+import { decodeFrames, expectSameVideo, parseM3u8, parseMpd } from './support/conformance.js';
+import { hvcCodecString } from '../src/package/fmp4.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer, type TestServer } from './support/server.js';
 
@@ -92,6 +93,23 @@ async function patchStats(url: string, map: string, pixFmt: 'yuv420p' | 'yuv420p
 const average = (stats: PatchStats[]): PatchStats => ({ y: mean(stats.map((s) => s.y)), u: mean(stats.map((s) => s.u)), v: mean(stats.map((s) => s.v)) });
 /** Distance from neutral grey in the chroma plane (8-bit code values). */
 const chroma = (s: PatchStats, neutral = 128) => Math.hypot(s.u - neutral, s.v - neutral);
+/** The first decoded frame of every segment of a media playlist, each segment joined to the init alone. */
+async function segmentFirstFrames(playlistUrl: string): Promise<Array<Record<string, any>>> {
+  const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
+  const init = Buffer.from(await (await fetch(new URL(playlist.segments[0].map.uri, playlistUrl))).arrayBuffer());
+  const frames: Array<Record<string, any>> = [];
+  for (const [i, segment] of playlist.segments.entries()) {
+    const body = Buffer.from(await (await fetch(new URL(segment.uri, playlistUrl))).arrayBuffer());
+    const joined = path.join(MEDIA_DIR, `joined-${process.pid}-${i}.mp4`);
+    await writeFile(joined, Buffer.concat([init, body]));
+    const entries = 'frame=color_primaries,color_transfer,color_space,color_range,pix_fmt:frame_side_data_list';
+    frames.push((await ffprobeJson(['-read_intervals', '%+#1', '-show_frames', '-show_entries', entries, joined])).frames[0]);
+  }
+  return frames;
+}
+
+const sideDataTypes = (frame: Record<string, any>): string[] => (frame.side_data_list ?? []).map((sd: { side_data_type: string }) => sd.side_data_type);
+
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 /** SMPTE ST 2084 EOTF: signal (0–1) → cd/m². */
@@ -141,7 +159,7 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
   beforeAll(async () => {
     files['hdr10.mp4'] = await source('hdr10-pq.mp4', sourceArgs('smpte2084'));
     files['hlg.mkv'] = await source('hlg.mkv', sourceArgs('arib-std-b67'));
-    server = await testServer(await mediaFolder(files), { segment_duration: 2, encoder: encoderWith({ preset: 'ultrafast' }) });
+    server = await testServer(await mediaFolder(files), { segment_duration: 2, hdr: 'keep', encoder: encoderWith({ preset: 'ultrafast' }) });
   });
 
   afterAll(async () => {
@@ -211,7 +229,8 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
     it('plays as SDR BT.709 H.264, tone-mapped, on the source frames', async () => {
       const master = `${server.url}/vod/${file}/master.m3u8`;
       const hls = parseM3u8(await (await fetch(master)).text());
-      expect(hls.playlists.length).toBe(1);
+      // The H.264 variant is listed first (players start on it); the HEVC one is the hdr: keep test's.
+      expect(hls.playlists.length).toBe(2);
       const variant = hls.playlists[0];
       expect(variant.attributes['VIDEO-RANGE']).toBe('SDR');
       expect(variant.attributes.CODECS).toMatch(/^avc1\.64/);
@@ -253,20 +272,50 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
         .toBeGreaterThanOrEqual(MIN_SATURATION_GAIN * chroma(cutColour));
 
       // Every segment on its own says BT.709 (its first frame decodes with the SPS the stream carries there).
-      const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
-      const init = Buffer.from(await (await fetch(new URL(playlist.segments[0].map.uri, playlistUrl))).arrayBuffer());
-      expect(playlist.segments.length).toBeGreaterThanOrEqual(3);
-      for (const [i, segment] of playlist.segments.entries()) {
-        const body = Buffer.from(await (await fetch(new URL(segment.uri, playlistUrl))).arrayBuffer());
-        const joined = path.join(MEDIA_DIR, `joined-${process.pid}-${i}.mp4`);
-        await writeFile(joined, Buffer.concat([init, body]));
-        const { frames } = await ffprobeJson(['-read_intervals', '%+#1', '-show_frames', '-show_entries', 'frame=color_primaries,color_transfer,color_space,color_range,pix_fmt', joined]);
-        expect(frames[0], `segment ${i + 1}`).toMatchObject({ pix_fmt: 'yuv420p', color_range: 'tv', color_space: 'bt709', color_primaries: 'bt709', color_transfer: 'bt709' });
+      const firstFrames = await segmentFirstFrames(playlistUrl);
+      expect(firstFrames.length).toBeGreaterThanOrEqual(3);
+      for (const [i, frame] of firstFrames.entries()) {
+        expect(frame, `segment ${i + 1}`).toMatchObject({ pix_fmt: 'yuv420p', color_range: 'tv', color_space: 'bt709', color_primaries: 'bt709', color_transfer: 'bt709' });
         // No HDR metadata left on an SDR picture.
-        const sideData = (frames[0].side_data_list ?? []).map((sd: { side_data_type: string }) => sd.side_data_type);
-        expect(sideData, `segment ${i + 1}`).not.toContain('Mastering display metadata');
-        expect(sideData, `segment ${i + 1}`).not.toContain('Content light level metadata');
+        expect(sideDataTypes(frame), `segment ${i + 1}`).not.toContain('Mastering display metadata');
+        expect(sideDataTypes(frame), `segment ${i + 1}`).not.toContain('Content light level metadata');
       }
+    });
+
+    it('with hdr: keep, also an HEVC Main 10 rendition in the source\'s PQ/HLG, tagged, frame-exact', async () => {
+      const master = `${server.url}/vod/${file}/master.m3u8`;
+      const hls = parseM3u8(await (await fetch(master)).text());
+      const variant = hls.playlists.find((p: { attributes: { CODECS: string } }) => p.attributes.CODECS.startsWith('hvc1'));
+      expect(variant, 'an HEVC variant').toBeDefined();
+      expect(variant.attributes['VIDEO-RANGE']).toBe(transfer === 'smpte2084' ? 'PQ' : 'HLG');
+      // 320×180 at 25 fps: level 2 (general_level_idc 60).
+      expect(variant.attributes.CODECS).toBe('hvc1.2.4.L60.90');
+      const playlistUrl = new URL(variant.uri, master).href;
+      const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
+      const init = new Uint8Array(await (await fetch(new URL(playlist.segments[0].map.uri, playlistUrl))).arrayBuffer());
+      expect(hvcCodecString(init), 'init codec = declared CODECS').toBe(variant.attributes.CODECS);
+      expectSameVideo('HDR rendition', await decodeFrames(playlistUrl, '0:v:0'), await decodeFrames(files[file]!, '0:v:0'));
+
+      const firstFrames = await segmentFirstFrames(playlistUrl);
+      for (const [i, frame] of firstFrames.entries()) {
+        expect(frame, `segment ${i + 1}`).toMatchObject({ pix_fmt: 'yuv420p10le', color_range: 'tv', color_space: 'bt2020nc', color_primaries: 'bt2020', color_transfer: transfer });
+        if (transfer === 'smpte2084') {
+          // x265's SEI on every segment's first picture: the source's mastering display and light levels.
+          const sd = frame.side_data_list as Array<Record<string, unknown>>;
+          expect(sd.find((d) => d.side_data_type === 'Mastering display metadata'), `segment ${i + 1}`).toMatchObject({ max_luminance: '10000000/10000', green_x: '13250/50000' });
+          expect(sd.find((d) => d.side_data_type === 'Content light level metadata'), `segment ${i + 1}`).toMatchObject({ max_content: MAX_CLL, max_average: 400 });
+        }
+      }
+      // The grey keeps its HDR code value (no tone mapping on this rendition).
+      const grey = average((await patchStats(playlistUrl, '0:v:0', 'yuv420p10le')).grey).y;
+      const sourceGrey = average((await patchStats(files[file]!, '0:v:0', 'yuv420p10le')).grey).y;
+      expect(Math.abs(grey - sourceGrey), `grey ${grey.toFixed(1)} vs the source's ${sourceGrey.toFixed(1)}`).toBeLessThanOrEqual(4);
+
+      const mpd = await (await fetch(`${server.url}/vod/${file}/manifest.mpd`)).text();
+      const cicpTransfer = transfer === 'smpte2084' ? 16 : 18;
+      expect(mpd).toContain(`<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="${cicpTransfer}"/>`);
+      const dash = parseMpd(mpd, { manifestUri: `${server.url}/vod/${file}/manifest.mpd` });
+      expect(dash.playlists.map((p: { attributes: { CODECS: string } }) => p.attributes.CODECS).sort()).toEqual([hls.playlists[0].attributes.CODECS.split(',')[0], variant.attributes.CODECS.split(',')[0]].sort());
     });
   });
 });

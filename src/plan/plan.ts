@@ -6,6 +6,7 @@ import { audioSegmentBitsBound, bitrateFigures, videoSegmentBitsBound } from './
 import { frameRates, rationalValue, type FrameRates } from './frame-rate.js';
 import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
 import { toneMapOf, type ToneMap } from './tone-map.js';
+import { hdrRendition, type HdrKeep } from './hdr-rendition.js';
 import { hdrFormatOf, type DynamicRange } from '../probe/colour.js';
 
 /**
@@ -79,6 +80,8 @@ export interface VideoRendition {
   averageBandwidth: number;
   /** HLS VIDEO-RANGE, declared for HDR sources only (an SDR source's variants leave it to its default, SDR). */
   videoRange?: DynamicRange;
+  /** An HEVC Main 10 rendition that keeps the HDR (hdr-rendition.ts); absent: H.264. */
+  hevc?: HdrKeep;
 }
 
 export interface AudioRendition {
@@ -384,6 +387,10 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
   const rates = frameRates(video);
   const toneMap = toneMapOf(video.colour);
   const renditions = ladder(video, rationalValue(rates.nominal), profiles, segments, cutsKey, encoder, toneMap);
+  if (toneMap && config.hdr === 'keep') {
+    const top = renditions.reduce((best, r) => (r.width * r.height > best.width * best.height ? r : best));
+    renditions.push(hdrRendition(top, toneMap, video.colour, rationalValue(rates.nominal), segments, cutsKey, encoder));
+  }
   const cutsSeconds = cuts.map((pts) => pts / video.timescale);
   const audio = probe.audio.flatMap((track) => [
     audioRendition(track, cutsSeconds, { channels: 2, bitrateKbps: config.audio.bitrate }, cutsKey, offsetTicks),
