@@ -348,6 +348,8 @@ export class Origin {
    * use now.
    */
   private async videoEncoderFor(content: Content, found: Rendition): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
+    // The HDR-keeping HEVC rendition is libx265's whatever the ladder uses: never a hardware failure or fallback.
+    if (found.kind === 'video' && found.rendition.hevc) return { encoder: 'libx264', fixed: true };
     const init = this.initFileOf(content, found);
     const recorded = await this.segments.encoderOf(init);
     if (recorded) return { encoder: recorded as VideoEncoderName, fixed: true };
