@@ -22,7 +22,8 @@ export function needsFrameColour(probe: ProbeResult): boolean {
   const { colour, codec } = probe.video;
   // PQ: the peak to tone-map from is in the metadata, and HDR10+ lives in the frames only (HLG needs neither).
   if (dynamicRangeOf(colour) === 'PQ') return !colour?.hdr10Plus && !colour?.dolbyVision;
-  return colour?.transfer === undefined && HDR_CAPABLE.has(codec);
+  // ffprobe's stream fields already come from the VUI; the MP4 path read only the container's colr box.
+  return probe.prober === 'mp4box' && colour?.transfer === undefined && HDR_CAPABLE.has(codec);
 }
 
 /** The probe with its colour completed from the first frame (the container's own values win). */
