@@ -11,6 +11,7 @@ import { defaultStreamingConfig } from '../src/config/config.js';
 import { box, withSampleEntryBoxes } from './support/sample-entry-boxes.js';
 import { decodeFrames, expectSameVideo, parseM3u8, parseMpd } from './support/conformance.js';
 import { hvcCodecString } from '../src/package/fmp4.js';
+import { videoEncodeArgs } from '../src/transcode/ffmpeg-args.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer, type TestServer } from './support/server.js';
 
@@ -209,6 +210,19 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
     expect((await probeWithFfprobe(crafted)).video.colour).toEqual(expected);
     expect(hdrFormatOf(fast.video.colour)).toBe('Dolby Vision 8.1 (HDR10 base)');
     expect(makePlan(fast, defaultStreamingConfig()).toneMap?.peakNits).toBe(1500);
+  });
+
+  it.each(['h264_nvenc', 'h264_qsv', 'h264_vaapi'] as const)('%s: tone-mapped in software, then uploaded: ffmpeg initialises the whole chain and stops only at the upload', async (encoder) => {
+    const probe = await probeFile(files['hdr10.mp4']!, { decodeCheck: false });
+    const plan = makePlan(probe, defaultStreamingConfig());
+    const args = videoEncodeArgs(files['hdr10.mp4']!, plan, plan.renditions[0]!, plan.videoSegments[1]!, '/dev/null', { encoder });
+    // zscale cannot reach frames on a device: the source is decoded in software.
+    expect(args).not.toContain('-hwaccel');
+    const chain = args[args.indexOf('-vf') + 1]!.replace(/^trim=[^,]+,/, '');
+    expect(chain).toMatch(/^zscale=.*tonemap=tonemap=hable:desat=0:peak=10,.*format=yuv420p,format=nv12\|\w+,hwupload/);
+    const { stderr } = await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=0.2,format=yuv420p10le', '-vf', chain, '-f', 'null', '-']).catch((err: { stderr: string }) => ({ stderr: err.stderr }));
+    expect(stderr).not.toMatch(/Error initializing filter|No such filter|Impossible to convert|Option not found/);
+    expect(stderr).toMatch(/Query format failed for 'Parsed_hwupload_\d+'/);
   });
 
   it('names the dynamic range of Dolby Vision by its base layer when the VUI leaves the transfer out', () => {
