@@ -12,6 +12,9 @@ import { box, withSampleEntryBoxes } from './support/sample-entry-boxes.js';
 import { decodeFrames, expectSameVideo, parseM3u8, parseMpd } from './support/conformance.js';
 import { hvcCodecString } from '../src/package/fmp4.js';
 import { videoEncodeArgs } from '../src/transcode/ffmpeg-args.js';
+import { hevcEncoderArgs } from '../src/transcode/hevc-args.js';
+import { hevcLevelIdc } from '../src/plan/hevc-level.js';
+import type { VideoRendition } from '../src/plan/plan.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer, type TestServer } from './support/server.js';
 
@@ -223,6 +226,24 @@ describe('HDR sources: tone-mapped to SDR BT.709', () => {
     const { stderr } = await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=0.2,format=yuv420p10le', '-vf', chain, '-f', 'null', '-']).catch((err: { stderr: string }) => ({ stderr: err.stderr }));
     expect(stderr).not.toMatch(/Error initializing filter|No such filter|Impossible to convert|Option not found/);
     expect(stderr).toMatch(/Query format failed for 'Parsed_hwupload_\d+'/);
+  });
+
+  it.each([
+    [1920, 1080, 24, 4000],
+    [1920, 1080, 60, 4000],
+    [1280, 720, 25, 2500],
+    [854, 480, 30, 1200],
+  ])('the HEVC level planned for %ix%i at %i fps, %i kb/s is the one x265 writes', async (width, height, fps, rate) => {
+    const levelIdc = hevcLevelIdc(width, height, fps, rate);
+    const rendition = { width, height, maxrateKbps: rate, bufsizeKbps: rate, crf: 23, levelIdc } as VideoRendition;
+    const hdr = { colorprim: 'bt2020', transfer: 'smpte2084', colormatrix: 'bt2020nc', range: 'limited' } as const;
+    const out = path.join(MEDIA_DIR, `level-${process.pid}-${width}x${height}-${fps}.hevc`);
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`, '-frames:v', '2',
+      '-vf', 'format=yuv420p10le', ...hevcEncoderArgs(rendition, hdr, 'ultrafast'), '-f', 'hevc', out,
+    ]);
+    const { streams } = await ffprobeJson(['-show_entries', 'stream=level,profile', out]);
+    expect(streams[0]).toEqual({ profile: 'Main 10', level: levelIdc });
   });
 
   it('names the dynamic range of Dolby Vision by its base layer when the VUI leaves the transfer out', () => {

@@ -14,7 +14,7 @@ export function hevcFilters(rendition: VideoRendition): string[] {
 export function hevcEncoderArgs(rendition: VideoRendition, hdr: HdrKeep, preset: string): string[] {
   const params = [
     // One thread, no pool: x265's output then never depends on the machine or its load (as x264's, encoder-args.ts).
-    'pools=none', 'frame-threads=1', 'lookahead-slices=0',
+    'pools=none', 'frame-threads=1', 'lookahead-slices=0', 'wpp=0',
     // Closed GOPs: nothing in a segment refers to another segment.
     'open-gop=0',
     `level-idc=${hevcLevelArgument(rendition.levelIdc)}`, 'high-tier=0',
