@@ -31,6 +31,7 @@ import { measureCacheAndCoordination, reportCacheAndCoordination, type CacheCoor
 import { measureEdge, reportEdge, type EdgeResults } from './edge.js';
 import { cleanup, exitOnInterrupt, log, ratio, seconds, type SourceFile } from './harness.js';
 import { formatMs, round } from './lib.js';
+import { PLAYER_CASES, type PlayerCase } from './player-run.js';
 import { COLD_SEGMENTS, SEED } from './measure/cold-segment.js';
 import { COLD_START_GOALS, COLD_START_RUNS, measureColdStart, reportColdStart, type ColdStartResults } from './measure/cold-start.js';
 import { measureTtfs, PLAYER_CONNECTIONS, reportTtfs, TTFS_TRIALS, type TtfsResult } from './measure/first-segment.js';
@@ -193,6 +194,16 @@ function report(r: Results): string {
 /** Rounds every number to 3 decimals so the JSON stays readable. */
 const tidy = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' ? round(v) : v)));
 
+/** `--players hls.js,Shaka (HLS)`: the cold-start players to run (all by default). */
+function chosenPlayers(argv: string[]): readonly PlayerCase[] {
+  const at = argv.indexOf('--players');
+  if (at < 0) return PLAYER_CASES;
+  const wanted = (argv[at + 1] ?? '').split(',');
+  const players = PLAYER_CASES.filter((p) => wanted.includes(p.name));
+  if (players.length !== wanted.length) throw new Error(`--players takes a comma-separated list of: ${PLAYER_CASES.map((p) => p.name).join(', ')}`);
+  return players;
+}
+
 function parseArgs(argv: string[]): { chosen: Set<Measurement>; quick: boolean } {
   const onlyAt = argv.indexOf('--only');
   const names = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : [...MEASUREMENTS];
@@ -231,7 +242,7 @@ async function measure(chosen: Set<Measurement>, settings: ReturnType<typeof set
   }
   if (chosen.has('cold-start')) {
     log(`[bench] cold start of real players: ${main1080p.label}`);
-    results.coldStart = await measureColdStart(main1080p, settings.coldStartRuns);
+    results.coldStart = await measureColdStart(main1080p, settings.coldStartRuns, chosenPlayers(process.argv));
   }
   if (chosen.has('segments')) {
     results.segmentRuns = [];

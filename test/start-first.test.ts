@@ -77,26 +77,29 @@ function heldQueue(workers: number, limits: QueueLimits = { maxWaiting: Infinity
 }
 
 describe('EncodeQueue: a start goes first', () => {
-  it("light tasks (init encodes) wait within a bound of their own: they neither shed nor refuse segment work, nor it them", async () => {
+  it('light tasks (init encodes) run in slots of their own and wait within a bound of their own: they neither shed nor refuse segment work, nor it them', async () => {
     const { queue, started, submit, open } = heldQueue(1, { maxWaiting: 2, maxWaitMs: Infinity });
     const r0 = outcome(submit('r0', PRIORITY.request)); // the request slot
     const p0 = outcome(submit('p0', PRIORITY.prefetch)); // the prefetch slot
     const r1 = outcome(submit('r1', PRIORITY.request));
     const p1 = outcome(submit('p1', PRIORITY.prefetch)); // segment work waiting: 2 of 2
-    const i1 = outcome(submit('i1', PRIORITY.start, true)); // an init: its own bound, nothing shed or refused for it
+    const i1 = outcome(submit('i1', PRIORITY.start, true)); // an init: the init slot, beside the busy segment slots
+    expect(started).toEqual(['r0:request', 'p0:prefetch', 'i1:start']);
     expect(queue.shed).toBe(0);
     expect(queue.refused).toBe(0);
-    const s1 = outcome(submit('s1', PRIORITY.start)); // a segment start sheds the waiting prefetch, not the init
+    const s1 = outcome(submit('s1', PRIORITY.start)); // a segment start sheds the waiting prefetch, not an init
     expect(await p1).toBeInstanceOf(DroppedError);
-    const i2 = outcome(submit('i2', PRIORITY.start, true)); // inits waiting: 2 of 2
-    const i3 = outcome(submit('i3', PRIORITY.start, true)); // refused: nothing light below a start to make room, and no segment work is taken
-    expect(await i3).toBeInstanceOf(ServiceUnavailableError);
+    const i2 = outcome(submit('i2', PRIORITY.start, true));
+    const i3 = outcome(submit('i3', PRIORITY.start, true)); // inits waiting: 2 of 2
+    const i4 = outcome(submit('i4', PRIORITY.start, true)); // refused: nothing light below a start to make room, and no segment work is taken
+    expect(await i4).toBeInstanceOf(ServiceUnavailableError);
     expect(queue.shed).toBe(1);
     expect(queue.refused).toBe(1);
-    for (const key of ['r0', 'p0', 'r1', 'i1', 's1', 'i2']) open(key);
-    expect(await Promise.all([r0, p0, r1, i1, s1, i2])).toEqual(['r0', 'p0', 'r1', 'i1', 's1', 'i2']);
-    // The starts, inits among them, in order of arrival before the requests; the cut request first among requests.
-    expect(started.filter((e) => e.endsWith(':start'))).toEqual(['i1:start', 's1:start', 'i2:start']);
+    expect(queue.preempted).toBe(1); // r0, for the segment start s1; nothing for the waiting inits
+    for (const key of ['r0', 'p0', 'r1', 'i1', 's1', 'i2', 'i3']) open(key);
+    expect(await Promise.all([r0, p0, r1, i1, s1, i2, i3])).toEqual(['r0', 'p0', 'r1', 'i1', 's1', 'i2', 'i3']);
+    // The starts in order of arrival, inits in their own slot; the cut request runs again first among requests.
+    expect(started.filter((e) => e.endsWith(':start'))).toEqual(['i1:start', 's1:start', 'i2:start', 'i3:start']);
   });
 
   it('a start waiting for a worker goes before waiting requests and prefetch', async () => {
@@ -223,7 +226,7 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
     expect(await Promise.all([s0, s1, r1])).toEqual(['s0', 's1', 'r1']);
   });
 
-  it('the max-wait deadline refuses a start only when every worker holds a start', async () => {
+  it('the max-wait deadline refuses requests, never a start', async () => {
     const maxWaitMs = 20;
     // The request holding the worker is cut, but (between two processes) takes a while to give way.
     const slow = heldQueue(1, { maxWaiting: 10, maxWaitMs }, { ignoreCut: true });
@@ -240,11 +243,18 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
     slow.open('s1');
     expect(await s1).toBe('s1');
 
+    // Every worker holds a start, prefetch waits: the second start waits too (its player's timeout decides), no 503.
     const full = heldQueue(1, { maxWaiting: 10, maxWaitMs });
     const s0 = full.submit('s0', PRIORITY.start);
-    await expect(full.submit('s2', PRIORITY.start)).rejects.toBeInstanceOf(ServiceUnavailableError);
-    full.open('s0');
-    await s0;
+    const p0 = full.submit('p0', PRIORITY.prefetch);
+    const p1 = full.submit('p1', PRIORITY.prefetch);
+    const s2 = full.submit('s2', PRIORITY.start);
+    await new Promise((r) => setTimeout(r, maxWaitMs * 5));
+    expect(full.queue.refused).toBe(0);
+    expect(full.queue.waitingByReason).toEqual({ start: 1, request: 0, prefetch: 1 });
+    for (const key of ['s0', 's2', 'p0', 'p1']) full.open(key);
+    expect(await Promise.all([s0, s2, p0, p1])).toEqual(['s0', 's2', 'p0', 'p1']);
+    expect(full.started).toEqual(['s0:start', 'p0:prefetch', 's2:start', 'p1:prefetch']);
   });
 });
 

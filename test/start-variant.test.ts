@@ -10,7 +10,7 @@ import { exec } from './support/media.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 /**
- * hls.js starts on the variant the multivariant playlist lists first, and
+ * What players fetch before they play. hls.js starts on the variant the multivariant playlist lists first, and
  * that is the rendition fastest to make at a sensible start quality (the
  * smallest with at least 480 lines; manifest/hls.ts), not the largest.
  */
@@ -77,6 +77,34 @@ describe('the start variant', () => {
       const first = started.parsedFragments[0]!;
       expect(started.heights[first.level]).toBe(480);
       expect(started.events.fatal).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('Shaka (HLS) fetches no segment beyond the first before it starts both streams (CLOSED-CAPTIONS=NONE: no caption probe)', async () => {
+    const masterUrl = `${origin.url}/vod/ladder.mp4/master.m3u8`;
+    const master = await (await fetch(masterUrl)).text();
+    const variants = master.split('\n').filter((line) => line.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants.length).toBe(PROFILES.length);
+    for (const variant of variants) expect(variant).toContain('CLOSED-CAPTIONS=NONE');
+
+    const page = await browser.newPage();
+    const requested: string[] = [];
+    page.on('request', (request) => {
+      const file = /\/(video\/[^/]+|audio\/[^/]+)\/(init\.mp4|segment_\d+\.m4s)/.exec(request.url());
+      if (file) requested.push(`${file[1]!.split('/')[0]}/${file[2]}`);
+    });
+    try {
+      await page.goto(pages.url);
+      await page.evaluate((url) => (window as any).harness.start('shaka', url), masterUrl);
+      const started = await until(page, 'playback to start', (s) => s.currentTime > 0.3 && !s.paused);
+      expect(started.events.fatal).toEqual([]);
+      // Without the attribute Shaka reads the middle and the last video segment (here 2 and 4 of 4) for captions
+      // before it loads any audio; the streaming engine asks for both streams' starts in one pass.
+      const audioInit = requested.indexOf('audio/init.mp4');
+      expect(audioInit).toBeGreaterThanOrEqual(0);
+      expect(requested.slice(0, audioInit).filter((file) => file.startsWith('video/segment_') && file !== 'video/segment_1.m4s')).toEqual([]);
     } finally {
       await page.close();
     }

@@ -28,8 +28,11 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * a start sheds the newest waiting prefetch, else refuses the newest waiting
  * request (503) and takes its place, and is refused only when every waiting
  * task is a start. A request that has not started within `maxWaitMs` is
- * refused rather than left waiting unboundedly; a start is refused on that
- * deadline only when every request slot holds a start (nothing can make room).
+ * refused rather than left waiting unboundedly; a start never is: a 503
+ * would only have the player ask again for the same encode (its own timeout
+ * decides how long it waits, and its retry joins the encode), and next to a
+ * CPU hog with one worker the starts ahead of it (one per track) took longer
+ * than the deadline, refusing an audio segment 1 while prefetch waited.
  *
  * A client's prefetch (one queued with a client) does not start while that client has a start waiting
  * or running (a client's prefetch already running is not stopped). The one
@@ -45,6 +48,11 @@ import { PreemptedError, ProcessLane, runInLane } from '../process/runner.js';
  * A waiting prefetch can be dropped (its signal aborts) unless a player has
  * asked for the same key meanwhile: `raise` lifts a key's priority whether
  * its task is waiting already or is queued later.
+ *
+ * Init segments (light tasks: a few frames' encode) run in `workers` slots
+ * of their own: a player's start needs its inits and its first segments at
+ * once, and an init holding a segment worker made the audio segment 1 wait
+ * for the video init (0.4 s of a 1.1 s cold start, measured).
  */
 
 export const PRIORITY = { start: 200, request: 100, prefetch: 0 } as const;
@@ -61,10 +69,10 @@ export type TaskReason = 'start' | 'request' | 'prefetch';
 
 export const reasonOf = (priority: number): TaskReason => (priority >= PRIORITY.start ? 'start' : priority >= PRIORITY.request ? 'request' : 'prefetch');
 
-/** The slots a task runs in: a player's (starts and requests) or prefetch's. */
-export type Slot = 'request' | 'prefetch';
+/** The slots a task runs in: a player's (starts and requests), prefetch's, or an init's (light tasks at any priority). */
+export type Slot = 'request' | 'prefetch' | 'init';
 
-const slotOf = (priority: number): Slot => (priority >= PRIORITY.request ? 'request' : 'prefetch');
+const slotOf = (task: Pick<Task, 'priority' | 'light'>): Slot => (task.light ? 'init' : task.priority >= PRIORITY.request ? 'request' : 'prefetch');
 
 /** A prefetch dropped or shed: nobody waits for it, but an edge that asked for it is told to come back (503), not that we failed. */
 export class DroppedError extends ServiceUnavailableError {
@@ -140,7 +148,7 @@ export class EncodeQueue {
   private readonly runningByClient = new Map<string, number>();
   private readonly runningTasks = new Set<Task>();
   private idleWaiters: (() => void)[] = [];
-  private readonly busy: Record<Slot, number> = { request: 0, prefetch: 0 };
+  private readonly busy: Record<Slot, number> = { request: 0, prefetch: 0, init: 0 };
   private seq = 0;
   private begun = 0;
   private shedCount = 0;
@@ -201,8 +209,7 @@ export class EncodeQueue {
           if (deadline || !Number.isFinite(this.limits.maxWaitMs)) return;
           deadline = setTimeout(() => {
             deadline = undefined;
-            // A start is refused only when nothing can make room: a non-start holding a request slot is being cut for it.
-            if (task.priority >= PRIORITY.start && this.waiting.includes(task) && this.roomForStart()) return task.armDeadline();
+            if (task.priority >= PRIORITY.start) return;
             if (this.remove(task)) {
               this.countRefused();
               task.fail(new ServiceUnavailableError(`no encoder free within ${Math.round(this.limits.maxWaitMs / 1000)} s`, RETRY_AFTER_SECONDS));
@@ -317,7 +324,7 @@ export class EncodeQueue {
 
   /** Tasks running. */
   get running(): number {
-    return this.busy.request + this.busy.prefetch;
+    return this.busy.request + this.busy.prefetch + this.busy.init;
   }
 
   /** Running tasks killed to run again: a prefetch raised where renice was not allowed, or work cut for a start. */
@@ -373,18 +380,13 @@ export class EncodeQueue {
     return victim;
   }
 
-  /** Whether a request slot can be made free for a start: one holds a task that is not a start (being cut, or to be). */
-  private roomForStart(): boolean {
-    for (const t of this.runningTasks) if (t.slot === 'request' && t.priority < PRIORITY.start) return true;
-    return false;
-  }
-
   /**
    * Pre-empts work in player slots, one task per waiting player task that has no slot coming: for a start, the
    * non-start begun last; for a request, a demoted encode (nobody waits for it) begun last.
    */
   private cutForPlayers(): void {
-    const needy = this.waiting.filter((t) => t.priority >= PRIORITY.request).sort((a, b) => b.priority - a.priority);
+    // Inits wait for init slots only: cutting segment work would not give them one.
+    const needy = this.waiting.filter((t) => t.priority >= PRIORITY.request && !t.light).sort((a, b) => b.priority - a.priority);
     let coming = 0;
     for (const t of this.runningTasks) if (t.cutForStart) coming++;
     for (const task of needy.slice(coming)) {
@@ -409,15 +411,15 @@ export class EncodeQueue {
   }
 
   private hasSlotFor(task: Task): boolean {
-    const slot = slotOf(task.priority);
-    return this.busy[slot] < (slot === 'request' ? this.workers : this.prefetchWorkers);
+    const slot = slotOf(task);
+    return this.busy[slot] < (slot === 'prefetch' ? this.prefetchWorkers : this.workers);
   }
 
   /** Takes a slot for the task, in a lane of the slot's priority. */
   private begin(task: Task): void {
-    task.slot = slotOf(task.priority);
-    // The next-up prefetch runs in a prefetch slot at normal CPU priority.
-    task.lane = this.newLane(task.slot === 'prefetch' && task.priority < NEXT_UP_PRIORITY);
+    task.slot = slotOf(task);
+    // The next-up prefetch runs in a prefetch slot at normal CPU priority; a prefetched init at prefetch's.
+    task.lane = this.newLane(task.priority < (task.slot === 'prefetch' ? NEXT_UP_PRIORITY : PRIORITY.request));
     task.cutForStart = false;
     task.began = this.begun++;
     this.busy[task.slot]++;

@@ -81,6 +81,9 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
       `CODECS=${quote(codecs)}`,
       `FRAME-RATE=${hlsFrameRate(plan.frameRates)}`,
       ...(rendition.videoRange ? [`VIDEO-RANGE=${rendition.videoRange}`] : []),
+      // The output never carries CEA-608/708 captions (transcode/encoder-args.ts): saying so keeps Shaka from
+      // fetching two more segments to look for them before it starts.
+      'CLOSED-CAPTIONS=NONE',
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
@@ -96,7 +99,28 @@ interface TimedSegment {
 /** EXTINF to the microsecond; the exact tick count is in the segment itself. */
 const extinf = (ticks: number, timescale: number) => (ticks / timescale).toFixed(6);
 
-function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: string): string {
+/**
+ * Where a media playlist's first segment starts, as EXT-X-PROGRAM-DATE-TIME on
+ * a fixed epoch (the output timeline's seconds after 1970-01-01, to the
+ * millisecond): Shaka, outside sequence mode, places each HLS segment at its
+ * playlist time (timestampOffset = playlist time − the segment's first sample
+ * time), and every playlist starts at 0 — so audio that starts 0.5 s after
+ * the video played 0.5 s early. With a date on each playlist it offsets each
+ * by its date. Audio that starts before the video is dated at the video's
+ * start: a date before it would have Shaka start on audio alone and jump the
+ * gap to the first picture; it plays as early as the difference then (its
+ * first sample at the first picture), as without dates. Players that place
+ * segments by their own timestamps (hls.js, Safari, ffmpeg) are not affected.
+ */
+function firstSegmentDate(plan: Plan, segments: readonly { start: number }[]): string | undefined {
+  const first = segments[0];
+  const videoStart = plan.videoSegments[0]?.start;
+  if (!first || videoStart === undefined) return undefined;
+  const start = Math.max(first.start, videoStart);
+  return new Date(Math.round((start / plan.timescale) * 1000)).toISOString();
+}
+
+function mediaPlaylist(plan: Plan, segments: readonly (TimedSegment & { start: number })[], query: string): string {
   // RFC 8216 §4.3.3.1: each EXTINF rounded to the nearest integer must not exceed the target duration.
   const target = Math.max(1, ...segments.map((s) => Math.round(s.duration / plan.timescale)));
   const lines = [
@@ -108,6 +132,8 @@ function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: str
     '#EXT-X-INDEPENDENT-SEGMENTS',
     `#EXT-X-MAP:URI=${quote(`init.mp4${query}`)}`,
   ];
+  const date = firstSegmentDate(plan, segments);
+  if (date) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${date}`);
   for (const segment of segments) {
     lines.push(`#EXTINF:${extinf(segment.duration, plan.timescale)},`, segmentFileName(plan.segmentTemplate, segment.index + 1) + query);
   }

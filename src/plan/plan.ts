@@ -25,9 +25,10 @@ export const PIPELINE_VERSION = 4;
  * list (1 had an edit list removing a constant decode delay). 3: the init is
  * packaged from the first segment's first two frames, never from whichever
  * segment was encoded first (whose first frame set trex's default duration:
- * 3753 or 3754 ticks at 23.976 fps).
+ * 3753 or 3754 ticks at 23.976 fps). 4: no CEA-608/708 caption SEI carried
+ * over from the source (the manifests say CLOSED-CAPTIONS=NONE).
  */
-export const VIDEO_FORMAT_VERSION = 3;
+export const VIDEO_FORMAT_VERSION = 4;
 /** Shaka Packager writes MPEG-TS input at the TS clock; manifests use the same. */
 export const OUTPUT_TIMESCALE = 90_000;
 /**

@@ -94,7 +94,7 @@ export interface RateControl {
  * names 4.0 "4.0", not "4"; x264 reads numbers of 7 and more as level_idc).
  */
 export function encoderArgs(encoder: VideoEncoderName, rate: RateControl, x264: { preset: string; tune?: string }): string[] {
-  const common = ['-profile:v', 'high', '-level:v', String(rate.levelIdc), '-maxrate', `${rate.maxrateKbps}k`, '-bufsize', `${rate.bufsizeKbps}k`, '-bf', '3'];
+  const common = ['-profile:v', 'high', '-level:v', String(rate.levelIdc), '-maxrate', `${rate.maxrateKbps}k`, '-bufsize', `${rate.bufsizeKbps}k`, '-bf', '3', ...NO_CAPTIONS[encoder]];
   // Hardware encoders: a GOP longer than any segment, so none places a periodic keyframe inside one.
   const longGop = ['-g', '100000'];
   switch (encoder) {
@@ -123,6 +123,21 @@ export function encoderArgs(encoder: VideoEncoderName, rate: RateControl, x264: 
       ];
   }
 }
+
+/**
+ * Source CEA-608/708 captions (A/53 side data of decoded frames) are not
+ * written into the output: the manifests declare CLOSED-CAPTIONS=NONE, and
+ * players that probe for captions otherwise (Shaka fetches the middle and
+ * last segments of a playlist before it starts) must be able to trust that.
+ * h264_vaapi writes no A/53 SEI unless its `-sei` flags ask for it.
+ */
+const NO_CAPTIONS: Record<VideoEncoderName, string[]> = {
+  libx264: ['-a53cc', '0'],
+  h264_nvenc: ['-a53cc', '0'],
+  h264_qsv: ['-a53cc', '0'],
+  h264_vaapi: [],
+  h264_videotoolbox: ['-a53cc', '0'],
+};
 
 /** A one-frame encode on the device: fails when the encoder is listed but cannot run here. */
 export function trialArgs(encoder: VideoEncoderName): string[] {

@@ -73,6 +73,8 @@ export interface PlayerState {
   };
   /** Frames presented, by label ('first': the first frame after start; others: see harness.markFrame), when (epoch ms) and at which media time. */
   frames: Record<string, { wall: number; mediaTime: number }>;
+  /** Each SourceBuffer the player made (MIME type) and its buffered ranges on the element's timeline, seconds. */
+  buffered: { mime: string; ranges: [number, number][] }[];
 }
 
 export async function playerState(page: Page): Promise<PlayerState> {
