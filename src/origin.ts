@@ -287,10 +287,11 @@ export class Origin {
     return segment;
   }
 
-  /** The speed a segment is made at: degraded only for a player's video encode with libx264, under load. */
+  /** The speed a segment is made at: degraded only for a player's H.264 video encode with libx264, under load. */
   private async speedFor(content: Content, found: Rendition, index: number, reason: TaskReason): Promise<DegradeDecision> {
     const { degraded } = this.parts;
-    if (!degraded || found.kind !== 'video' || reason === 'prefetch') return { tier: 'normal' };
+    // The HDR-keeping HEVC rendition has one speed (libx265's).
+    if (!degraded || found.kind !== 'video' || found.rendition.hevc || reason === 'prefetch') return { tier: 'normal' };
     const { encoder } = await this.videoEncoderFor(content, found);
     const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
     return degraded.decide(ref, reason, encoder, content.plan.videoSegments[index]!.duration / content.plan.timescale);
@@ -366,6 +367,8 @@ export class Origin {
    * use now.
    */
   private async videoEncoderFor(content: Content, found: Rendition): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
+    // The HDR-keeping HEVC rendition is libx265's whatever the ladder uses: never a hardware failure or fallback.
+    if (found.kind === 'video' && found.rendition.hevc) return { encoder: 'libx264', fixed: true };
     const init = initFileOf(this.segments, content, found);
     const recorded = await this.segments.encoderOf(init);
     if (recorded) return { encoder: recorded as VideoEncoderName, fixed: true };

@@ -35,6 +35,8 @@ const streamingSchema = z
         { name: '480p', width: 854, height: 480, bitrate: 1200, quality: 23 },
       ])
       .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'profile names must be unique'),
+    /** HDR sources: tonemap (the H.264 ladder in SDR BT.709) or keep (that, and an HEVC Main 10 rendition in the source's PQ/HLG). */
+    hdr: z.enum(['tonemap', 'keep']).default('tonemap'),
     audio: z
       .object({
         /** Stereo AAC rendition of every source track, kb/s. */

@@ -1,5 +1,6 @@
 import { dashFrameRate } from '../plan/frame-rate.js';
-import type { AudioRendition, Plan } from '../plan/plan.js';
+import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
+import type { HdrKeep } from '../plan/hdr-rendition.js';
 import { figuresFor, manifestFigures, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
 
@@ -72,20 +73,38 @@ function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query
   ].join('\n');
 }
 
-/** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
-export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+/** CICP code points (ISO/IEC 23091-2) of the HDR set, as SupplementalProperty: a player that does not know them still sees the set. */
+const CICP: Record<string, number> = { bt2020: 9, smpte2084: 16, 'arib-std-b67': 18, bt2020nc: 9, bt2020c: 10, bt709: 1 };
+
+function hdrProperties(hdr: HdrKeep): string[] {
+  const property = (name: string, value: number | undefined) =>
+    value === undefined ? [] : [`<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:${name}" value="${value}"/>`];
+  return [...property('ColourPrimaries', CICP[hdr.colorprim]), ...property('TransferCharacteristics', CICP[hdr.transfer]), ...property('MatrixCoefficients', CICP[hdr.colormatrix])];
+}
+
+function videoAdaptationSet(plan: Plan, renditions: VideoRendition[], id: number, query: string, figures: ManifestFigures, properties: string[] = []): string {
   const frameRate = dashFrameRate(plan.frameRates);
-  const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
-  const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
-  const video = [
-    `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
+  const maxWidth = Math.max(...renditions.map((r) => r.width));
+  const maxHeight = Math.max(...renditions.map((r) => r.height));
+  return [
+    `<AdaptationSet id="${id}" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
+    ...properties,
     segmentTemplate(plan, 'video', plan.videoSegments, query),
     // Ordered by the plan's bounds, not by measurements, so the order never changes under a player.
-    ...[...plan.renditions]
+    ...[...renditions]
       .sort((a, b) => a.peakBandwidth - b.peakBandwidth)
       .map((r) => `<Representation id="${r.id}" codecs="${r.codecs}" bandwidth="${figuresFor(figures.video, r.id).peak}" width="${r.width}" height="${r.height}" sar="1:1"/>`),
     '</AdaptationSet>',
   ].join('\n');
+}
+
+/** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
+export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+  const h264 = plan.renditions.filter((r) => !r.hevc);
+  const hevc = plan.renditions.filter((r) => r.hevc);
+  const video = videoAdaptationSet(plan, h264, 0, query, figures);
+  // The HDR-keeping HEVC rendition in a set of its own (no seamless switch across codecs), after the audio sets.
+  const hdrVideo = hevc.length > 0 ? [videoAdaptationSet(plan, hevc, plan.audio.length + 1, query, figures, hdrProperties(hevc[0]!.hevc!))] : [];
   const maxSegment = Math.max(...plan.videoSegments.map((s) => s.duration)) / plan.timescale;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
@@ -95,6 +114,7 @@ export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: Mani
     '<Period id="0" start="PT0S">',
     video,
     ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
+    ...hdrVideo,
     '</Period>',
     '</MPD>',
     '',

@@ -42,9 +42,11 @@ const START_MIN_LINES = 480;
 export function startRendition(plan: Plan): VideoRendition {
   const lines = (r: VideoRendition) => Math.min(r.width, r.height);
   const pixels = (r: VideoRendition) => r.width * r.height;
-  const sensible = plan.renditions.filter((r) => lines(r) >= START_MIN_LINES);
+  // Never the HDR-keeping HEVC rendition: a player that cannot decode it would have to start elsewhere anyway.
+  const h264 = plan.renditions.filter((r) => !r.hevc);
+  const sensible = h264.filter((r) => lines(r) >= START_MIN_LINES);
   if (sensible.length > 0) return sensible.reduce((best, r) => (pixels(r) < pixels(best) ? r : best));
-  return plan.renditions.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
+  return h264.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
 }
 
 export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
@@ -78,6 +80,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
       `RESOLUTION=${rendition.width}x${rendition.height}`,
       `CODECS=${quote(codecs)}`,
       `FRAME-RATE=${hlsFrameRate(plan.frameRates)}`,
+      ...(rendition.videoRange ? [`VIDEO-RANGE=${rendition.videoRange}`] : []),
       // The output never carries CEA-608/708 captions (transcode/encoder-args.ts): saying so keeps Shaka from
       // fetching two more segments to look for them before it starts.
       'CLOSED-CAPTIONS=NONE',

@@ -344,6 +344,26 @@ export function avcCodecString(init: Uint8Array): string | undefined {
   return `avc1.${hex(init[avcC.payload + 1]!)}${hex(init[avcC.payload + 2]!)}${hex(init[avcC.payload + 3]!)}`;
 }
 
+/**
+ * ISO/IEC 14496-15 (Annex E) codec string from an init segment's hvcC
+ * ("hvc1.2.4.L93.90"): profile space and idc, the compatibility flags
+ * bit-reversed in hex, tier and level, and the constraint bytes without
+ * trailing zero bytes.
+ */
+export function hvcCodecString(init: Uint8Array): string | undefined {
+  const hvcC = findAll(init, 'hvcC')[0];
+  if (!hvcC || hvcC.payload + 13 > init.length) return undefined;
+  const at = (i: number) => init[hvcC.payload + i]!;
+  const space = ['', 'A', 'B', 'C'][at(1) >> 6]!;
+  const tier = (at(1) >> 5) & 1 ? 'H' : 'L';
+  let compat = 0;
+  for (let bit = 0; bit < 32; bit++) if ((((at(2 + (bit >> 3)) << (bit & 7)) >> 7) & 1) === 1) compat |= 1 << bit;
+  const constraints = [6, 7, 8, 9, 10, 11].map(at);
+  while (constraints.length > 0 && constraints.at(-1) === 0) constraints.pop();
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `hvc1.${space}${at(1) & 0x1f}.${(compat >>> 0).toString(16).toUpperCase()}.${tier}${at(12)}${constraints.length > 0 ? `.${constraints.map(hex).join('').toUpperCase()}` : ''}`;
+}
+
 /** The track timescale from an init segment's mdhd. */
 export function initTimescale(init: Uint8Array): number {
   const mdhd = findBoxes(init, ['moov', 'trak', 'mdia', 'mdhd'])[0];

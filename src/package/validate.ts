@@ -1,4 +1,4 @@
-import { avcCodecString, earliestPresentationTime, findBoxes, initTimescale, readBoxes, readSamples, type Box } from './fmp4.js';
+import { avcCodecString, hvcCodecString, earliestPresentationTime, findBoxes, initTimescale, readBoxes, readSamples, type Box } from './fmp4.js';
 
 /**
  * The checks a file passes before it is stored or served, whoever made it (an
@@ -102,11 +102,14 @@ export function initProblem(bytes: Uint8Array, expected: InitExpectation): strin
     const entry = readBoxes(bytes, stsd.payload + 8, stsd.end)[0];
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (expected.video) {
-      if (entry?.type !== 'avc1') return `sample entry "${entry?.type}", expected avc1`;
-      const codecs = avcCodecString(bytes);
+      // H.264, or HEVC for the HDR-keeping rendition: the NAL length size is in avcC's fifth byte, in hvcC's 22nd.
+      const hevc = expected.codecs.startsWith('hvc1.');
+      const [type, configBox, lengthByte] = hevc ? ['hvc1', 'hvcC', 21] : ['avc1', 'avcC', 4];
+      if (entry?.type !== type) return `sample entry "${entry?.type}", expected ${type}`;
+      const codecs = hevc ? hvcCodecString(bytes) : avcCodecString(bytes);
       if (codecs !== expected.codecs) return `codec ${codecs}, expected ${expected.codecs}`;
-      const avcC = findBoxes(bytes, ['avcC'], entry.payload + 78, entry.end)[0];
-      if (!avcC || ((bytes[avcC.payload + 4] ?? 0) & 3) + 1 !== NAL_LENGTH_SIZE) return `expected ${NAL_LENGTH_SIZE}-byte NAL lengths`;
+      const config = findBoxes(bytes, [configBox], entry.payload + 78, entry.end)[0];
+      if (!config || ((bytes[config.payload + lengthByte] ?? 0) & 3) + 1 !== NAL_LENGTH_SIZE) return `expected ${NAL_LENGTH_SIZE}-byte NAL lengths`;
       // VisualSampleEntry: width and height follow 24 bytes of reserved and pre-defined fields.
       const [width, height] = [view.getUint16(entry.payload + 24), view.getUint16(entry.payload + 26)];
       if (expected.width !== undefined && (width !== expected.width || height !== expected.height)) return `picture ${width}x${height}, expected ${expected.width}x${expected.height}`;

@@ -5,6 +5,9 @@ import { ProbeError } from '../probe/errors.js';
 import { audioSegmentBitsBound, bitrateFigures, videoSegmentBitsBound } from './bandwidth.js';
 import { frameRates, rationalValue, type FrameRates } from './frame-rate.js';
 import { avcHighCodecString, h264LevelIdc } from './h264-level.js';
+import { toneMapOf, type ToneMap } from './tone-map.js';
+import { hdrRendition, type HdrKeep } from './hdr-rendition.js';
+import { hdrFormatOf, type DynamicRange } from '../probe/colour.js';
 
 /**
  * The plan: one deterministic cut list per source and everything derived from
@@ -76,6 +79,10 @@ export interface VideoRendition {
   /** Upper bounds before anything is encoded (bits/s, see bandwidth.ts); manifests correct them from made segments. */
   peakBandwidth: number;
   averageBandwidth: number;
+  /** HLS VIDEO-RANGE, declared for HDR sources only (an SDR source's variants leave it to its default, SDR). */
+  videoRange?: DynamicRange;
+  /** An HEVC Main 10 rendition that keeps the HDR (hdr-rendition.ts); absent: H.264. */
+  hevc?: HdrKeep;
 }
 
 export interface AudioRendition {
@@ -123,6 +130,10 @@ export interface Plan {
   audio: AudioRendition[];
   encoder: EncoderSettings;
   segmentTemplate: string;
+  /** An HDR source: how the H.264 ladder is tone-mapped to SDR BT.709 (tone-map.ts). */
+  toneMap?: ToneMap;
+  /** An HDR source: what it is, for people (/info: "HDR10", "HLG", "Dolby Vision 8.1 (HDR10 base)", …). */
+  hdrFormat?: string;
 }
 
 /** Round half away from zero, like FFmpeg's av_rescale_q (AV_ROUND_NEAR_INF). */
@@ -250,7 +261,15 @@ function shortHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 10);
 }
 
-function ladder(video: VideoTrackProbe, fps: number, profiles: Profile[], segments: VideoSegment[], cutsKey: string, encoder: EncoderSettings): VideoRendition[] {
+function ladder(
+  video: VideoTrackProbe,
+  fps: number,
+  profiles: Profile[],
+  segments: VideoSegment[],
+  cutsKey: string,
+  encoder: EncoderSettings,
+  toneMap: ToneMap | undefined,
+): VideoRendition[] {
   const source = displaySize(video);
   const shortSide = Math.min(source.width, source.height);
   let chosen = profiles.filter((p) => Math.min(p.width, p.height) <= shortSide);
@@ -278,7 +297,8 @@ function ladder(video: VideoTrackProbe, fps: number, profiles: Profile[], segmen
     // The highest rate, so that a variable-rate source's fastest second fits the level too.
     const levelIdc = h264LevelIdc(size.width, size.height, fps, maxrateKbps);
     // Decoder threads do not change a byte of output, so they are not part of the id.
-    const settings = { v: PIPELINE_VERSION, format: VIDEO_FORMAT_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder: { preset: encoder.preset, tune: encoder.tune }, cutsKey };
+    // The tone map only when there is one: an SDR source's ids (and cached segments) stay what they were.
+    const settings = { v: PIPELINE_VERSION, format: VIDEO_FORMAT_VERSION, profile, size, maxrateKbps, bufsizeKbps, levelIdc, encoder: { preset: encoder.preset, tune: encoder.tune }, cutsKey, ...(toneMap ? { toneMap } : {}) };
     const bounds = bitrateFigures(
       segments.map((s) => ({ bits: videoSegmentBitsBound(maxrateKbps, bufsizeKbps, s.duration, OUTPUT_TIMESCALE, s.frameCount), ticks: s.duration })),
       OUTPUT_TIMESCALE,
@@ -296,6 +316,7 @@ function ladder(video: VideoTrackProbe, fps: number, profiles: Profile[], segmen
       codecs: avcHighCodecString(levelIdc),
       peakBandwidth: bounds.peak,
       averageBandwidth: bounds.average,
+      ...(toneMap ? { videoRange: 'SDR' as const } : {}),
     };
   });
 }
@@ -365,7 +386,12 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
   const encoder: EncoderSettings = { preset: config.encoder.preset, threads: config.encoder.threads, ...(config.encoder.tune ? { tune: config.encoder.tune } : {}) };
   const profiles = config.enable_abr ? config.profiles : config.profiles.slice(0, 1);
   const rates = frameRates(video);
-  const renditions = ladder(video, rationalValue(rates.nominal), profiles, segments, cutsKey, encoder);
+  const toneMap = toneMapOf(video.colour);
+  const renditions = ladder(video, rationalValue(rates.nominal), profiles, segments, cutsKey, encoder, toneMap);
+  if (toneMap && config.hdr === 'keep') {
+    const top = renditions.reduce((best, r) => (r.width * r.height > best.width * best.height ? r : best));
+    renditions.push(hdrRendition(top, toneMap, video.colour, rationalValue(rates.nominal), segments, cutsKey, encoder));
+  }
   const cutsSeconds = cuts.map((pts) => pts / video.timescale);
   const audio = probe.audio.flatMap((track) => [
     audioRendition(track, cutsSeconds, { channels: 2, bitrateKbps: config.audio.bitrate }, cutsKey, offsetTicks),
@@ -392,6 +418,7 @@ export function makePlan(probe: ProbeResult, config: StreamingConfig): Plan {
     audio: audio.filter((a) => a.segments.length > 0),
     encoder,
     segmentTemplate: config.packager.segment_template,
+    ...(toneMap ? { toneMap, hdrFormat: hdrFormatOf(video.colour) } : {}),
   });
 }
 

@@ -19,6 +19,7 @@ import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 import { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
 import { PacketScan } from './packet-scan.js';
 import { assertGeometry } from './validate.js';
+import { colourFromSideData, mergeColour, type VideoColour } from './colour.js';
 
 /**
  * Demuxers that "succeed" on arbitrary bytes by rendering them as text art
@@ -41,6 +42,10 @@ interface FfprobeStream {
   disposition?: Record<string, number>;
   tags?: Record<string, string>;
   side_data_list?: Array<Record<string, unknown>>;
+  color_range?: string;
+  color_space?: string;
+  color_transfer?: string;
+  color_primaries?: string;
 }
 
 interface FfprobeFormat {
@@ -114,7 +119,7 @@ async function runFfprobeJson(path: string, deadline: number): Promise<FfprobeOu
  * (`impossible`); a tool that cannot start at all is an environment problem
  * and stays a plain error.
  */
-async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: string, deadline: number, onStdout?: (chunk: Uint8Array) => void): Promise<string> {
+export async function runOnMedia(tool: 'ffprobe' | 'ffmpeg', args: string[], failure: string, deadline: number, onStdout?: (chunk: Uint8Array) => void): Promise<string> {
   const bounded = ['-max_alloc', String(PROBE_BUDGET.toolMaxAllocBytes), ...args];
   const options = { timeoutMs: Math.max(1, deadline - Date.now()) };
   try {
@@ -181,7 +186,22 @@ async function scanVideo(path: string, s: FfprobeStream, ordinal: number, deadli
     framePts,
     keyframePts,
     endPts,
+    ...withColour(streamColour(s)),
   };
+}
+
+const withColour = (colour: VideoColour | undefined) => (colour ? { colour } : {});
+
+/** The stream's colour as ffprobe reports it (from the container or the first parameter sets), "unknown" left out. */
+function streamColour(s: FfprobeStream): VideoColour | undefined {
+  const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' && v !== 'reserved' ? v : undefined);
+  const colour: VideoColour = {};
+  const [primaries, transfer, matrix] = [known(s.color_primaries), known(s.color_transfer), known(s.color_space)];
+  if (primaries) colour.primaries = primaries;
+  if (transfer) colour.transfer = transfer;
+  if (matrix) colour.matrix = matrix;
+  if (s.color_range === 'tv' || s.color_range === 'pc') colour.range = s.color_range;
+  return mergeColour(colour, colourFromSideData(s.side_data_list));
 }
 
 /**

@@ -21,6 +21,7 @@ import { probeOpenMp4WithPicture, readHead, type FirstPicture } from './mp4.js';
 import { probeWithFfprobe } from './ffprobe.js';
 import { assertStreamable } from './validate.js';
 import { assertFirstFrame, type FirstFrameCheck } from './decode-check.js';
+import { needsFrameColour, withFrameColour } from './frame-colour.js';
 
 const ISO_BMFF_EXTENSIONS = new Set(['.mp4', '.mov', '.m4v']);
 
@@ -41,7 +42,8 @@ export async function probeFile(path: string, options: ProbeOptions = {}): Promi
 /** The probe, and what its first-frame decode check (decode-check.ts) takes, for the caller to run when it chooses. */
 export async function probeFileDeferred(path: string, deadline: number): Promise<{ probe: ProbeResult; firstFrame: FirstFrameCheck }> {
   const fast = await probeWithFastPath(path);
-  const probe = assertStreamable(fast?.probe ?? (await probeWithFfprobe(path, deadline)));
+  const tracks = fast?.probe ?? (await probeWithFfprobe(path, deadline));
+  const probe = assertStreamable(needsFrameColour(tracks) ? await withFrameColour(tracks, path, deadline) : tracks);
   return { probe, firstFrame: { videoIndex: probe.video.index, ...(fast?.firstPicture ? { picture: fast.firstPicture } : {}) } };
 }
 

@@ -1,3 +1,5 @@
+import type { VideoColour } from './colour.js';
+
 /**
  * What the probe learns about a source, in the source's own timeline.
  *
@@ -25,6 +27,8 @@ export interface VideoTrackProbe {
   keyframePts: number[];
   /** Presentation time just after the last frame (last pts + its duration). */
   endPts: number;
+  /** Colour and HDR metadata, when the container or the first frame says anything (colour.ts). */
+  colour?: VideoColour;
 }
 
 export interface AudioTrackProbe {

@@ -13,6 +13,8 @@ import { sourceInput } from '../process/source-input.js';
 import { encoderArgs, hwInputArgs, scaleFilters } from './encoder-args.js';
 import type { VideoEncoderName } from './encoders.js';
 import type { SpeedTier } from './x264-tiers.js';
+import { SDR_BT709_TAGS, toneMapFilters, withoutHardwareDecode } from './tonemap.js';
+import { hevcEncoderArgs, hevcFilters } from './hevc-args.js';
 
 /**
  * FFmpeg command lines, as pure functions of the plan. Every encode writes
@@ -69,12 +71,22 @@ export function videoEncodeArgs(
   const isLast = segment.index === plan.videoSegments.length - 1;
   // trim on exact source ticks: the filter sees the stream's own time base under -copyts.
   const trim = `trim=start_pts=${segment.startPts}${isLast ? '' : `:end_pts=${segment.endPts}`}`;
-  const filters = [trim, ...scaleFilters(encoder, rendition.width, rendition.height), 'setsar=1'].join(',');
+  // An HDR source is tone-mapped (and resized) in software first; the scaler then keeps its size. The HDR-keeping
+  // HEVC rendition is libx265's, decoded and scaled in software, whatever encoder the H.264 ladder uses.
+  const hevc = rendition.hevc;
+  const toneMap = plan.toneMap && !hevc ? toneMapFilters(plan.toneMap, rendition.width, rendition.height) : [];
+  const scale = hevc ? hevcFilters(rendition) : scaleFilters(encoder, rendition.width, rendition.height);
+  const filters = [trim, ...toneMap, ...scale, 'setsar=1'].join(',');
+  const hwInput = hevc ? [] : plan.toneMap ? withoutHardwareDecode(hwInputArgs(encoder)) : hwInputArgs(encoder);
+  // The HEVC rendition has one speed (libx265's, never degraded: transcode/x264-tiers.ts is x264's).
+  const encode = hevc
+    ? hevcEncoderArgs(rendition, hevc, plan.encoder.preset)
+    : [...encoderArgs(encoder, rendition, plan.encoder, options.speed), ...(plan.toneMap ? SDR_BT709_TAGS : [])];
   return [
     ...COMMON,
     ...seekArgs,
     '-copyts',
-    ...hwInputArgs(encoder),
+    ...hwInput,
     // encoder.threads is the decoder's: decoding is bit-exact at any thread count (the encoder's is pinned).
     ...(plan.encoder.threads > 0 ? ['-threads', String(plan.encoder.threads)] : []),
     ...sourceInput(sourcePath),
@@ -84,7 +96,7 @@ export function videoEncodeArgs(
     // Every source frame once, on its own timestamp: no frame-rate conversion, VFR stays VFR.
     '-fps_mode', 'passthrough',
     '-enc_time_base', '-1',
-    ...encoderArgs(encoder, rendition, plan.encoder, options.speed),
+    ...encode,
     ...(options.frames ? ['-frames:v', String(options.frames)] : []),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
     ...TS_OUTPUT,

@@ -45,6 +45,7 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
       segments: plan.videoSegments.length,
       segmentDurations: plan.videoSegments.map((s) => s.duration / plan.timescale),
       renditions: plan.renditions.map(({ id, name, width, height, bitrateKbps, codecs, peakBandwidth }) => ({ id, name, width, height, bitrateKbps, codecs, peakBandwidth })),
+      ...(plan.toneMap ? { hdr: { format: plan.hdrFormat, toneMappedFrom: plan.toneMap.from, peakNits: plan.toneMap.peakNits } } : {}),
       audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
     });
   });

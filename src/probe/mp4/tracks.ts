@@ -6,6 +6,7 @@ import { decoderConfigRecord, type SampleEntryLike, type SampleTables, type Trak
 import { syncSampleCheck, type SyncSampleCheck } from './closed-gop.js';
 import { audioCodecName, audioFormat, mdhdLanguage, videoCodecName } from './codecs.js';
 import { clockwiseRotation, reduceRatio } from './display.js';
+import { readColourBoxes } from './colour-boxes.js';
 import { applyEditListLikeFfmpeg, presentAll, readEdits } from './edit-list.js';
 import { buildFfmpegIndex, sampleDuration } from './ffmpeg-index.js';
 import { collectFrames, sortedUnique } from './presented-frames.js';
@@ -54,6 +55,8 @@ export function analyzeVideoTrack(
     keyframePts,
     endPts,
   };
+  const colour = readColourBoxes(entry, view);
+  if (colour) track.colour = colour;
   return { track, syncSamples: syncSampleCheck(codec, entry, keyPts, keySrc, tables, view) };
 }
 
