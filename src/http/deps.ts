@@ -8,6 +8,7 @@ import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { RequestIdVariables } from './middleware/request-id.js';
 import type { UrlSigner } from './signing.js';
 import type { SegmentSizeLookup } from './manifests.js';
+import type { ThumbnailOrigin } from '../thumbnail-origin.js';
 
 /** What the HTTP layer is built from (src/server.ts wires it). */
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
+  /** Seek thumbnails and posters (none: the manifests list no thumbnail track). */
+  thumbnails?: ThumbnailOrigin;
 }
 
 /** The Hono environment of every sub-app: the request id is a context variable. */

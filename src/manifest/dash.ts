@@ -72,8 +72,11 @@ function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query
   ].join('\n');
 }
 
-/** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
-export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+/**
+ * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. `extra`: AdaptationSets
+ * (the thumbnail track's, manifest/thumbnails.ts) given the first free AdaptationSet id.
+ */
+export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan), extra?: (id: number) => string): string {
   const frameRate = dashFrameRate(plan.frameRates);
   const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
   const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
@@ -95,6 +98,7 @@ export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: Mani
     '<Period id="0" start="PT0S">',
     video,
     ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
+    ...(extra ? [extra(plan.audio.length + 1)] : []),
     '</Period>',
     '</MPD>',
     '',

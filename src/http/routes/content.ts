@@ -15,6 +15,7 @@ import { PREFETCH_HEADER } from '../headers.js';
 import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
 import { StartTracker } from '../start-tracker.js';
+import { thumbnailInfo, thumbnailManifestEntries } from './thumbnails.js';
 
 /**
  * Everything under /api/v1/content/{hash}/: addressed by content, so
@@ -34,7 +35,8 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
   });
 
   app.get('/api/v1/content/:hash/info', async (c) => {
-    const { metadata, plan } = await withContent(c);
+    const content = await withContent(c);
+    const { metadata, plan } = content;
     return c.json({
       ...metadata,
       urls: contentUrls(metadata.hash),
@@ -42,6 +44,7 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
       segmentDurations: plan.videoSegments.map((s) => s.duration / plan.timescale),
       renditions: plan.renditions.map(({ id, name, width, height, bitrateKbps, codecs, peakBandwidth }) => ({ id, name, width, height, bitrateKbps, codecs, peakBandwidth })),
       audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
+      ...thumbnailInfo(deps, content),
     });
   });
 
@@ -49,13 +52,15 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
+    const thumbs = thumbnailManifestEntries(deps, content, '', query);
+    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures, thumbs.hls), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
+    const thumbs = thumbnailManifestEntries(deps, content, '', query);
+    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures, thumbs.dash), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
   });
 
   const mediaKind = (c: Context): MediaKind => {
