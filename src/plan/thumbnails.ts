@@ -92,14 +92,14 @@ export function thumbnailPlan(video: VideoTrackProbe, plan: Plan, config: Thumbn
     const startSeconds = ms(index * T);
     const endSeconds = ms(Math.min((index + 1) * T, durationSeconds));
     const middle = (index + 0.5) * T;
-    thumbnails.push({ index, startSeconds, endSeconds, pts: nearest(candidates, firstPts + Math.round(middle * ts)) });
+    thumbnails.push({ index, startSeconds, endSeconds, pts: nearest(candidates, firstPts + middle * ts) });
   }
   const shape = displaySize(video);
   const width = even(config.width);
   const height = even((config.width * shape.height) / shape.width);
   const posterWidth = even(Math.min(config.poster_width, shape.width));
   const posterHeight = even((posterWidth * shape.height) / shape.width);
-  const posterPts = nearest(candidates, firstPts + Math.round(POSTER_AT * durationSeconds * ts));
+  const posterPts = nearest(candidates, firstPts + POSTER_AT * durationSeconds * ts);
   const settings = { v: THUMBNAIL_VERSION, width, height, columns: config.columns, rows: config.rows, T, pts: shortHash(thumbnails.map((t) => t.pts)) };
   return {
     id: `thumbs-${width}x${height}-${shortHash(settings)}`,
