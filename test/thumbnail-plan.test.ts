@@ -102,7 +102,7 @@ describe('thumbnail texts of a 2-hour film', () => {
 
   it('HLS: the image playlist lists every sheet, its EXTINFs adding up to the film', () => {
     const master = multivariantPlaylist(plan, '/p/', query, undefined, [hlsImageStreamInf(thumbs, '/p/', query)]);
-    expect(master.trimEnd().split('\n').at(-1)).toBe(`#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=5760,RESOLUTION=160x90,CODECS="jpeg",URI="/p/thumbs/${thumbs.id}/playlist.m3u8${query}"`);
+    expect(master.trimEnd().split('\n').at(-1)).toBe(`#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=11520,RESOLUTION=160x90,CODECS="jpeg",URI="/p/thumbs/${thumbs.id}/playlist.m3u8${query}"`);
     const playlist = hlsImagePlaylist(thumbs, query);
     const durations = [...playlist.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
     expect(durations).toHaveLength(15);
