@@ -11,7 +11,7 @@
  * right frame must give ≥ 30 dB, and its neighbours one frame away must not
  * (so the comparison can tell frames apart).
  */
-import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,6 +210,23 @@ describe('seek thumbnails', () => {
     // JPEG rings: 90 rows is not a multiple of 8).
     const empty = await rgb(sheets.get('tile_2.jpg')!, 'crop=160:80:0:100');
     expect(Math.max(...empty)).toBeLessThan(8);
+  });
+
+  it('a sheet is kept in the store and served from it; a torn one is deleted and made again', async () => {
+    const track = info.thumbnails.vtt.split('/').at(-2);
+    const stored = path.join(server.cacheDir, hash, 'images', track, 'tile_1.jpg');
+    const url = `${base}thumbs/${track}/tile_1.jpg`;
+    const first = Buffer.from(await (await fetch(url)).arrayBuffer());
+    const kept = await stat(stored);
+    expect(kept.size).toBe(first.length);
+    const again = Buffer.from(await (await fetch(url)).arrayBuffer());
+    expect(again.equals(first)).toBe(true);
+    expect((await stat(stored)).mtimeMs).toBe(kept.mtimeMs);
+    // Cut short, as a crash before the rename could never leave it but a disk or a person can.
+    await truncate(stored, Math.floor(first.length / 2));
+    const remade = Buffer.from(await (await fetch(url)).arrayBuffer());
+    expect(remade.equals(first)).toBe(true);
+    expect((await stat(stored)).size).toBe(first.length);
   });
 
   it('the poster is the keyframe nearest a tenth of the way in, at the poster size', async () => {

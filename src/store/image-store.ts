@@ -2,7 +2,7 @@ import path from 'node:path';
 import { StorageFullError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { IMAGES_DIR } from './segment-cache.js';
-import type { SegmentStore } from './segment-store.js';
+import { STORAGE_ERRORS, type SegmentStore } from './segment-store.js';
 
 /**
  * Made images (thumbnail sheets, posters) in the segment store: addressed by
@@ -47,25 +47,26 @@ export class ImageStore {
 
   /**
    * Keeps a checked image. A full disk makes room from the least recently
-   * used files and is tried once more; when the disk still cannot take it,
-   * resolves false (the image is served without being kept).
+   * used files and is tried once more; when the disk still cannot take it
+   * (full, or another storage error), resolves false: the image is served
+   * without being kept, as a segment would be.
    */
   async keep(filePath: string, bytes: Uint8Array): Promise<boolean> {
     const problem = this.problem(bytes);
     if (problem) throw new Error(`refusing to store a damaged image: ${problem}`);
     const { files, cache } = this.segments;
     try {
-      await files.write(filePath, bytes);
-    } catch (err) {
-      if (!(err instanceof StorageFullError)) throw err;
-      await this.segments.makeRoom(Math.max(4 * bytes.length, 16 * 1024 * 1024));
       try {
         await files.write(filePath, bytes);
-      } catch (again) {
-        if (!(again instanceof StorageFullError)) throw again;
-        this.logger.warn({ file: path.relative(files.root, filePath) }, 'the cache disk is full: image served without being kept');
-        return false;
+      } catch (err) {
+        if (!(err instanceof StorageFullError)) throw err;
+        await this.segments.makeRoom(Math.max(4 * bytes.length, 16 * 1024 * 1024));
+        await files.write(filePath, bytes);
       }
+    } catch (err) {
+      if (!(err instanceof StorageFullError) && !STORAGE_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
+      this.logger.warn({ file: path.relative(files.root, filePath), err: (err as Error).message }, 'the cache disk cannot take the image: served without being kept');
+      return false;
     }
     cache.add(filePath, bytes.length);
     return true;
