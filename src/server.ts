@@ -150,6 +150,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
     logger,
   });
+  metrics.registry.registerMetric(thumbnails.made);
   const app = createApp({
     library,
     thumbnails,

@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import type { ThumbnailConfig } from './config/config.js';
 import { PRIORITY, type EncodeQueue } from './coordinate/encode-queue.js';
 import { SingleFlight } from './coordinate/single-flight.js';
@@ -36,7 +37,13 @@ export interface ImageRequestOptions {
 export class ThumbnailOrigin {
   private readonly flights = new SingleFlight<Buffer>();
   private readonly plans = new WeakMap<Plan, ThumbnailPlan>();
-  readonly counters = { sheetsMade: 0, postersMade: 0 };
+  /** Images made, by kind (for /metrics: the server registers it). */
+  readonly made = new Counter({
+    name: 'jitseg_images_made_total',
+    help: 'Thumbnail sheets and posters made (keyframe decodes), by kind: sheet, poster',
+    labelNames: ['kind'] as const,
+    registers: [],
+  });
 
   constructor(private readonly parts: ThumbnailOriginParts) {}
 
@@ -86,7 +93,7 @@ export class ThumbnailOrigin {
           if (raced) return raced;
           const made = await this.makeOrReport(content, make, key);
           await this.parts.images.keep(filePath, made.jpeg);
-          this.counters[what === 'sheet' ? 'sheetsMade' : 'postersMade']++;
+          this.made.inc({ kind: what });
           this.parts.logger.info({ content: hash, file: `${trackId}/${fileName}`, bytes: made.jpeg.length }, 'image made');
           return made.jpeg;
         },

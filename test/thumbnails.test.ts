@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, servePlayerPages } from './support/browser.js';
 import { exec, mediaFolder } from './support/media.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
+import { UrlSigner } from '../src/http/signing.js';
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
 const FPS = 25;
@@ -46,6 +47,7 @@ let server: TestServer;
 let browser: Browser;
 let pages: Awaited<ReturnType<typeof servePlayerPages>>;
 let sourcePath: string;
+let media: string;
 let work: string;
 let hash: string;
 let base: string;
@@ -96,6 +98,12 @@ async function sourceFrames(numbers: number[], size: { width: number; height: nu
   return new Map(wanted.map((n, i) => [n, (stdout as unknown as Buffer).subarray(i * bytes, (i + 1) * bytes)]));
 }
 
+/** jitseg_images_made_total{kind} from /metrics. */
+async function imagesMade(kind: 'sheet' | 'poster'): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(new RegExp(`^jitseg_images_made_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
 function psnr(a: Buffer, b: Buffer): number {
   expect(a.length).toBe(b.length);
   let sum = 0;
@@ -128,7 +136,7 @@ beforeAll(async () => {
     .map((line) => Number(line.split(',')[0]))
     .sort((a, b) => a - b);
   expect(keyframes.length).toBe(KEYFRAMES.split(',').length);
-  const media = await mediaFolder({ 'numbered.mp4': sourcePath });
+  media = await mediaFolder({ 'numbered.mp4': sourcePath });
   server = await testServer(media, {
     ...NO_PREFETCH,
     segment_duration: 2,
@@ -222,11 +230,13 @@ describe('seek thumbnails', () => {
     const again = Buffer.from(await (await fetch(url)).arrayBuffer());
     expect(again.equals(first)).toBe(true);
     expect((await stat(stored)).mtimeMs).toBe(kept.mtimeMs);
+    expect(await imagesMade('sheet')).toBe(2);
     // Cut short, as a crash before the rename could never leave it but a disk or a person can.
     await truncate(stored, Math.floor(first.length / 2));
     const remade = Buffer.from(await (await fetch(url)).arrayBuffer());
     expect(remade.equals(first)).toBe(true);
     expect((await stat(stored)).size).toBe(first.length);
+    expect(await imagesMade('sheet')).toBe(3);
   });
 
   it('the poster is the keyframe nearest a tenth of the way in, at the poster size', async () => {
@@ -242,6 +252,35 @@ describe('seek thumbnails', () => {
     const frames = await sourceFrames([frame, frame + 1], { width: 320, height: 180 });
     expect(psnr(poster, frames.get(frame)!)).toBeGreaterThanOrEqual(30);
     expect(psnr(poster, frames.get(frame + 1)!)).toBeLessThan(30);
+    expect(await imagesMade('poster')).toBe(1);
+  });
+
+  it('with signed URLs the index, the image playlist and the MPD hand their signature to every sheet', async () => {
+    const key = 'thumbnail-test-signing-key';
+    const signed = await testServer(media, { ...NO_PREFETCH, thumbnails: { enabled: true, interval_seconds: T, width: TILE.width, ...LAYOUT, poster_width: 320 } }, { signKey: key });
+    try {
+      const signer = new UrlSigner(key);
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      const vod = '/vod/numbered.mp4/master.m3u8';
+      expect((await fetch(`${signed.url}${vod}${await signer.query(UrlSigner.scopeOf(vod)!, exp)}`)).status).toBe(200);
+      const query = await signer.query(UrlSigner.contentScope(hash), exp);
+      const vttPath = info.thumbnails.vtt;
+      expect((await fetch(`${signed.url}${vttPath}`)).status).toBe(403);
+      const vtt = await (await fetch(`${signed.url}${vttPath}${query}`)).text();
+      const uris = [...vtt.matchAll(/^(tile_\d\.jpg\?[^#]+)#xywh=/gm)].map((m) => m[1]!);
+      expect(uris).toHaveLength(6);
+      expect(new Set(uris)).toEqual(new Set([`tile_1.jpg${query}`, `tile_2.jpg${query}`]));
+      const sheet = new URL(uris[0]!, `${signed.url}${vttPath}`).href;
+      expect((await fetch(sheet.replace(/\?.*$/, ''))).status).toBe(403);
+      const response = await fetch(sheet);
+      expect([response.status, response.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+      const playlist = await (await fetch(`${signed.url}${info.thumbnails.playlist}${query}`)).text();
+      expect(playlist).toContain(`tile_2.jpg${query}\n`);
+      const mpd = await (await fetch(`${base.replace(server.url, signed.url)}manifest.mpd${query}`)).text();
+      expect(mpd).toContain(`tile_$Number$.jpg${query.replace('&', '&amp;')}"`);
+    } finally {
+      await signed.close();
+    }
   });
 
   it('Shaka Player reads the track from the MPD, the HLS playlist and the WebVTT index: the tile for a time', async () => {
