@@ -55,11 +55,25 @@ async function libraryView() {
   );
 }
 
-/** The content's poster (made on first request from one keyframe); nothing when the origin makes none. */
+/**
+ * The content's poster (made on first request from one keyframe), loaded lazily: only posters on screen are
+ * asked for, so a long library does not set off a decode per file. Refused (signed URLs), it asks once for a
+ * signed URL; nothing is shown when the origin makes none.
+ */
 function posterOf(hash) {
-  const img = el('img', { class: 'poster', alt: '', loading: 'lazy', width: '160' });
-  img.addEventListener('error', () => img.remove());
-  void playerPath(`/api/v1/content/${hash}/poster.jpg`).then((src) => (img.src = src), () => img.remove());
+  const path = `/api/v1/content/${hash}/poster.jpg`;
+  const img = el('img', { class: 'poster', alt: '', loading: 'lazy', width: '160', src: path });
+  let signed = false;
+  img.addEventListener('error', async () => {
+    if (signed) return img.remove();
+    signed = true;
+    try {
+      img.src = (await (await api('/api/v1/sign', { method: 'POST', body: JSON.stringify({ path }) })).json()).url;
+    } catch {
+      // No signed URL to be had (signing is off, or the token was refused): no poster.
+      img.remove();
+    }
+  });
   return img;
 }
 
