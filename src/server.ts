@@ -9,6 +9,9 @@ import { degradePolicy } from './coordinate/degrade.js';
 import { RenditionHealth } from './coordinate/rendition-health.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
 import { createApp } from './http/app.js';
+import { ImageStore } from './store/image-store.js';
+import { ThumbnailOrigin } from './thumbnail-origin.js';
+import { jpegProblem } from './transcode/thumbnails.js';
 import { listen } from './http/listen.js';
 import { UrlSigner } from './http/signing.js';
 import { EventBus } from './observe/events.js';
@@ -147,9 +150,18 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       void scheduled.then((dropped) => dropped && metrics.prefetchDropped.inc());
     },
   );
+  const thumbnails = new ThumbnailOrigin({
+    images: new ImageStore(segments, jpegProblem, logger),
+    queue,
+    config: streaming.thumbnails,
+    limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
+    logger,
+  });
+  metrics.registry.registerMetric(thumbnails.made);
   const app = createApp({
     droppedRenditions: (hash) => renditions.dropped(hash),
     library,
+    thumbnails,
     origin,
     metrics,
     prefetcher,

@@ -111,6 +111,22 @@ const streamingSchema = z
       })
       .strict()
       .default({ segment_template: 'segment_$Number$.m4s' }),
+    /** Seek thumbnails (sprite sheets of keyframes) and a poster per content: see plan/thumbnails.ts. */
+    thumbnails: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Seconds of the presentation each thumbnail stands for. */
+        interval_seconds: z.number().min(1).max(60).default(5),
+        /** Width of one thumbnail in pixels (its height follows the picture's shape). */
+        width: z.number().int().min(32).max(640).default(160),
+        /** Thumbnails per sheet: columns × rows. */
+        columns: z.number().int().min(1).max(20).default(10),
+        rows: z.number().int().min(1).max(20).default(10),
+        /** Width of the poster image (never wider than the picture). */
+        poster_width: z.number().int().min(64).max(1920).default(640),
+      })
+      .strict()
+      .default({ enabled: true, interval_seconds: 5, width: 160, columns: 10, rows: 10, poster_width: 640 }),
     storage: z
       .object({
         retention_days: z.number().min(0).default(30),
@@ -149,6 +165,7 @@ const fileSchema = z.object({ streaming: streamingSchema.default(streamingSchema
 
 export type StreamingConfig = z.infer<typeof streamingSchema>;
 export type Profile = z.infer<typeof profileSchema>;
+export type ThumbnailConfig = StreamingConfig['thumbnails'];
 
 export interface ServerConfig {
   mediaDir: string;

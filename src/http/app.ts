@@ -10,6 +10,7 @@ import { manifestResponder } from './manifests.js';
 import { adminRoutes } from './routes/admin.js';
 import { contentRoutes } from './routes/content.js';
 import { eventRoutes } from './routes/events.js';
+import { thumbnailRoutes } from './routes/thumbnails.js';
 import { uiRoutes } from './routes/ui.js';
 import { vodRoutes } from './routes/vod.js';
 
@@ -40,6 +41,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', uiRoutes());
   app.route('/', eventRoutes(deps));
   app.route('/', adminRoutes(deps));
+  // Before the content routes: their /:kind/:rendition/:file would take thumbs/{track}/….
+  if (deps.thumbnails) app.route('/', thumbnailRoutes(deps, deps.thumbnails));
   app.route('/', contentRoutes(deps, manifest));
   app.route('/', vodRoutes(deps, manifest));
   return app;

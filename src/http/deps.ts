@@ -8,6 +8,7 @@ import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { RequestIdVariables } from './middleware/request-id.js';
 import type { UrlSigner } from './signing.js';
 import type { SegmentSizeLookup } from './manifests.js';
+import type { ThumbnailOrigin } from '../thumbnail-origin.js';
 
 /** What the HTTP layer is built from (src/server.ts wires it). */
 export interface AppDeps {
@@ -43,6 +44,8 @@ export interface AppDeps {
   isReady?: () => boolean;
   /** Video renditions of a content left out of its manifests (their segments keep failing). */
   droppedRenditions?: (hash: string) => ReadonlySet<string>;
+  /** Seek thumbnails and posters (none: the manifests list no thumbnail track). */
+  thumbnails?: ThumbnailOrigin;
 }
 
 /** The Hono environment of every sub-app: the request id is a context variable. */

@@ -98,8 +98,11 @@ function videoAdaptationSet(plan: Plan, renditions: VideoRendition[], id: number
   ].join('\n');
 }
 
-/** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
-export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+/**
+ * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. `extra`: AdaptationSets
+ * (the thumbnail track's, manifest/thumbnails.ts) given the first free AdaptationSet id.
+ */
+export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan), extra?: (id: number) => string): string {
   const h264 = plan.renditions.filter((r) => !r.hevc);
   const hevc = plan.renditions.filter((r) => r.hevc);
   const video = videoAdaptationSet(plan, h264, 0, query, figures);
@@ -115,6 +118,7 @@ export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: Mani
     video,
     ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
     ...hdrVideo,
+    ...(extra ? [extra(plan.audio.length + 1 + hdrVideo.length)] : []),
     '</Period>',
     '</MPD>',
     '',

@@ -49,7 +49,8 @@ export function startRendition(plan: Plan): VideoRendition {
   return h264.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
 }
 
-export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+/** `extra`: lines appended as they are (the thumbnail track's EXT-X-IMAGE-STREAM-INF, manifest/thumbnails.ts). */
+export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan), extra: readonly string[] = []): string {
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
     const attributes = [
@@ -88,6 +89,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
   }
+  lines.push(...extra);
   return lines.join('\n') + '\n';
 }
 

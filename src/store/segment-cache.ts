@@ -39,6 +39,9 @@ const SNAPSHOT_INTERVAL_MS = 30_000;
 /** Segment files: what the LRU holds. */
 const SEGMENT_FILE = /\.(m4s|mp4)$/;
 const INIT_FILE = 'init.mp4';
+/** {hash}/images/{track}/{file}.jpg: made images, in the LRU with the segments. */
+export const IMAGES_DIR = 'images';
+const IMAGE_FILE = /\.jpg$/;
 const CONTENT_DIR = /^[0-9a-f]{64}$/;
 
 export class SegmentCache {
@@ -72,7 +75,10 @@ export class SegmentCache {
   /** Whether a file under the store root is one the LRU manages. */
   static isSegmentPath(relativePath: string): boolean {
     const parts = relativePath.split(path.sep);
-    return parts.length === 4 && (parts[1] === 'video' || parts[1] === 'audio') && SEGMENT_FILE.test(parts[3]!) && parts[3] !== INIT_FILE;
+    if (parts.length !== 4) return false;
+    // Thumbnail sheets and posters (image-store.ts) share the budget: made again on demand like segments.
+    if (parts[1] === IMAGES_DIR) return IMAGE_FILE.test(parts[3]!);
+    return (parts[1] === 'video' || parts[1] === 'audio') && SEGMENT_FILE.test(parts[3]!) && parts[3] !== INIT_FILE;
   }
 
   /**
@@ -172,7 +178,8 @@ export class SegmentCache {
   countFor(hash: string): number {
     let count = 0;
     const prefix = `${hash}${path.sep}`;
-    for (const relative of this.lru.keys()) if (relative.startsWith(prefix)) count++;
+    const images = `${prefix}${IMAGES_DIR}${path.sep}`;
+    for (const relative of this.lru.keys()) if (relative.startsWith(prefix) && !relative.startsWith(images)) count++;
     return count;
   }
 
@@ -267,14 +274,14 @@ export class SegmentCache {
     const list = (dir: string) => readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const content of await list(this.root)) {
       if (!content.isDirectory() || !CONTENT_DIR.test(content.name)) continue;
-      for (const kind of ['video', 'audio']) {
+      for (const kind of ['video', 'audio', IMAGES_DIR]) {
         const kindDir = path.join(this.root, content.name, kind);
         const renditions = (await list(kindDir)).filter((r) => r.isDirectory());
         const listings = await Promise.all(renditions.map((r) => list(path.join(kindDir, r.name))));
         renditions.forEach((rendition, i) => {
           const prefix = `${content.name}${path.sep}${kind}${path.sep}${rendition.name}${path.sep}`;
           for (const file of listings[i]!) {
-            if (file.isFile() && SEGMENT_FILE.test(file.name) && file.name !== INIT_FILE) found.add(prefix + file.name);
+            if (file.isFile() && SegmentCache.isSegmentPath(prefix + file.name)) found.add(prefix + file.name);
           }
         });
       }

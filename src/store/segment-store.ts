@@ -48,7 +48,7 @@ const EMERGENCY_FREE_BYTES = 16 * 1024 * 1024;
 /** Less free space than this on the cache disk counts as a full disk. */
 const LOW_SPACE_BYTES = 1024 * 1024;
 /** Errors of the disk rather than of the data: the file is served without being kept. */
-const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
+export const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
 /** Tries of a create-once: lost races and damaged winners are both rare, so a few is plenty. */
 const CREATE_TRIES = 3;
 

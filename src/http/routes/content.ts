@@ -16,6 +16,7 @@ import { PREFETCH_HEADER } from '../headers.js';
 import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
 import { StartTracker } from '../start-tracker.js';
+import { thumbnailInfo, thumbnailManifestEntries } from './thumbnails.js';
 
 /**
  * Everything under /api/v1/content/{hash}/: addressed by content, so
@@ -38,7 +39,8 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
   });
 
   app.get('/api/v1/content/:hash/info', async (c) => {
-    const { metadata, plan } = await withContent(c);
+    const content = await withContent(c);
+    const { metadata, plan } = content;
     return c.json({
       ...metadata,
       urls: contentUrls(metadata.hash),
@@ -47,6 +49,7 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
       renditions: plan.renditions.map(({ id, name, width, height, bitrateKbps, codecs, peakBandwidth }) => ({ id, name, width, height, bitrateKbps, codecs, peakBandwidth })),
       ...(plan.toneMap ? { hdr: { format: plan.hdrFormat, toneMappedFrom: plan.toneMap.from, peakNits: plan.toneMap.peakNits } } : {}),
       audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
+      ...thumbnailInfo(deps, content),
     });
   });
 
@@ -55,14 +58,16 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
-    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
+    const thumbs = thumbnailManifestEntries(deps, content, '', query);
+    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures, thumbs.hls), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
-    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
+    const thumbs = thumbnailManifestEntries(deps, content, '', query);
+    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures, thumbs.dash), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
   });
 
   const mediaKind = (c: Context): MediaKind => {

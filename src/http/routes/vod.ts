@@ -4,6 +4,7 @@ import { dashManifest } from '../../manifest/dash.js';
 import { servedPlan } from '../../coordinate/rendition-health.js';
 import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import { thumbnailManifestEntries } from './thumbnails.js';
 import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
 
 /**
@@ -29,9 +30,10 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = await childQuery(c, deps.signer, metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
+    const thumbs = thumbnailManifestEntries(deps, content, prefix, query);
     return file === 'master.m3u8'
-      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version + without)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version + without);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures, thumbs.hls), HLS_TYPE, PATH_MANIFEST_TTL, version + without)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, thumbs.dash), DASH_TYPE, PATH_MANIFEST_TTL, version + without);
   });
   return app;
 }

@@ -41,7 +41,7 @@ async function libraryView() {
   const { items } = await (await api('/api/v1/library')).json();
   const rows = items.map((item) =>
     el('tr', { 'data-path': item.path },
-      el('td', {}, item.hash ? el('a', { href: `#/play/${item.hash}` }, item.path) : item.path),
+      el('td', {}, ...(item.hash ? [posterOf(item.hash), el('a', { href: `#/play/${item.hash}` }, item.path)] : [item.path])),
       el('td', {}, item.error ? el('span', { class: 'muted' }, item.error) : seconds(item.durationSeconds)),
       el('td', {}, item.width ? `${item.width}×${item.height}` : '—'),
       el('td', {}, item.audio ? item.audio.map((a) => a.name).join(', ') || 'no audio' : '—'),
@@ -53,6 +53,28 @@ async function libraryView() {
       el('thead', {}, el('tr', {}, ...['File', 'Duration', 'Resolution', 'Audio tracks', 'Cache'].map((h) => el('th', {}, h)))),
       el('tbody', {}, ...rows)),
   );
+}
+
+/**
+ * The content's poster (made on first request from one keyframe), loaded lazily: only posters on screen are
+ * asked for, so a long library does not set off a decode per file. Refused (signed URLs), it asks once for a
+ * signed URL; nothing is shown when the origin makes none.
+ */
+function posterOf(hash) {
+  const path = `/api/v1/content/${hash}/poster.jpg`;
+  const img = el('img', { class: 'poster', alt: '', loading: 'lazy', width: '160', src: path });
+  let signed = false;
+  img.addEventListener('error', async () => {
+    if (signed) return img.remove();
+    signed = true;
+    try {
+      img.src = (await (await api('/api/v1/sign', { method: 'POST', body: JSON.stringify({ path }) })).json()).url;
+    } catch {
+      // No signed URL to be had (signing is off, or the token was refused): no poster.
+      img.remove();
+    }
+  });
+  return img;
 }
 
 // ---------------------------------------------------------------- player
@@ -73,9 +95,11 @@ async function playerView(hash) {
   const renditionPicker = el('select', { id: 'rendition' }, el('option', { value: '-1' }, 'Auto'));
   const audioPicker = el('select', { id: 'audio-track' });
   const status = el('span', { id: 'player-status', class: 'muted' });
+  const seekbar = info.thumbnails ? await thumbnailSeekbar(video, info) : el('div');
   view.replaceChildren(
     el('h2', {}, info.path),
     video,
+    seekbar,
     el('div', { class: 'controls' }, el('label', {}, 'Rendition ', renditionPicker), el('label', {}, 'Audio ', audioPicker), status),
   );
 
@@ -112,6 +136,68 @@ async function playerView(hash) {
     hls?.destroy();
     delete window.__player;
   };
+}
+
+/** Cues of a WebVTT thumbnails index: [start, end) and the tile (sheet URL resolved against the index, x, y, w, h). */
+function parseThumbnailVtt(text, base) {
+  const cues = [];
+  const stamp = (s) => s.split(':').reduce((sum, part) => sum * 60 + Number(part), 0);
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const times = /^([\d:.]+)\s+-->\s+([\d:.]+)/.exec(lines[i]);
+    const target = times && /^(.*)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(lines[i + 1] ?? '');
+    if (!target) continue;
+    const [x, y, w, h] = target.slice(2).map(Number);
+    cues.push({ start: stamp(times[1]), end: stamp(times[2]), sheet: new URL(target[1], base).href, x, y, w, h });
+  }
+  return cues;
+}
+
+/** A seek bar under the video: hovering shows the thumbnail of that time (from the WebVTT index), a click seeks there. */
+async function thumbnailSeekbar(video, info) {
+  const vttUrl = new URL(await playerPath(info.thumbnails.vtt), location.href).href;
+  const cues = parseThumbnailVtt(await (await fetch(vttUrl)).text(), vttUrl);
+  const played = el('div', { class: 'seek-played' });
+  const preview = el('div', { id: 'thumb-preview', class: 'thumb-preview', hidden: '' }, el('span', { class: 'thumb-time' }));
+  const bar = el('div', { id: 'seekbar', class: 'seekbar', title: 'seek' }, played, preview);
+  const duration = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : info.durationSeconds);
+  const sheets = new Map();
+  const timeAt = (event) => {
+    const box = bar.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (event.clientX - box.left) / box.width)) * duration();
+  };
+  bar.addEventListener('mousemove', (event) => {
+    const t = timeAt(event);
+    const cue = cues.find((c) => t >= c.start && t < c.end) ?? cues[cues.length - 1];
+    if (!cue) return;
+    // Each sheet is fetched once; the preview says when its picture is in.
+    if (!sheets.has(cue.sheet)) {
+      const image = new Image();
+      sheets.set(cue.sheet, image);
+      image.src = cue.sheet;
+    }
+    const image = sheets.get(cue.sheet);
+    const shown = () => {
+      if (preview.dataset.sheet === cue.sheet) preview.dataset.loaded = image.naturalWidth > 0 ? '1' : '0';
+    };
+    Object.assign(preview.style, {
+      width: `${cue.w}px`,
+      height: `${cue.h}px`,
+      backgroundImage: `url("${cue.sheet}")`,
+      backgroundPosition: `-${cue.x}px -${cue.y}px`,
+      left: `${Math.min(Math.max(0, event.clientX - bar.getBoundingClientRect().left - cue.w / 2), bar.clientWidth - cue.w)}px`,
+    });
+    Object.assign(preview.dataset, { time: String(t), start: String(cue.start), sheet: cue.sheet, x: String(cue.x), y: String(cue.y), loaded: '0' });
+    preview.firstChild.textContent = seconds(t);
+    preview.hidden = false;
+    if (image.complete) shown();
+    else image.addEventListener('load', shown, { once: true });
+  });
+  bar.addEventListener('mouseleave', () => (preview.hidden = true));
+  bar.addEventListener('click', (event) => (video.currentTime = timeAt(event)));
+  video.addEventListener('timeupdate', () => (played.style.width = `${(100 * video.currentTime) / duration()}%`));
+  window.__thumbnails = { cues };
+  return bar;
 }
 
 // ---------------------------------------------------------------- dashboard
