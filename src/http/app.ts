@@ -10,6 +10,7 @@ import { manifestResponder } from './manifests.js';
 import { adminRoutes } from './routes/admin.js';
 import { contentRoutes } from './routes/content.js';
 import { eventRoutes } from './routes/events.js';
+import { subtitleRoutes } from './routes/subtitles.js';
 import { uiRoutes } from './routes/ui.js';
 import { vodRoutes } from './routes/vod.js';
 
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', uiRoutes());
   app.route('/', eventRoutes(deps));
   app.route('/', adminRoutes(deps));
+  if (deps.subtitles) app.route('/', subtitleRoutes(deps, deps.subtitles, manifest));
   app.route('/', contentRoutes(deps, manifest));
   app.route('/', vodRoutes(deps, manifest));
   return app;

@@ -8,6 +8,7 @@ import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { RequestIdVariables } from './middleware/request-id.js';
 import type { UrlSigner } from './signing.js';
 import type { SegmentSizeLookup } from './manifests.js';
+import type { SubtitleService } from '../subtitles/service.js';
 
 /** What the HTTP layer is built from (src/server.ts wires it). */
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
   /** Bytes of recently served segments kept in memory (the warm path). */
   memoryCacheBytes?: number;
   isReady?: () => boolean;
+  /** A content's subtitle tracks and their WebVTT (without it, no subtitles are offered). */
+  subtitles?: SubtitleService;
 }
 
 /** The Hono environment of every sub-app: the request id is a context variable. */

@@ -2,6 +2,8 @@ import { dashFrameRate } from '../plan/frame-rate.js';
 import type { AudioRendition, Plan } from '../plan/plan.js';
 import { figuresFor, manifestFigures, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
+import type { SubtitleTrack } from '../plan/subtitles.js';
+import { dashTextAdaptationSets } from './subtitles.js';
 
 /**
  * A static DASH MPD (ISO/IEC 23009-1, DASH-IF live profile with
@@ -73,7 +75,13 @@ function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query
 }
 
 /** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
-export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+export function dashManifest(
+  plan: Plan,
+  baseUrl = '',
+  query = '',
+  figures: ManifestFigures = manifestFigures(plan),
+  subtitles: readonly SubtitleTrack[] = [],
+): string {
   const frameRate = dashFrameRate(plan.frameRates);
   const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
   const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
@@ -95,6 +103,7 @@ export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: Mani
     '<Period id="0" start="PT0S">',
     video,
     ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
+    ...dashTextAdaptationSets(subtitles, plan.audio.length + 1, query),
     '</Period>',
     '</MPD>',
     '',

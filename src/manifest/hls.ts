@@ -3,6 +3,8 @@ import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
 import { segmentFileName } from '../plan/plan.js';
 import { figuresFor, manifestFigures, widestAudio, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
+import type { SubtitleTrack } from '../plan/subtitles.js';
+import { hlsSubtitleMedia, SUBTITLE_GROUP } from './subtitles.js';
 
 /**
  * HLS (RFC 8216) playlists from the plan, fMP4/CMAF segments with EXT-X-MAP.
@@ -47,7 +49,13 @@ export function startRendition(plan: Plan): VideoRendition {
   return plan.renditions.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
 }
 
-export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+export function multivariantPlaylist(
+  plan: Plan,
+  uriPrefix = '',
+  query = '',
+  figures: ManifestFigures = manifestFigures(plan),
+  subtitles: readonly SubtitleTrack[] = [],
+): string {
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
     const attributes = [
@@ -62,6 +70,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
     ];
     lines.push(`#EXT-X-MEDIA:${attributes.join(',')}`);
   }
+  lines.push(...hlsSubtitleMedia(subtitles, uriPrefix, query));
   // RFC 8216 §4.3.4.2: the largest sum over the renditions a variant can play together.
   const audio = widestAudio(figures);
   const hasAudio = plan.audio.length > 0;
@@ -79,6 +88,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
       `CODECS=${quote(codecs)}`,
       `FRAME-RATE=${hlsFrameRate(plan.frameRates)}`,
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
+      ...(subtitles.length > 0 ? [`SUBTITLES=${quote(SUBTITLE_GROUP)}`] : []),
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
   }

@@ -14,6 +14,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
 import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
+import { offeredSubtitles, subtitleInfo } from '../subtitle-list.js';
 import { StartTracker } from '../start-tracker.js';
 
 /**
@@ -34,7 +35,8 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
   });
 
   app.get('/api/v1/content/:hash/info', async (c) => {
-    const { metadata, plan } = await withContent(c);
+    const content = await withContent(c);
+    const { metadata, plan } = content;
     return c.json({
       ...metadata,
       urls: contentUrls(metadata.hash),
@@ -42,6 +44,7 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
       segmentDurations: plan.videoSegments.map((s) => s.duration / plan.timescale),
       renditions: plan.renditions.map(({ id, name, width, height, bitrateKbps, codecs, peakBandwidth }) => ({ id, name, width, height, bitrateKbps, codecs, peakBandwidth })),
       audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
+      ...(await subtitleInfo(deps, content)),
     });
   });
 
@@ -49,13 +52,15 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures), HLS_TYPE, CONTENT_MANIFEST_TTL, version);
+    const subs = await offeredSubtitles(deps, content);
+    return manifest(c, content, 'master', () => multivariantPlaylist(content.plan, '', query, figures, subs.tracks), HLS_TYPE, CONTENT_MANIFEST_TTL, version + subs.fingerprint);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
+    const subs = await offeredSubtitles(deps, content);
+    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures, subs.tracks), DASH_TYPE, CONTENT_MANIFEST_TTL, version + subs.fingerprint);
   });
 
   const mediaKind = (c: Context): MediaKind => {

@@ -3,6 +3,7 @@ import { InvalidRequestError, NotFoundError } from '../../errors.js';
 import { dashManifest } from '../../manifest/dash.js';
 import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import { offeredSubtitles } from '../subtitle-list.js';
 import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
 
 /**
@@ -27,9 +28,10 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = await childQuery(c, deps.signer, metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
+    const { tracks, fingerprint } = await offeredSubtitles(deps, content);
     return file === 'master.m3u8'
-      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures, tracks), HLS_TYPE, PATH_MANIFEST_TTL, version + fingerprint)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, tracks), DASH_TYPE, PATH_MANIFEST_TTL, version + fingerprint);
   });
   return app;
 }
