@@ -99,6 +99,7 @@ beforeAll(async () => {
     writeFile(path.join(media, 'styled.ass'), ASS),
     writeFile(path.join(media, 'pgs.sup'), pgsSup()),
     writeFile(path.join(media, 'side.en.srt'), srt('side')),
+    writeFile(path.join(media, 'webm-cues.vtt'), 'WEBVTT\n\n00:00:00.400 --> 00:00:02.100\nFirst <b>webm</b> cue\n'),
   ]);
   await ffmpeg([
     '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${SECONDS}`,
@@ -113,6 +114,10 @@ beforeAll(async () => {
     ]),
     ffmpeg(['-i', 'base.mp4', '-i', 'eng.srt', '-map', '0:v', '-map', '1', '-c:v', 'copy', '-c:s', 'mov_text', '-metadata:s:s:0', 'language=eng', 'movtext.mp4']),
     ffmpeg(['-i', 'base.mp4', '-c', 'copy', 'side.mp4']),
+    ffmpeg([
+      '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${SECONDS}`, '-i', 'webm-cues.vtt', '-map', '0', '-map', '1',
+      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-g', '50', '-c:s', 'webvtt', '-metadata:s:s:0', 'language=ger', 'web.webm',
+    ]),
   ]);
   origin = await testServer(media, {
     ...NO_PREFETCH,
@@ -120,7 +125,7 @@ beforeAll(async () => {
     profiles: [{ name: '180p', width: 320, height: 180, bitrate: 300, quality: 30 }],
     encoder: encoderWith({ preset: 'ultrafast' }),
   });
-  for (const file of ['film.mkv', 'movtext.mp4', 'side.mp4']) {
+  for (const file of ['film.mkv', 'movtext.mp4', 'side.mp4', 'web.webm']) {
     const response = await fetch(`${origin.url}/api/v1/content`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: file }) });
     hashes[file] = ((await response.json()) as { hash: string }).hash;
   }
@@ -183,6 +188,18 @@ describe('subtitle tracks in the manifests and /info', () => {
       expect(Object.values(master.mediaGroups.SUBTITLES.subs).map((t: any) => t.language)).toEqual(['en']);
       expect(await text(`${origin.url}/vod/${file}/manifest.mpd`)).toMatch(/<AdaptationSet id="\d+" contentType="text" mimeType="text\/vtt" lang="en">/);
     }
+  });
+
+  it('a WebM offers its WebVTT track, cut like the others', async () => {
+    const web = await info('web.webm');
+    expect(web.subtitles.map((s: any) => [s.language, s.name, s.source.codec])).toEqual([['ger', 'German', 'webvtt']]);
+    const master = parseM3u8(await text(`${origin.url}/vod/web.webm/master.m3u8`));
+    expect(Object.values(master.mediaGroups.SUBTITLES.subs).map((t: any) => t.language)).toEqual(['de']);
+    const base = `${origin.url}/api/v1/content/${hashes['web.webm']}/subtitles/${web.subtitles[0].id}`;
+    const cue = '00:00:00.400 --> 00:00:02.100\nFirst <b>webm</b> cue\n';
+    expect(await text(`${base}/segment_1.vtt`)).toContain(cue);
+    expect(await text(`${base}/segment_2.vtt`)).toContain(cue);
+    expect(await text(`${base}/segment_3.vtt`)).not.toContain('webm');
   });
 });
 
