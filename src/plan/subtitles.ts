@@ -20,7 +20,7 @@ const IMAGE_CODECS: Record<string, string> = {
   dvb_subtitle: 'DVB',
   xsub: 'XSUB',
 };
-/** More tracks than this in one file is not a real film's subtitle set. */
+/** More tracks than this in one file is not a real film's subtitle set (offered, and listed as not offered, each). */
 const MAX_TRACKS = 64;
 
 export type SubtitleSource =
@@ -83,7 +83,7 @@ export function planSubtitles(streams: readonly SubtitleStreamProbe[], sidecars:
       const reason = image
         ? `${image} subtitles are pictures; WebVTT carries text, so they would need OCR or burning into the video`
         : `the ${s.codec} subtitle codec is not converted to WebVTT`;
-      notOffered.push({ index: s.index, codec: s.codec, language: s.language, ...(s.title ? { title: s.title } : {}), reason });
+      if (notOffered.length < MAX_TRACKS) notOffered.push({ index: s.index, codec: s.codec, language: s.language, ...(s.title ? { title: s.title } : {}), reason });
       continue;
     }
     if (tracks.length >= MAX_TRACKS) continue;

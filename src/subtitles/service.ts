@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { SingleFlight } from '../coordinate/single-flight.js';
-import { NotFoundError } from '../errors.js';
+import { EncodeError, NotFoundError } from '../errors.js';
 import type { Content } from '../library/content.js';
 import type { Logger } from '../observe/log.js';
+import { ProcessError } from '../process/runner.js';
 import { parseWebVtt, type Cue } from '../package/webvtt.js';
 import { planSubtitles, type SubtitlePlan, type SubtitleTrack } from '../plan/subtitles.js';
 import { findSidecars } from '../probe/sidecars.js';
@@ -83,10 +84,15 @@ export class SubtitleService {
   private async extract(content: Content, track: SubtitleTrack): Promise<string> {
     const { source } = track;
     const started = performance.now();
-    const text =
-      source.kind === 'stream'
-        ? await content.withSource((sourcePath) => extractWebVtt(source, sourcePath))
-        : await this.extractSidecar(content, track);
+    let text: string;
+    try {
+      text = source.kind === 'stream' ? await content.withSource((sourcePath) => extractWebVtt(source, sourcePath)) : await this.extractSidecar(content, track);
+    } catch (err) {
+      // ffmpeg's last words may name the file: the client gets the exit code, the log keeps the rest.
+      if (!(err instanceof ProcessError)) throw err;
+      this.logger.warn({ content: content.metadata.hash, track: track.id, err: err.message, log: err.log }, 'subtitle track conversion failed');
+      throw new EncodeError(`the subtitle track could not be converted to WebVTT (${err.timedOut ? 'timed out' : `ffmpeg exit code ${err.exitCode ?? '?'}`})`, err.log);
+    }
     this.logger.info({ content: content.metadata.hash, track: track.id, ms: Math.round(performance.now() - started) }, 'subtitle track converted to WebVTT');
     return text;
   }
