@@ -228,6 +228,35 @@ describe('WebVTT segments', () => {
   });
 });
 
+describe('with signed URLs', () => {
+  it('subtitle playlists, segments and DASH files carry the signature of the manifest that named them; unsigned ones are refused', async () => {
+    const admin = 'subtitles-admin-token-0123456789';
+    const signed = await testServer(media, { ...NO_PREFETCH, segment_duration: 2 }, { signKey: 'subtitles-sign-key-0123456789', adminToken: admin });
+    try {
+      const sign = async (p: string) => {
+        const response = await fetch(`${signed.url}/api/v1/sign`, { method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: JSON.stringify({ path: p, ttl: 600 }) });
+        return `${signed.url}${((await response.json()) as { url: string }).url}`;
+      };
+      const masterUrl = await sign('/vod/side.mp4/master.m3u8');
+      const master = parseM3u8(await text(masterUrl));
+      const playlistUrl = new URL((Object.values(master.mediaGroups.SUBTITLES.subs)[0] as any).uri, masterUrl);
+      expect(playlistUrl.searchParams.get('sig')).toBeTruthy();
+      const playlist = parseM3u8(await text(playlistUrl.href));
+      expect(await text(new URL(playlist.segments[0].uri, playlistUrl).href)).toContain('First line side');
+      playlistUrl.search = '';
+      expect((await fetch(playlistUrl)).status).toBe(403);
+
+      const mpdUrl = await sign('/vod/side.mp4/manifest.mpd');
+      const mpd = parseMpd(await text(mpdUrl), { manifestUri: mpdUrl });
+      const trackUrl = (Object.values(mpd.mediaGroups.SUBTITLES.subs)[0] as any).playlists[0].resolvedUri;
+      expect(await text(trackUrl)).toContain('00:00:05.040 --> 00:00:06.400\nAfter the seek side');
+    } finally {
+      await signed.close();
+      await rm(signed.cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
 type Player = 'hls' | 'dash' | 'shaka-dash' | 'shaka-hls';
 const RUNS: { file: string; lang: string; label: string; players: Player[] }[] = [
   { file: 'film.mkv', lang: 'en', label: 'eng', players: ['hls', 'dash', 'shaka-dash', 'shaka-hls'] },
