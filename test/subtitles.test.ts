@@ -228,6 +228,23 @@ describe('WebVTT segments', () => {
   });
 });
 
+describe('through the edge', () => {
+  it('WebVTT files are cached as immutable; playlists pass as manifests', async () => {
+    const { createEdgeApp } = await import('../edge/src/edge.js');
+    const { MemoryEdgeCache } = await import('../edge/src/cache.js');
+    const { app } = createEdgeApp({ origins: [origin.url], cache: new MemoryEdgeCache(), prefetch: 0 });
+    const { subtitles } = await info('film.mkv');
+    const base = `http://edge.test/api/v1/content/${hashes['film.mkv']}/subtitles/${subtitles[0].id}`;
+    for (const file of ['segment_2.vtt', 'track.vtt']) {
+      const first = await app.fetch(new Request(`${base}/${file}`));
+      const second = await app.fetch(new Request(`${base}/${file}`));
+      expect([first.status, first.headers.get('x-cache'), second.status, second.headers.get('x-cache')]).toEqual([200, 'MISS', 200, 'HIT']);
+      expect(await second.text()).toBe(await first.text());
+    }
+    expect((await app.fetch(new Request(`${base}/playlist.m3u8`))).status).toBe(200);
+  });
+});
+
 describe('with signed URLs', () => {
   it('subtitle playlists, segments and DASH files carry the signature of the manifest that named them; unsigned ones are refused', async () => {
     const admin = 'subtitles-admin-token-0123456789';
