@@ -40,7 +40,11 @@ const srtTime = (s: number) => {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${pad(Math.floor(ms / 3_600_000))}:${pad(Math.floor(ms / 60_000) % 60)}:${pad(Math.floor(ms / 1000) % 60)},${pad(ms % 1000, 3)}`;
 };
-const srt = (lang: string) => cues(lang).map((c, i) => `${i + 1}\n${srtTime(c.start)} --> ${srtTime(c.end)}\n${c.text}\n`).join('\n');
+/** `offset`: seconds added to every cue, for a source whose first picture is that late (presentation time 0). */
+const srt = (lang: string, offset = 0) =>
+  cues(lang).map((c, i) => `${i + 1}\n${srtTime(c.start + offset)} --> ${srtTime(c.end + offset)}\n${c.text}\n`).join('\n');
+/** late.mkv: video and subtitles start 1.5 s into the file's timeline (a remux of a recording, an MPEG-TS cut). */
+const LATE_SECONDS = 1.5;
 const ASS = `[Script Info]
 ScriptType: v4.00+
 PlayResX: 320
@@ -99,6 +103,7 @@ beforeAll(async () => {
     writeFile(path.join(media, 'styled.ass'), ASS),
     writeFile(path.join(media, 'pgs.sup'), pgsSup()),
     writeFile(path.join(media, 'side.en.srt'), srt('side')),
+    writeFile(path.join(media, 'late.srt'), srt('late', LATE_SECONDS)),
     writeFile(path.join(media, 'webm-cues.vtt'), 'WEBVTT\n\n00:00:00.400 --> 00:00:02.100\nFirst <b>webm</b> cue\n'),
   ]);
   await ffmpeg([
@@ -114,6 +119,7 @@ beforeAll(async () => {
     ]),
     ffmpeg(['-i', 'base.mp4', '-i', 'eng.srt', '-map', '0:v', '-map', '1', '-c:v', 'copy', '-c:s', 'mov_text', '-metadata:s:s:0', 'language=eng', 'movtext.mp4']),
     ffmpeg(['-i', 'base.mp4', '-c', 'copy', 'side.mp4']),
+    ffmpeg(['-itsoffset', String(LATE_SECONDS), '-i', 'base.mp4', '-i', 'late.srt', '-map', '0:v', '-map', '1', '-c:v', 'copy', '-c:s', 'srt', '-metadata:s:s:0', 'language=eng', 'late.mkv']),
     ffmpeg([
       '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${SECONDS}`, '-i', 'webm-cues.vtt', '-map', '0', '-map', '1',
       '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-g', '50', '-c:s', 'webvtt', '-metadata:s:s:0', 'language=ger', 'web.webm',
@@ -125,7 +131,7 @@ beforeAll(async () => {
     profiles: [{ name: '180p', width: 320, height: 180, bitrate: 300, quality: 30 }],
     encoder: encoderWith({ preset: 'ultrafast' }),
   });
-  for (const file of ['film.mkv', 'movtext.mp4', 'side.mp4', 'web.webm']) {
+  for (const file of ['film.mkv', 'movtext.mp4', 'side.mp4', 'web.webm', 'late.mkv']) {
     const response = await fetch(`${origin.url}/api/v1/content`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: file }) });
     hashes[file] = ((await response.json()) as { hash: string }).hash;
   }
@@ -188,6 +194,14 @@ describe('subtitle tracks in the manifests and /info', () => {
       expect(Object.values(master.mediaGroups.SUBTITLES.subs).map((t: any) => t.language)).toEqual(['en']);
       expect(await text(`${origin.url}/vod/${file}/manifest.mpd`)).toMatch(/<AdaptationSet id="\d+" contentType="text" mimeType="text\/vtt" lang="en">/);
     }
+  });
+
+  it('a video that starts late: HLS segments keep source times, the DASH file is on the presentation timeline', async () => {
+    const late = await info('late.mkv');
+    expect(late.segmentDurations).toEqual([2, 2, 2, 2]);
+    const base = `${origin.url}/api/v1/content/${hashes['late.mkv']}/subtitles/${late.subtitles[0].id}`;
+    expect(await text(`${base}/segment_1.vtt`)).toContain('00:00:01.900 --> 00:00:03.100\nFirst line late');
+    expect(await text(`${base}/track.vtt`)).toContain('00:00:00.400 --> 00:00:01.600\nFirst line late');
   });
 
   it('a WebM offers its WebVTT track, cut like the others', async () => {
@@ -279,6 +293,8 @@ const RUNS: { file: string; lang: string; label: string; players: Player[] }[] =
   { file: 'film.mkv', lang: 'en', label: 'eng', players: ['hls', 'dash', 'shaka-dash', 'shaka-hls'] },
   { file: 'movtext.mp4', lang: 'en', label: 'eng', players: ['hls', 'dash', 'shaka-dash'] },
   { file: 'side.mp4', lang: 'en', label: 'side', players: ['hls', 'dash', 'shaka-dash'] },
+  // Cues 1.5 s later on a video 1.5 s later: players show them at the same presentation times as the others'.
+  { file: 'late.mkv', lang: 'en', label: 'late', players: ['hls', 'dash'] },
 ];
 
 describe.concurrent.each(RUNS)('players show the cues of $file', ({ file, lang, label, players }) => {
