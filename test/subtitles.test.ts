@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -244,6 +244,30 @@ describe('WebVTT segments', () => {
     const { subtitles } = await info('film.mkv');
     const whole = await text(`${origin.url}/api/v1/content/${hashes['film.mkv']}/subtitles/${subtitles[2].id}/track.vtt`);
     expect(whole).toBe('WEBVTT\n\n00:00:01.000 --> 00:00:03.500\n<b>Bold</b> and <i>italic</i>\nsecond line\n');
+  });
+});
+
+describe('a sidecar swapped for a symlink', () => {
+  it('after its track was listed is not followed: 404, and the file it points to is never served', async () => {
+    const secret = `${media}-secret.srt`;
+    await writeFile(secret, '1\n00:00:00,000 --> 00:00:05,000\nSECRET\n');
+    await ffmpeg(['-i', 'base.mp4', '-c', 'copy', 'swap.mp4']);
+    await writeFile(path.join(media, 'swap.en.srt'), srt('swap'));
+    try {
+      const registered = await fetch(`${origin.url}/api/v1/content`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: 'swap.mp4' }) });
+      const hash = ((await registered.json()) as { hash: string }).hash;
+      const { subtitles } = (await (await fetch(`${origin.url}/api/v1/content/${hash}/info`)).json()) as any;
+      expect(subtitles.map((t: any) => t.source.file)).toEqual(['swap.en.srt']);
+      await rm(path.join(media, 'swap.en.srt'));
+      await symlink(secret, path.join(media, 'swap.en.srt'));
+      for (const file of ['segment_1.vtt', 'track.vtt']) {
+        const response = await fetch(`${origin.url}/api/v1/content/${hash}/subtitles/${subtitles[0].id}/${file}`);
+        expect(response.status).toBe(404);
+        expect(await response.text()).not.toContain('SECRET');
+      }
+    } finally {
+      await rm(secret, { force: true });
+    }
   });
 });
 

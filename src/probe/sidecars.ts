@@ -55,10 +55,14 @@ export async function findSidecars(videoPath: string): Promise<SidecarSubtitle[]
     });
     if (!info?.isFile() || info.size === 0 || info.size > MAX_SIDECAR_BYTES) continue;
     const words = file.slice(stem.length + 1, file.length - path.extname(file).length).split('.').filter(Boolean);
-    const stamp = createHash('sha256').update(`${file}\0${info.size}\0${info.mtimeMs}\0${info.ino}`).digest('hex').slice(0, 16);
-    found.push({ file, format, stamp, ...sidecarFlags(words) });
+    found.push({ file, format, stamp: sidecarStamp(file, info), ...sidecarFlags(words) });
   }
   return found;
+}
+
+/** The version of a sidecar file: its name, size, mtime and inode. */
+export function sidecarStamp(file: string, info: { size: number; mtimeMs: number; ino: number }): string {
+  return createHash('sha256').update(`${file}\0${info.size}\0${info.mtimeMs}\0${info.ino}`).digest('hex').slice(0, 16);
 }
 
 /** Language, flags and title from the words of a sidecar's name ("fre", "forced"). */

@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { SingleFlight } from '../coordinate/single-flight.js';
@@ -7,7 +8,8 @@ import type { Logger } from '../observe/log.js';
 import { ProcessError } from '../process/runner.js';
 import { parseWebVtt, type Cue } from '../package/webvtt.js';
 import { planSubtitles, type SubtitlePlan, type SubtitleTrack } from '../plan/subtitles.js';
-import { findSidecars } from '../probe/sidecars.js';
+import { findSidecars, sidecarStamp } from '../probe/sidecars.js';
+import { isGoneError, openedPath, openNoFollow } from '../library/source-file.js';
 import type { SegmentStore } from '../store/segment-store.js';
 import { extractWebVtt } from '../transcode/subtitles.js';
 
@@ -97,12 +99,32 @@ export class SubtitleService {
     return text;
   }
 
-  /** A sidecar is converted only while it is still the version its track id names. */
+  /**
+   * A sidecar is converted only while it is still the version its track id
+   * names, from the file opened here without following a symlink and read by
+   * ffmpeg through that open file (/proc/<pid>/fd/<n>), so a name swapped for
+   * a link between the check and ffmpeg's open cannot lead it out of the directory.
+   */
   private async extractSidecar(content: Content, track: SubtitleTrack): Promise<string> {
     const { source } = track;
     if (source.kind !== 'sidecar') throw new Error('not a sidecar track');
-    const current = (await findSidecars(content.absolutePath)).find((s) => s.file === source.file);
-    if (current?.stamp !== source.stamp) throw new NotFoundError(`subtitle file "${source.file}" has changed or gone`);
-    return extractWebVtt(source, path.join(path.dirname(content.absolutePath), source.file));
+    const gone = () => new NotFoundError(`subtitle file "${source.file}" has changed or gone`);
+    const dir = path.dirname(content.absolutePath);
+    const file = path.join(dir, source.file);
+    let handle: FileHandle;
+    try {
+      handle = await openNoFollow(file);
+    } catch (err) {
+      if (isGoneError(err)) throw gone();
+      throw err;
+    }
+    try {
+      const info = await handle.stat();
+      const real = await openedPath(handle);
+      if (!info.isFile() || sidecarStamp(source.file, info) !== source.stamp || (real !== undefined && path.dirname(real) !== dir)) throw gone();
+      return await extractWebVtt(source, real === undefined ? file : `/proc/${process.pid}/fd/${handle.fd}`);
+    } finally {
+      await handle.close();
+    }
   }
 }
