@@ -33,6 +33,7 @@ import { ContentIdIndex } from './store/content-id.js';
 import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
 import { SegmentStore } from './store/segment-store.js';
+import { SubtitleService } from './subtitles/service.js';
 
 /** Wires the stages together and listens. Used by the CLI, the tests and the bench alike. */
 export interface RunningServer {
@@ -179,6 +180,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       encoders: encoders.report(),
       degraded: { policy: degraded.policy, held: degraded.heldCount },
     }),
+    subtitles: new SubtitleService(segments, logger),
     listMedia: () => listMediaFiles(config.mediaDir),
     cachedSegments: (hash) => cache.countFor(hash),
     segmentSize: (hash, kind, renditionId, fileName) => cache.sizeOf(hash, kind, renditionId, fileName),

@@ -56,8 +56,8 @@ export interface EdgeOptions {
 
 type EdgeEnv = { Variables: RequestIdVariables };
 
-/** Files of a content that never change: init and media segments (not playlists). Matched on the routed path. */
-const IMMUTABLE_FILE = /^\/api\/v1\/content\/([0-9a-f]{64})\/(video|audio)\/[^/]+\/(init\.mp4|[^/]+\.(?:m4s|mp4))$/;
+/** Files of a content that never change: init and media segments, subtitle WebVTT files (not playlists). Matched on the routed path. */
+const IMMUTABLE_FILE = /^\/api\/v1\/content\/([0-9a-f]{64})\/(?:(video|audio)\/[^/]+\/(init\.mp4|[^/]+\.(?:m4s|mp4))|subtitles\/[^/]+\/[^/]+\.vtt)$/;
 const MANIFEST = /\.(m3u8|mpd)$/;
 const CONTENT_HASH = /^\/api\/v1\/content\/([0-9a-f]{64})\//;
 /** Request bodies the edge passes on (registrations, signing requests) are small. */

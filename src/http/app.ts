@@ -10,6 +10,7 @@ import { manifestResponder } from './manifests.js';
 import { adminRoutes } from './routes/admin.js';
 import { contentRoutes } from './routes/content.js';
 import { eventRoutes } from './routes/events.js';
+import { subtitleRoutes } from './routes/subtitles.js';
 import { thumbnailRoutes } from './routes/thumbnails.js';
 import { uiRoutes } from './routes/ui.js';
 import { vodRoutes } from './routes/vod.js';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', adminRoutes(deps));
   // Before the content routes: their /:kind/:rendition/:file would take thumbs/{track}/….
   if (deps.thumbnails) app.route('/', thumbnailRoutes(deps, deps.thumbnails));
+  if (deps.subtitles) app.route('/', subtitleRoutes(deps, deps.subtitles, manifest));
   app.route('/', contentRoutes(deps, manifest));
   app.route('/', vodRoutes(deps, manifest));
   return app;

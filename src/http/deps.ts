@@ -8,6 +8,7 @@ import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { RequestIdVariables } from './middleware/request-id.js';
 import type { UrlSigner } from './signing.js';
 import type { SegmentSizeLookup } from './manifests.js';
+import type { SubtitleService } from '../subtitles/service.js';
 import type { ThumbnailOrigin } from '../thumbnail-origin.js';
 
 /** What the HTTP layer is built from (src/server.ts wires it). */
@@ -46,6 +47,8 @@ export interface AppDeps {
   droppedRenditions?: (hash: string) => ReadonlySet<string>;
   /** Seek thumbnails and posters (none: the manifests list no thumbnail track). */
   thumbnails?: ThumbnailOrigin;
+  /** A content's subtitle tracks and their WebVTT (without it, no subtitles are offered). */
+  subtitles?: SubtitleService;
 }
 
 /** The Hono environment of every sub-app: the request id is a context variable. */

@@ -3,6 +3,8 @@ import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
 import type { HdrKeep } from '../plan/hdr-rendition.js';
 import { figuresFor, manifestFigures, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
+import type { SubtitleTrack } from '../plan/subtitles.js';
+import { dashTextAdaptationSets } from './subtitles.js';
 
 /**
  * A static DASH MPD (ISO/IEC 23009-1, DASH-IF live profile with
@@ -99,10 +101,18 @@ function videoAdaptationSet(plan: Plan, renditions: VideoRendition[], id: number
 }
 
 /**
- * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. `extra`: AdaptationSets
- * (the thumbnail track's, manifest/thumbnails.ts) given the first free AdaptationSet id.
+ * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. `subtitles`: a text
+ * AdaptationSet each (manifest/subtitles.ts); `extra`: AdaptationSets (the thumbnail track's,
+ * manifest/thumbnails.ts) given the first free AdaptationSet id.
  */
-export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan), extra?: (id: number) => string): string {
+export function dashManifest(
+  plan: Plan,
+  baseUrl = '',
+  query = '',
+  figures: ManifestFigures = manifestFigures(plan),
+  subtitles: readonly SubtitleTrack[] = [],
+  extra?: (id: number) => string,
+): string {
   const h264 = plan.renditions.filter((r) => !r.hevc);
   const hevc = plan.renditions.filter((r) => r.hevc);
   const video = videoAdaptationSet(plan, h264, 0, query, figures);
@@ -118,7 +128,8 @@ export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: Mani
     video,
     ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
     ...hdrVideo,
-    ...(extra ? [extra(plan.audio.length + 1 + hdrVideo.length)] : []),
+    ...dashTextAdaptationSets(subtitles, plan.audio.length + 1 + hdrVideo.length, query),
+    ...(extra ? [extra(plan.audio.length + 1 + hdrVideo.length + subtitles.length)] : []),
     '</Period>',
     '</MPD>',
     '',

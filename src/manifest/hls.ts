@@ -3,6 +3,8 @@ import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
 import { segmentFileName } from '../plan/plan.js';
 import { figuresFor, manifestFigures, widestAudio, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
+import type { SubtitleTrack } from '../plan/subtitles.js';
+import { hlsSubtitleMedia, SUBTITLE_GROUP } from './subtitles.js';
 
 /**
  * HLS (RFC 8216) playlists from the plan, fMP4/CMAF segments with EXT-X-MAP.
@@ -49,8 +51,18 @@ export function startRendition(plan: Plan): VideoRendition {
   return h264.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
 }
 
-/** `extra`: lines appended as they are (the thumbnail track's EXT-X-IMAGE-STREAM-INF, manifest/thumbnails.ts). */
-export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan), extra: readonly string[] = []): string {
+/**
+ * `subtitles`: the SUBTITLES group (manifest/subtitles.ts); `extra`: lines appended as they are (the thumbnail
+ * track's EXT-X-IMAGE-STREAM-INF, manifest/thumbnails.ts).
+ */
+export function multivariantPlaylist(
+  plan: Plan,
+  uriPrefix = '',
+  query = '',
+  figures: ManifestFigures = manifestFigures(plan),
+  subtitles: readonly SubtitleTrack[] = [],
+  extra: readonly string[] = [],
+): string {
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
     const attributes = [
@@ -65,6 +77,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
     ];
     lines.push(`#EXT-X-MEDIA:${attributes.join(',')}`);
   }
+  lines.push(...hlsSubtitleMedia(subtitles, uriPrefix, query));
   // RFC 8216 §4.3.4.2: the largest sum over the renditions a variant can play together.
   const audio = widestAudio(figures);
   const hasAudio = plan.audio.length > 0;
@@ -86,6 +99,7 @@ export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', fig
       // fetching two more segments to look for them before it starts.
       'CLOSED-CAPTIONS=NONE',
       ...(hasAudio ? [`AUDIO=${quote(AUDIO_GROUP)}`] : []),
+      ...(subtitles.length > 0 ? [`SUBTITLES=${quote(SUBTITLE_GROUP)}`] : []),
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
   }

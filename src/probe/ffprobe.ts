@@ -7,6 +7,7 @@
  * only way to learn every frame's pts in containers without an index).
  * Timestamps are reported exactly as ffprobe/ffmpeg's demuxer sees them.
  */
+import { subtitleStreams } from './subtitle-streams.js';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { ProcessError, run, runStreaming } from '../process/runner.js';
@@ -87,7 +88,7 @@ export async function probeWithFfprobe(path: string, deadline = Date.now() + PRO
   const audio: AudioTrackProbe[] = [];
   for (const [i, s] of audioStreams.entries()) audio.push(audioTrack(s, i, format, await firstDecodedSeconds(path, i, deadline)));
   const flagged = audioStreams.map((s) => s.disposition?.default === 1);
-  return assembleProbeResult('ffprobe', containerName(formatName, format, path), video, audio, flagged);
+  return { ...assembleProbeResult('ffprobe', containerName(formatName, format, path), video, audio, flagged), subtitles: subtitleStreams(streams) };
 }
 
 async function assertReadableFile(path: string): Promise<void> {

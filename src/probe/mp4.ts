@@ -37,6 +37,7 @@ import { ProbeError } from './errors.js';
 import { assertClaimsFit } from './mp4/claims.js';
 import { extractSampleTables, parseQuietly, tablesOf, type MoovLike } from './mp4/boxes.js';
 import { keepClosedGopKeyframes, type MoovAnalysis, type SyncSampleCheck } from './mp4/closed-gop.js';
+import { MP4_TEXT_HANDLERS } from './subtitle-streams.js';
 import { MAX_MOOV_BYTES, readFully, readHead, scanTopLevelBoxes } from './mp4/file-io.js';
 import { readFirstPicture, type FirstPicture } from './mp4/first-picture.js';
 import { analyzeAudioTrack, analyzeVideoTrack } from './mp4/tracks.js';
@@ -74,7 +75,11 @@ export async function probeOpenMp4(fh: FileHandle, path: string, head?: Buffer):
 }
 
 /** probeOpenMp4, with the first keyframe as a standalone stream when the track is H.264/HEVC (for decode-check.ts). */
-export async function probeOpenMp4WithPicture(fh: FileHandle, path: string, head?: Buffer): Promise<{ probe: ProbeResult; firstPicture: FirstPicture | undefined }> {
+export async function probeOpenMp4WithPicture(
+  fh: FileHandle,
+  path: string,
+  head?: Buffer,
+): Promise<{ probe: ProbeResult; firstPicture: FirstPicture | undefined; textTracks: boolean }> {
   try {
     const size = (await fh.stat()).size;
     const start = head ?? (await readHead(fh));
@@ -90,7 +95,7 @@ export async function probeOpenMp4WithPicture(fh: FileHandle, path: string, head
     else await readFully(fh, new Uint8Array(moovBuf), offset);
     const analysis = analyzeMoov(moovBuf, top.majorBrand, size);
     const probe = await keepClosedGopKeyframes(fh, analysis);
-    return { probe, firstPicture: analysis.syncSamples && (await readFirstPicture(fh, analysis.syncSamples)) };
+    return { probe, firstPicture: analysis.syncSamples && (await readFirstPicture(fh, analysis.syncSamples)), textTracks: analysis.textTracks === true };
   } catch (err) {
     // I/O failures (EISDIR, EIO, …) mean the file cannot be read at all.
     if (err instanceof Error && 'code' in err) {
@@ -123,6 +128,7 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
   const audioEnabled: boolean[] = [];
   let videoOrdinal = 0;
   let refusal: string | undefined;
+  let textTracks = false;
 
   for (const trak of moov.traks ?? []) {
     const handler = trak.mdia?.hdlr?.handler;
@@ -134,6 +140,8 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
       const v = analyzeVideoTrack(trak, tablesOf(tables, trak), ordinal, movieTimescale, moov.mvhd?.matrix, view);
       if (v && 'refused' in v) refusal ??= v.refused;
       else if (v) ({ track: video, syncSamples } = v);
+    } else if (handler !== undefined && MP4_TEXT_HANDLERS.has(handler)) {
+      textTracks = true;
     } else if (handler === 'soun') {
       const a = analyzeAudioTrack(trak, tablesOf(tables, trak), audio.length, movieTimescale, view);
       audio.push(a);
@@ -146,6 +154,6 @@ export function analyzeMoov(moovBuf: MP4BoxBuffer, majorBrand: string | undefine
 
   // ffmpeg's muxer marks the default track with tkhd track_enabled.
   const container = majorBrand === 'qt  ' || majorBrand === undefined ? 'mov' : 'mp4';
-  return { probe: assembleProbeResult('mp4box', container, video, audio, audioEnabled), syncSamples };
+  return { probe: assembleProbeResult('mp4box', container, video, audio, audioEnabled), syncSamples, ...(textTracks ? { textTracks: true as const } : {}) };
 }
 

@@ -19,6 +19,7 @@ import { ProbeError } from './errors.js';
 import { PROBE_BUDGET } from './limits.js';
 import { probeOpenMp4WithPicture, readHead, type FirstPicture } from './mp4.js';
 import { probeWithFfprobe } from './ffprobe.js';
+import { probeSubtitleStreams } from './subtitle-streams.js';
 import { assertStreamable } from './validate.js';
 import { assertFirstFrame, type FirstFrameCheck } from './decode-check.js';
 import { needsFrameColour, withFrameColour } from './frame-colour.js';
@@ -44,11 +45,12 @@ export async function probeFileDeferred(path: string, deadline: number): Promise
   const fast = await probeWithFastPath(path);
   const tracks = fast?.probe ?? (await probeWithFfprobe(path, deadline));
   const probe = assertStreamable(needsFrameColour(tracks) ? await withFrameColour(tracks, path, deadline) : tracks);
+  if (fast?.textTracks) probe.subtitles = await probeSubtitleStreams(path, deadline);
   return { probe, firstFrame: { videoIndex: probe.video.index, ...(fast?.firstPicture ? { picture: fast.firstPicture } : {}) } };
 }
 
 /** The MP4 fast path's result; undefined when the file is for ffprobe. */
-async function probeWithFastPath(path: string): Promise<{ probe: ProbeResult; firstPicture: FirstPicture | undefined } | undefined> {
+async function probeWithFastPath(path: string): Promise<{ probe: ProbeResult; firstPicture: FirstPicture | undefined; textTracks: boolean } | undefined> {
   // One open for the sniff and the MP4 probe: the head read here is the MP4 probe's first read.
   let fh: FileHandle;
   try {

@@ -12,8 +12,8 @@ import type { ProbeResult } from './types.js';
  * stored as it is.
  */
 
-/** Changes whenever what the probe reports changes (3: only closed-GOP keyframes; 4: decoded size from the SPS, the last edit list, the limits; 5: audio starts at its first decoded sample, coarse audio clocks flagged; 6: colour and HDR metadata), so older probes are redone. */
-export const PROBE_FORMAT = 'jitseg-probe-6';
+/** Changes whenever what the probe reports changes (3: only closed-GOP keyframes; 4: decoded size from the SPS, the last edit list, the limits; 5: audio starts at its first decoded sample, coarse audio clocks flagged; 6: colour and HDR metadata; 7: subtitle streams), so older probes are redone. */
+export const PROBE_FORMAT = 'jitseg-probe-7';
 
 interface StoredProbe {
   format: typeof PROBE_FORMAT;

@@ -53,6 +53,21 @@ export interface AudioTrackProbe {
   coarseTimestamps?: true;
 }
 
+/** A subtitle stream inside the source (see subtitle-streams.ts). */
+export interface SubtitleStreamProbe {
+  /** Index among the source's subtitle streams (ffmpeg `-map 0:s:N`). */
+  index: number;
+  /** ffmpeg's codec name: subrip, ass, mov_text, webvtt, hdmv_pgs_subtitle, dvd_subtitle, … */
+  codec: string;
+  /** ISO 639 language code, "und" when unknown. */
+  language: string;
+  title?: string;
+  isDefault: boolean;
+  isForced: boolean;
+  /** Flagged for the hearing impaired (SDH). */
+  isHearingImpaired: boolean;
+}
+
 export interface ProbeResult {
   /** Which probe read the file. */
   prober: 'mp4box' | 'ffprobe';
@@ -62,4 +77,6 @@ export interface ProbeResult {
   durationSeconds: number;
   video: VideoTrackProbe;
   audio: AudioTrackProbe[];
+  /** Subtitle streams inside the file (absent in probes that predate them: none). */
+  subtitles?: SubtitleStreamProbe[];
 }

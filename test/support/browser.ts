@@ -27,6 +27,7 @@ const PLAYER_FILES: Record<string, string> = {
   '/players/dash.all.min.js': require.resolve('dashjs'),
   '/players/shaka-player.compiled.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
   '/': path.join(here, '../browser/harness.html'),
+  '/subtitles.html': path.join(here, '../browser/subtitles.html'),
 };
 
 /**

@@ -15,6 +15,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
 import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
+import { offeredSubtitles, subtitleInfo } from '../subtitle-list.js';
 import { StartTracker } from '../start-tracker.js';
 import { thumbnailInfo, thumbnailManifestEntries } from './thumbnails.js';
 
@@ -50,6 +51,7 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
       ...(plan.toneMap ? { hdr: { format: plan.hdrFormat, toneMappedFrom: plan.toneMap.from, peakNits: plan.toneMap.peakNits } } : {}),
       audio: plan.audio.map(({ id, language, name, isDefault, codecs, bitrateKbps, segments }) => ({ id, language, name, isDefault, codecs, bitrateKbps, segments: segments.length })),
       ...thumbnailInfo(deps, content),
+      ...(await subtitleInfo(deps, content)),
     });
   });
 
@@ -59,7 +61,8 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
     const thumbs = thumbnailManifestEntries(deps, content, '', query);
-    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures, thumbs.hls), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
+    const subs = await offeredSubtitles(deps, content);
+    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures, subs.tracks, thumbs.hls), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version + subs.fingerprint);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
@@ -67,7 +70,8 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
     const thumbs = thumbnailManifestEntries(deps, content, '', query);
-    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures, thumbs.dash), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version);
+    const subs = await offeredSubtitles(deps, content);
+    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures, subs.tracks, thumbs.dash), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version + subs.fingerprint);
   });
 
   const mediaKind = (c: Context): MediaKind => {

@@ -4,6 +4,7 @@ import { dashManifest } from '../../manifest/dash.js';
 import { servedPlan } from '../../coordinate/rendition-health.js';
 import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import { offeredSubtitles } from '../subtitle-list.js';
 import { thumbnailManifestEntries } from './thumbnails.js';
 import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
 
@@ -31,9 +32,10 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const query = await childQuery(c, deps.signer, metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     const thumbs = thumbnailManifestEntries(deps, content, prefix, query);
+    const { tracks, fingerprint } = await offeredSubtitles(deps, content);
     return file === 'master.m3u8'
-      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures, thumbs.hls), HLS_TYPE, PATH_MANIFEST_TTL, version + without)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, thumbs.dash), DASH_TYPE, PATH_MANIFEST_TTL, version + without);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures, tracks, thumbs.hls), HLS_TYPE, PATH_MANIFEST_TTL, version + without + fingerprint)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, tracks, thumbs.dash), DASH_TYPE, PATH_MANIFEST_TTL, version + without + fingerprint);
   });
   return app;
 }

@@ -94,13 +94,14 @@ async function playerView(hash) {
   video.muted = true;
   const renditionPicker = el('select', { id: 'rendition' }, el('option', { value: '-1' }, 'Auto'));
   const audioPicker = el('select', { id: 'audio-track' });
+  const subtitlePicker = el('select', { id: 'subtitle-track' }, el('option', { value: '-1' }, 'Off'));
   const status = el('span', { id: 'player-status', class: 'muted' });
   const seekbar = info.thumbnails ? await thumbnailSeekbar(video, info) : el('div');
   view.replaceChildren(
     el('h2', {}, info.path),
     video,
     seekbar,
-    el('div', { class: 'controls' }, el('label', {}, 'Rendition ', renditionPicker), el('label', {}, 'Audio ', audioPicker), status),
+    el('div', { class: 'controls' }, el('label', {}, 'Rendition ', renditionPicker), el('label', {}, 'Audio ', audioPicker), el('label', {}, 'Subtitles ', subtitlePicker), status),
   );
 
   const Hls = window.Hls;
@@ -117,9 +118,16 @@ async function playerView(hash) {
       audioPicker.replaceChildren(...hls.audioTracks.map((t, i) => el('option', { value: String(i) }, t.name || t.lang || `track ${i + 1}`)));
       audioPicker.value = String(hls.audioTrack);
     });
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
+      const tracks = hls.subtitleTracks.map((t, i) => el('option', { value: String(i) }, t.name || t.lang || `track ${i + 1}`));
+      subtitlePicker.replaceChildren(el('option', { value: '-1' }, 'Off'), ...tracks);
+      subtitlePicker.value = String(hls.subtitleTrack);
+    });
+    hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, () => (subtitlePicker.value = String(hls.subtitleTrack)));
     hls.on(Hls.Events.ERROR, (_e, data) => data.fatal && (status.textContent = `error: ${data.details}`));
     renditionPicker.addEventListener('change', () => (hls.currentLevel = Number(renditionPicker.value)));
     audioPicker.addEventListener('change', () => (hls.audioTrack = Number(audioPicker.value)));
+    subtitlePicker.addEventListener('change', () => (hls.subtitleTrack = Number(subtitlePicker.value)));
   } else {
     video.src = source; // Safari plays HLS itself
   }

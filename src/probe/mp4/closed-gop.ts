@@ -16,6 +16,8 @@ export interface MoovAnalysis {
   probe: ProbeResult;
   /** For H.264/HEVC: where those sync samples are, to keep only the closed-GOP ones (keepClosedGopKeyframes). */
   syncSamples: SyncSampleCheck | undefined;
+  /** The moov holds a track ffmpeg may take for subtitles (they are listed by an ffprobe of the header: probe-file.ts). */
+  textTracks?: true;
 }
 
 export interface SyncSampleCheck {
