@@ -3,7 +3,8 @@ import { SingleFlight } from './coordinate/single-flight.js';
 import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
 import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
-import { packageSpan } from './package/package.js';
+import { packageSpan, type SpanEncryption } from './package/package.js';
+import type { Protector } from './package/drm/protector.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName } from './plan/plan.js';
 import { findRendition, initFields, segmentCountOf, type Rendition } from './plan/renditions.js';
@@ -82,6 +83,8 @@ export interface OriginParts {
   queue: EncodeQueue;
   coordinator: Coordinator;
   metrics: Metrics;
+  /** Encrypts protected content (plans with `protection`). */
+  protector?: Protector;
   /**
    * A content's first segment of a rendition failed on every try for a
    * reason in the content itself (not a full disk, a hardware encoder or a
@@ -136,6 +139,8 @@ export class Origin {
     const reason = startIfInit(number, options.reason ?? 'request');
     const player = reason !== 'prefetch';
     const started = performance.now();
+    // A protected content's keys first: a stored init is then checked against its key id.
+    if (content.plan.protection) await this.parts.protector?.keysFor(content.metadata.hash);
     const file = this.locate(request);
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
@@ -212,7 +217,10 @@ export class Origin {
   private initFileOf(content: Content, found: Rendition): InitFile {
     const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, 'init.mp4');
     const shape = found.kind === 'video' ? { width: found.rendition.width, height: found.rendition.height } : { channels: found.rendition.channels };
-    return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape } };
+    const scheme = content.plan.protection?.scheme;
+    const kid = scheme ? this.parts.protector?.knownKid(content.metadata.hash, found.kind) : undefined;
+    const protection = scheme ? { protection: { scheme, ...(kid ? { kid } : {}) } } : {};
+    return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape, ...protection } };
   }
 
   /** Media segment `number` (1-based) in the store, and what the plan says it holds. */
@@ -416,16 +424,25 @@ export class Origin {
     throw contentFault ? new UnplayableError(why, logs.join('\n')) : new EncodeError(why, logs.join('\n'));
   }
 
+  /** How a protected content's span is encrypted (undefined for clear content). */
+  private async encryptionOf(content: Content, found: Rendition, part: number | 'init'): Promise<SpanEncryption | undefined> {
+    if (!content.plan.protection) return undefined;
+    const { protector } = this.parts;
+    if (!protector) throw new EncodeError('protected content, but this instance has no DRM configured', '');
+    return protector.encryption(content.metadata.hash, found.kind, found.rendition.id, part);
+  }
+
   /** One try at an init segment: encode a few frames as the rendition's segments are, package them, and check the init. */
   private async encodeInitOnce(content: Content, found: Rendition, how: { workDir: string; encoder: VideoEncoderName | undefined; trail: { log: string } }): Promise<Produced> {
     const { plan } = content;
     const { workDir, encoder, trail } = how;
     const { limits } = this.parts;
     this.parts.metrics.initEncodes.inc({ kind: found.kind });
+    const encryption = await this.encryptionOf(content, found, 'init');
     const packaged =
       found.kind === 'video'
-        ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits)
-        : await packageAudioInit(found.rendition, workDir, limits);
+        ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits, encryption)
+        : await packageAudioInit(found.rendition, workDir, limits, encryption);
     trail.log += packaged.log;
     const init = canonicalizeInit(packaged.init, initFields(plan, found));
     const initProblem = this.segments.problem(this.initFileOf(content, found), init);
@@ -460,7 +477,7 @@ export class Origin {
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
       : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, this.sampleIndexStorage(content, found.rendition.trackIndex));
     trail.log += span.log;
-    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
+    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits, await this.encryptionOf(content, found, index + 1));
     trail.log += packaged.log;
     const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration) : packaged.segment;
     const segment = Buffer.from(setSequenceNumber(fragment, index + 1));

@@ -2,6 +2,7 @@ import { dashFrameRate } from '../plan/frame-rate.js';
 import type { AudioRendition, Plan } from '../plan/plan.js';
 import { figuresFor, manifestFigures, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
+import { dashContentProtection, DASH_PROTECTION_NAMESPACES, type ManifestProtection } from './protection.js';
 
 /**
  * A static DASH MPD (ISO/IEC 23009-1, DASH-IF live profile with
@@ -58,10 +59,11 @@ function segmentTemplate(plan: Plan, kind: 'video' | 'audio', segments: readonly
   );
 }
 
-function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string, figures: ManifestFigures): string {
+function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string, figures: ManifestFigures, protection?: ManifestProtection): string {
   const lang = audio.language !== 'und' ? ` lang="${escapeXml(languageTag(audio.language))}"` : '';
   return [
     `<AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1"${lang}>`,
+    ...(protection ? dashContentProtection(protection, 'audio') : []),
     `<Label>${escapeXml(audio.name)}</Label>`,
     `<Role schemeIdUri="urn:mpeg:dash:role:2011" value="${audio.isDefault ? 'main' : 'alternate'}"/>`,
     segmentTemplate(plan, 'audio', audio.segments, query),
@@ -73,12 +75,13 @@ function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query
 }
 
 /** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
-export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan)): string {
+export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan), protection?: ManifestProtection): string {
   const frameRate = dashFrameRate(plan.frameRates);
   const maxWidth = Math.max(...plan.renditions.map((r) => r.width));
   const maxHeight = Math.max(...plan.renditions.map((r) => r.height));
   const video = [
     `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
+    ...(protection ? dashContentProtection(protection, 'video') : []),
     segmentTemplate(plan, 'video', plan.videoSegments, query),
     // Ordered by the plan's bounds, not by measurements, so the order never changes under a player.
     ...[...plan.renditions]
@@ -89,12 +92,12 @@ export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: Mani
   const maxSegment = Math.max(...plan.videoSegments.map((s) => s.duration)) / plan.timescale;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" ` +
+    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"${protection ? DASH_PROTECTION_NAMESPACES : ''} profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" ` +
       `mediaPresentationDuration="${isoDuration(plan.durationSeconds)}" maxSegmentDuration="${isoDuration(maxSegment)}" minBufferTime="PT2S">`,
     ...(baseUrl ? [`<BaseURL>${escapeXml(baseUrl)}</BaseURL>`] : []),
     '<Period id="0" start="PT0S">',
     video,
-    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
+    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures, protection)),
     '</Period>',
     '</MPD>',
     '',

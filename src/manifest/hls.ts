@@ -3,6 +3,7 @@ import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
 import { segmentFileName } from '../plan/plan.js';
 import { figuresFor, manifestFigures, widestAudio, type ManifestFigures } from './figures.js';
 import { languageTag } from './language.js';
+import { hlsKeyTags, type ManifestProtection } from './protection.js';
 
 /**
  * HLS (RFC 8216) playlists from the plan, fMP4/CMAF segments with EXT-X-MAP.
@@ -93,7 +94,7 @@ interface TimedSegment {
 /** EXTINF to the microsecond; the exact tick count is in the segment itself. */
 const extinf = (ticks: number, timescale: number) => (ticks / timescale).toFixed(6);
 
-function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: string): string {
+function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: string, keyTags: readonly string[] = []): string {
   // RFC 8216 §4.3.3.1: each EXTINF rounded to the nearest integer must not exceed the target duration.
   const target = Math.max(1, ...segments.map((s) => Math.round(s.duration / plan.timescale)));
   const lines = [
@@ -104,6 +105,8 @@ function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: str
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-INDEPENDENT-SEGMENTS',
     `#EXT-X-MAP:URI=${quote(`init.mp4${query}`)}`,
+    // Protected content (protection.ts): every segment is encrypted, the init is not.
+    ...keyTags,
   ];
   for (const segment of segments) {
     lines.push(`#EXTINF:${extinf(segment.duration, plan.timescale)},`, segmentFileName(plan.segmentTemplate, segment.index + 1) + query);
@@ -112,10 +115,10 @@ function mediaPlaylist(plan: Plan, segments: readonly TimedSegment[], query: str
   return lines.join('\n') + '\n';
 }
 
-export function videoMediaPlaylist(plan: Plan, query = ''): string {
-  return mediaPlaylist(plan, plan.videoSegments, query);
+export function videoMediaPlaylist(plan: Plan, query = '', protection?: ManifestProtection): string {
+  return mediaPlaylist(plan, plan.videoSegments, query, protection ? hlsKeyTags(protection, 'video') : []);
 }
 
-export function audioMediaPlaylist(plan: Plan, audio: AudioRendition, query = ''): string {
-  return mediaPlaylist(plan, audio.segments, query);
+export function audioMediaPlaylist(plan: Plan, audio: AudioRendition, query = '', protection?: ManifestProtection): string {
+  return mediaPlaylist(plan, audio.segments, query, protection ? hlsKeyTags(protection, 'audio') : []);
 }

@@ -122,6 +122,8 @@ export interface Plan {
   audio: AudioRendition[];
   encoder: EncoderSettings;
   segmentTemplate: string;
+  /** Protected content (package/drm/protect-plan.ts): every segment is encrypted with this scheme; rendition ids carry it. */
+  protection?: { scheme: 'cenc' | 'cbcs'; tag: string };
 }
 
 /** Round half away from zero, like FFmpeg's av_rescale_q (AV_ROUND_NEAR_INF). */

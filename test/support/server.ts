@@ -11,7 +11,7 @@ export type TestServer = RunningServer & { cacheDir: string };
 export async function testServer(
   mediaDir: string,
   streaming: Partial<StreamingConfig> = {},
-  options: Partial<Pick<ServerConfig, 'cacheDir' | 'redisUrl' | 'leaseMs' | 'signKey' | 'adminToken'>> = {},
+  options: Partial<Pick<ServerConfig, 'cacheDir' | 'redisUrl' | 'leaseMs' | 'signKey' | 'adminToken' | 'drmKeySeed'>> = {},
 ): Promise<TestServer> {
   const cacheDir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'jitseg-cache-')));
   const server = await startServer(

@@ -12,7 +12,7 @@ import { contentUrls, etagOf, type CachedBody } from '../body-cache.js';
 import { clientOf } from '../client.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
-import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
+import { childQuery, contentFigures, manifestProtection, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
 import { StartTracker } from '../start-tracker.js';
 
@@ -55,7 +55,8 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const content = await withContent(c);
     const query = await childQuery(c, signer, content.metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
-    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
+    const protection = await manifestProtection(c, deps.protector, content, query);
+    return manifest(c, content, 'mpd', () => dashManifest(content.plan, '', query, figures, protection), DASH_TYPE, CONTENT_MANIFEST_TTL, version);
   });
 
   const mediaKind = (c: Context): MediaKind => {
@@ -69,10 +70,11 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const { plan, metadata } = content;
     const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
     const query = await childQuery(c, signer, metadata.hash);
+    const protection = await manifestProtection(c, deps.protector, content, query);
     // Every video rendition has the same playlist (one cut list); each audio rendition its own.
     return found.kind === 'video'
-      ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
-      : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query), HLS_TYPE, CONTENT_MANIFEST_TTL);
+      ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query, protection), HLS_TYPE, CONTENT_MANIFEST_TTL)
+      : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query, protection), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   app.get('/api/v1/content/:hash/:kind/:rendition/:file', segmentHandler(deps, withContent, mediaKind));

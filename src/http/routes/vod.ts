@@ -3,7 +3,7 @@ import { InvalidRequestError, NotFoundError } from '../../errors.js';
 import { dashManifest } from '../../manifest/dash.js';
 import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
+import { childQuery, contentFigures, manifestProtection, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
 
 /**
  * /vod/{relative path}/master.m3u8 and …/manifest.mpd: no registration step.
@@ -27,9 +27,10 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const prefix = `/api/v1/content/${metadata.hash}/`;
     const query = await childQuery(c, deps.signer, metadata.hash);
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
+    const protection = file === 'manifest.mpd' ? await manifestProtection(c, deps.protector, content, query) : undefined;
     return file === 'master.m3u8'
       ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures), HLS_TYPE, PATH_MANIFEST_TTL, version)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures), DASH_TYPE, PATH_MANIFEST_TTL, version);
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, protection), DASH_TYPE, PATH_MANIFEST_TTL, version);
   });
   return app;
 }
