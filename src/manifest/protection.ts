@@ -1,6 +1,6 @@
 import type { KeyLabel } from '../package/drm/keys.js';
 import { kidUuid } from '../package/drm/keys.js';
-import { CLEARKEY_SYSTEM_ID, type SystemPssh } from '../package/drm/pssh.js';
+import { CLEARKEY_SYSTEM_ID, COMMON_SYSTEM_ID, type SystemPssh } from '../package/drm/pssh.js';
 
 /**
  * What manifests declare for protected content: the scheme, each track's
@@ -13,6 +13,11 @@ export interface ManifestProtection {
   pssh: SystemPssh[];
   /** POST /api/v1/keys?content=…, with the request's signature: players' ClearKey license server. */
   clearKeyUrl: string;
+}
+
+/** GET of the same URL with `kid={hex}`: the raw key, for HLS KEYFORMAT="identity". */
+export function identityKeyUrl(protection: ManifestProtection, label: KeyLabel): string {
+  return protection.clearKeyUrl.replace('?', `?kid=${protection.kids[label]}&`);
 }
 
 const quote = (value: string) => `"${value.replace(/"/g, "'")}"`;
@@ -34,6 +39,10 @@ export function hlsKeyTags(protection: ManifestProtection, label: KeyLabel): str
   const tag = (uri: string, keyformat: string, withKid = true) =>
     `#EXT-X-KEY:METHOD=${method},URI=${quote(uri)},${withKid ? `KEYID=0x${kid},` : ''}KEYFORMAT=${quote(keyformat)},KEYFORMATVERSIONS="1"`;
   const tags = [tag(protection.clearKeyUrl, 'org.w3.clearkey')];
+  // Shaka Player takes ClearKey in HLS only as KEYFORMAT="identity" (the raw key at the URI, the key id from the
+  // init). Only for cenc: hls.js ignores identity with SAMPLE-AES-CTR, but would take an identity SAMPLE-AES key
+  // (cbcs) for MPEG-TS sample decryption, before the ClearKey tag, and fail.
+  if (protection.scheme === 'cenc') tags.push(`#EXT-X-KEY:METHOD=${method},URI=${quote(identityKeyUrl(protection, label))},KEYFORMAT="identity"`);
   for (const { system, box } of protection.pssh) {
     if (!system) continue;
     const name = system.name.toLowerCase();
@@ -52,7 +61,8 @@ export function hlsKeyTags(protection: ManifestProtection, label: KeyLabel): str
 /**
  * ContentProtection descriptors of an AdaptationSet (DASH-IF IOP §7):
  * mp4protection with the scheme and cenc:default_KID, then one per system
- * with its cenc:pssh; ClearKey's with dashif:laurl (the key endpoint).
+ * with its cenc:pssh; ClearKey's with dashif:Laurl (the key endpoint), and
+ * the W3C common system's with the PSSH listing the key ids.
  * Needs xmlns:cenc and xmlns:dashif on the MPD (DASH_PROTECTION_NAMESPACES).
  */
 export function dashContentProtection(protection: ManifestProtection, label: KeyLabel): string[] {
@@ -60,14 +70,14 @@ export function dashContentProtection(protection: ManifestProtection, label: Key
   const common = protection.pssh.find((p) => !p.system);
   const out = [
     `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${protection.scheme}" cenc:default_KID="${kid}"/>`,
-    `<ContentProtection schemeIdUri="urn:uuid:${uuidOf(CLEARKEY_SYSTEM_ID)}" value="ClearKey1.0">` +
-      `<dashif:laurl>${escapeXml(protection.clearKeyUrl)}</dashif:laurl>` +
-      (common ? `<cenc:pssh>${base64(common.box)}</cenc:pssh>` : '') +
-      '</ContentProtection>',
+    // The ClearKey descriptor names the license server; the W3C common system's carries the PSSH that lists the key
+    // ids (ClearKey's initData). A common-system PSSH inside the ClearKey descriptor is refused by dash.js (another system id).
+    `<ContentProtection schemeIdUri="urn:uuid:${uuidOf(CLEARKEY_SYSTEM_ID)}" value="ClearKey1.0"><dashif:Laurl>${escapeXml(protection.clearKeyUrl)}</dashif:Laurl></ContentProtection>`,
+    ...(common ? [`<ContentProtection schemeIdUri="urn:uuid:${uuidOf(COMMON_SYSTEM_ID)}" value="cenc"><cenc:pssh>${base64(common.box)}</cenc:pssh></ContentProtection>`] : []),
   ];
   for (const { system, systemId, box } of protection.pssh) {
     if (!system) continue;
-    const laurl = system.license_url ? `<dashif:laurl>${escapeXml(system.license_url)}</dashif:laurl>` : '';
+    const laurl = system.license_url ? `<dashif:Laurl>${escapeXml(system.license_url)}</dashif:Laurl>` : '';
     out.push(`<ContentProtection schemeIdUri="urn:uuid:${uuidOf(systemId)}" value="${escapeXml(system.name)}"><cenc:pssh>${base64(box)}</cenc:pssh>${laurl}</ContentProtection>`);
   }
   return out;

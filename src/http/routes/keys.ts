@@ -14,6 +14,7 @@ import { RateLimiter } from '../rate-limit.js';
  * `{"keys": [{"kty": "oct", "kid": "…", "k": "…"}], "type": "temporary"}`.
  * The guard (middleware/key-sessions.ts) has checked the signature for the
  * content before this runs. Key ids of another content are not answered (403).
+ * GET with `kid={hex}` answers that key's 16 bytes (HLS identity keys).
  * Never cached (no-store), never logged, and limited per client address.
  */
 export function keyRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -27,7 +28,8 @@ export function keyRoutes(deps: AppDeps): Hono<AppEnv> {
     },
   });
 
-  app.post(KEYS_PATH, smallBody, async (c) => {
+  /** The content's keys, once the request is within its budget and the content is protected; else the refusal. */
+  const keysOf = async (c: Context) => {
     c.header('Cache-Control', 'no-store');
     const allowed = limiter.take(addressOf(c));
     if (!allowed.allowed) {
@@ -36,8 +38,23 @@ export function keyRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const content = await deps.library.get(c.req.query('content') ?? '');
     if (!content.plan.protection || !protector) throw new NotFoundError('this content is not protected');
+    return protector.keysFor(content.metadata.hash);
+  };
+
+  // HLS KEYFORMAT="identity" (Shaka Player's ClearKey in HLS): the raw 16-byte key of one key id of the content.
+  app.get(KEYS_PATH, async (c) => {
+    const keys = await keysOf(c);
+    if (keys instanceof Response) return keys;
+    const kid = c.req.query('kid') ?? '';
+    const key = [keys.video, keys.audio].find((k) => k.kid === kid);
+    if (!key) return c.json({ error: 'forbidden', message: 'this key id is not of this content' }, 403);
+    return c.body(new Uint8Array(Buffer.from(key.key, 'hex')), 200, { 'Content-Type': 'application/octet-stream' });
+  });
+
+  app.post(KEYS_PATH, smallBody, async (c) => {
+    const keys = await keysOf(c);
+    if (keys instanceof Response) return keys;
     const wanted = await licenseRequestKids(c);
-    const keys = await protector.keysFor(content.metadata.hash);
     const jwks = [keys.video, keys.audio]
       .map((k) => ({ kid: hexToBase64url(k.kid), k: hexToBase64url(k.key) }))
       .filter((k, i, all) => wanted.has(k.kid) && all.findIndex((o) => o.kid === k.kid) === i)

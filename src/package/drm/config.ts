@@ -25,7 +25,7 @@ const systemSchema = z
     system_id: z.string().regex(/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/, 'a UUID'),
     /** The PSSH data (the box payload after the system id), base64: what your license provider gives you. */
     pssh_data: hexOrBase64.optional(),
-    /** The license server players ask (DASH dashif:laurl / ms:laurl; HLS EXT-X-KEY URI). */
+    /** The license server players ask (DASH dashif:Laurl; HLS EXT-X-KEY URI). */
     license_url: z.string().url().optional(),
     /** HLS KEYFORMAT (default: urn:uuid:{system_id}; com.apple.streamingkeydelivery for FairPlay). */
     hls_keyformat: z.string().min(1).max(200).optional(),
