@@ -10,6 +10,7 @@ import { packagerPath } from '../src/process/runner.js';
 import { UrlSigner } from '../src/http/signing.js';
 import { DRM_PROFILES, drmStreaming, fetchOk, registerSigned, SEED, SIGN_KEY } from './support/drm.js';
 import { killInstance, startInstance, type Instance } from './support/instances.js';
+import { startNodeEdge } from '../edge/src/node.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { rawRequest } from './support/raw-http.js';
 import { testServer, type TestServer } from './support/server.js';
@@ -297,6 +298,40 @@ describe('the key endpoint', () => {
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
   });
+});
+
+describe('through the edge', () => {
+  it('protected segments pass through unchanged and are cached; the key endpoint is guarded and never cached', async () => {
+    const edge = await startNodeEdge({ origins: [a.url], port: 0, signKey: SIGN_KEY });
+    try {
+      const { query } = await registerSigned(a.url, 'protected.mp4');
+      const info = (await (await fetch(`${a.url}/api/v1/content/${hash}/info${query}`)).json()) as { renditions: { id: string }[] };
+      const segment = `/api/v1/content/${hash}/video/${info.renditions[0]!.id}/segment_1.m4s${query}`;
+      const fromOrigin = await fetchOk(`${a.url}${segment}`);
+      const first = await fetch(`${edge.url}${segment}`);
+      const second = await fetch(`${edge.url}${segment}`);
+      expect(Buffer.from(await first.arrayBuffer()).equals(fromOrigin)).toBe(true);
+      expect(Buffer.from(await second.arrayBuffer()).equals(fromOrigin)).toBe(true);
+      expect(second.headers.get('x-cache')).toBe('HIT');
+
+      const kid = derive(hash, 'cenc', 'kid', 'video');
+      expect((await rawRequest(edge.url, `/api/v1/keys?kid=${kid}&content=${hash}`)).status).toBe(403);
+      expect((await rawRequest(edge.url, `/api/v1/keys?content=${hash}`, { method: 'POST', body: '{}' })).status).toBe(403);
+      const identity = `${edge.url}/api/v1/keys?kid=${kid}&content=${hash}&${query.slice(1)}`;
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(identity);
+        expect(response.status).toBe(200);
+        expect(response.headers.get('x-cache')).toBe('MISS');
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        expect(Buffer.from(await response.arrayBuffer()).toString('hex')).toBe(derive(hash, 'cenc', 'key', 'video'));
+      }
+      const licensed = await fetch(`${edge.url}/api/v1/keys?content=${hash}&${query.slice(1)}`, { method: 'POST', body: JSON.stringify({ kids: [Buffer.from(kid, 'hex').toString('base64url')] }) });
+      expect(licensed.status).toBe(200);
+      expect(licensed.headers.get('x-cache')).toBe('MISS');
+    } finally {
+      await edge.close();
+    }
+  }, 60_000);
 });
 
 describe('logs', () => {
