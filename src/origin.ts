@@ -3,8 +3,8 @@ import { SingleFlight } from './coordinate/single-flight.js';
 import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
 import { avcCodecString, canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
-import { packageSpan, type SpanEncryption } from './package/package.js';
-import type { Protector } from './package/drm/protector.js';
+import { packageSpan } from './package/package.js';
+import { initProtection, spanEncryption, type Protector } from './package/drm/protector.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName } from './plan/plan.js';
 import { findRendition, initFields, segmentCountOf, type Rendition } from './plan/renditions.js';
@@ -217,13 +217,10 @@ export class Origin {
   private initFileOf(content: Content, found: Rendition): InitFile {
     const path = this.segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, 'init.mp4');
     const shape = found.kind === 'video' ? { width: found.rendition.width, height: found.rendition.height } : { channels: found.rendition.channels };
-    const scheme = content.plan.protection?.scheme;
-    const kid = scheme ? this.parts.protector?.knownKid(content.metadata.hash, found.kind) : undefined;
-    const protection = scheme ? { protection: { scheme, ...(kid ? { kid } : {}) } } : {};
+    const protection = initProtection(this.parts.protector, content, found.kind);
     return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape, ...protection } };
   }
 
-  /** Media segment `number` (1-based) in the store, and what the plan says it holds. */
   /** An audio track's sample index, kept beside the content's probe (see transcode/sample-index.ts). */
   private sampleIndexStorage(content: Content, trackIndex: number): SampleIndexStorage {
     const hash = content.metadata.hash;
@@ -236,6 +233,7 @@ export class Origin {
     };
   }
 
+  /** Media segment `number` (1-based) in the store, and what the plan says it holds. */
   private segmentFileOf(content: Content, found: Rendition, number: number): SegmentFile {
     const { plan } = content;
     const planned = found.kind === 'video' ? plan.videoSegments[number - 1]! : found.rendition.segments[number - 1]!;
@@ -424,21 +422,13 @@ export class Origin {
     throw contentFault ? new UnplayableError(why, logs.join('\n')) : new EncodeError(why, logs.join('\n'));
   }
 
-  /** How a protected content's span is encrypted (undefined for clear content). */
-  private async encryptionOf(content: Content, found: Rendition, part: number | 'init'): Promise<SpanEncryption | undefined> {
-    if (!content.plan.protection) return undefined;
-    const { protector } = this.parts;
-    if (!protector) throw new EncodeError('protected content, but this instance has no DRM configured', '');
-    return protector.encryption(content.metadata.hash, found.kind, found.rendition.id, part);
-  }
-
   /** One try at an init segment: encode a few frames as the rendition's segments are, package them, and check the init. */
   private async encodeInitOnce(content: Content, found: Rendition, how: { workDir: string; encoder: VideoEncoderName | undefined; trail: { log: string } }): Promise<Produced> {
     const { plan } = content;
     const { workDir, encoder, trail } = how;
     const { limits } = this.parts;
     this.parts.metrics.initEncodes.inc({ kind: found.kind });
-    const encryption = await this.encryptionOf(content, found, 'init');
+    const encryption = await spanEncryption(this.parts.protector, content, found, 'init');
     const packaged =
       found.kind === 'video'
         ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits, encryption)
@@ -477,7 +467,7 @@ export class Origin {
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
       : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, this.sampleIndexStorage(content, found.rendition.trackIndex));
     trail.log += span.log;
-    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits, await this.encryptionOf(content, found, index + 1));
+    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits, await spanEncryption(this.parts.protector, content, found, index + 1));
     trail.log += packaged.log;
     const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration) : packaged.segment;
     const segment = Buffer.from(setSequenceNumber(fragment, index + 1));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { BadGatewayError } from '../../errors.js';
 import type { ContentKeys, KeyLabel, KeySource, TrackKey } from './keys.js';
 
 /**
@@ -45,6 +46,10 @@ export class ServiceKeySource implements KeySource {
       headers: { 'content-type': 'application/json', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) },
       body: JSON.stringify({ content: hash, labels: ['video', 'audio'], scheme: this.scheme }),
       signal: AbortSignal.timeout(this.options.timeout_ms),
+    }).catch((err: Error) => {
+      // fetch's own failures: unreachable (TypeError) or too slow (TimeoutError).
+      if (err.name === 'TypeError' || err.name === 'TimeoutError') throw new KeyServiceError(`the key service could not be reached (${err.name})`);
+      throw err;
     });
     // Never the body in an error: it may hold keys.
     if (response.status !== 200) throw new KeyServiceError(`the key service answered ${response.status}`);
@@ -52,7 +57,8 @@ export class ServiceKeySource implements KeySource {
   }
 }
 
-export class KeyServiceError extends Error {
+/** A 502 to the player whose request needed the keys (BadGatewayError). */
+export class KeyServiceError extends BadGatewayError {
   override name = 'KeyServiceError';
 }
 

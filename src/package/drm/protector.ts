@@ -1,4 +1,6 @@
 import { LRUCache } from 'lru-cache';
+import { EncodeError } from '../../errors.js';
+import type { Plan } from '../../plan/plan.js';
 import type { SpanEncryption } from '../package.js';
 import type { DrmConfig } from './config.js';
 import { segmentIv, type ContentKeys, type KeyLabel, type KeySource } from './keys.js';
@@ -55,4 +57,24 @@ export function protectorFor(config: DrmConfig, seed: string | undefined): Prote
   if (config.key_source === 'service') return new Protector(config, new ServiceKeySource(config.key_service!, config.scheme));
   if (!seed) throw new Error('streaming.drm with key_source "seed" needs a key seed');
   return new Protector(config, new SeedKeySource(seed, config.scheme));
+}
+
+/** How a content's span is encrypted: undefined for clear content; a protected one needs this instance's protector. */
+export async function spanEncryption(
+  protector: Protector | undefined,
+  content: { plan: Plan; metadata: { hash: string } },
+  found: { kind: KeyLabel; rendition: { id: string } },
+  part: number | 'init',
+): Promise<SpanEncryption | undefined> {
+  if (!content.plan.protection) return undefined;
+  if (!protector) throw new EncodeError('protected content, but this instance has no DRM configured', '');
+  return protector.encryption(content.metadata.hash, found.kind, found.rendition.id, part);
+}
+
+/** What a protected rendition's init must declare (validate.ts InitExpectation): its scheme, and its key id once this instance knows it. */
+export function initProtection(protector: Protector | undefined, content: { plan: Plan; metadata: { hash: string } }, label: KeyLabel): { protection?: { scheme: string; kid?: string } } {
+  const scheme = content.plan.protection?.scheme;
+  if (!scheme) return {};
+  const kid = protector?.knownKid(content.metadata.hash, label);
+  return { protection: { scheme, ...(kid ? { kid } : {}) } };
 }
