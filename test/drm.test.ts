@@ -28,6 +28,8 @@ import { testServer, type TestServer } from './support/server.js';
  */
 
 type Scheme = 'cenc' | 'cbcs';
+/** A system passed through from the config (the cbcs origin has it): its PSSH goes into inits and manifests as given. */
+const WIDEVINE = { name: 'widevine', system_id: 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed', pssh_data: Buffer.from('jitseg-test-widevine-data').toString('base64'), license_url: 'https://license.example/widevine' };
 type Label = 'video' | 'audio';
 const KEY_BUDGET = 40;
 
@@ -89,6 +91,7 @@ function findAllBoxes(bytes: Buffer, type: string): number[] {
 }
 
 let work: string;
+let widevineBox: Buffer | undefined;
 let clear: TestServer;
 let cbcs: TestServer;
 let a: Instance;
@@ -119,7 +122,7 @@ beforeAll(async () => {
     startLogged([...common, '--cache', path.join(work, 'cache-a'), '--drm-key-seed', SEED]),
     startLogged([...common, '--cache', path.join(work, 'cache-b')], { JITSEG_DRM_KEY_SEED: SEED }),
     testServer(media, drmStreaming(undefined)),
-    testServer(media, drmStreaming('cbcs'), { signKey: SIGN_KEY, drmKeySeed: SEED }),
+    testServer(media, { ...drmStreaming('cbcs'), drm: { ...drmStreaming('cbcs').drm!, systems: [WIDEVINE] } }, { signKey: SIGN_KEY, drmKeySeed: SEED }),
   ]);
   hash = (await registerSigned(a.url, 'protected.mp4')).hash;
   otherHash = (await registerSigned(a.url, 'other.mp4')).hash;
@@ -160,6 +163,18 @@ describe.each([
     const expected = { video: derive(hash, scheme, 'kid', 'video'), audio: derive(hash, scheme, 'kid', 'audio') };
     expect(mpdKids(mpd)).toEqual([expected.video, expected.audio]);
     expect(mpd).toContain(`<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${scheme}"`);
+    const info = (await (await fetch(`${base}/info${query}`)).json()) as { renditions: { id: string }[] };
+    const playlist = (await fetchOk(`${base}/video/${info.renditions[0]!.id}/playlist.m3u8${query}`)).toString();
+    const method = scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR';
+    expect(playlist).toMatch(new RegExp(`#EXT-X-KEY:METHOD=${method},URI="[^"]+/api/v1/keys\\?content=${hash}&exp=\\d+&sig=[^"]+",KEYID=0x${expected.video},KEYFORMAT="org.w3.clearkey"`));
+    expect(playlist.includes('KEYFORMAT="identity"')).toBe(scheme === 'cenc');
+    if (scheme === 'cbcs') {
+      // The configured system, passed through: its PSSH (as given) in the MPD and the playlist.
+      const box = Buffer.concat([Buffer.from([0, 0, 0, 57]), Buffer.from('pssh'), Buffer.alloc(4), Buffer.from('edef8ba979d64acea3c827dcd51d21ed', 'hex'), Buffer.from([0, 0, 0, 25]), Buffer.from(WIDEVINE.pssh_data, 'base64')]);
+      expect(mpd).toContain(`<ContentProtection schemeIdUri="urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed" value="widevine"><cenc:pssh>${box.toString('base64')}</cenc:pssh><dashif:Laurl>${WIDEVINE.license_url}</dashif:Laurl></ContentProtection>`);
+      expect(playlist).toContain(`URI="data:text/plain;base64,${box.toString('base64')}",KEYID=0x${expected.video},KEYFORMAT="urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"`);
+      widevineBox = box;
+    }
     const keys = await license(origin, hash, [expected.video, expected.audio]);
     expect(keys).toEqual({ [expected.video]: derive(hash, scheme, 'key', 'video'), [expected.audio]: derive(hash, scheme, 'key', 'audio') });
 
@@ -171,8 +186,11 @@ describe.each([
       const kid = expected[rendition.kind];
       expect(rendition.id.endsWith(`-${scheme}-${rendition.id.split('-').at(-1)}`)).toBe(true);
       expect(protectionOf(rendition.init)).toEqual({ scheme, kid });
-      // The init carries the common-system PSSH listing both key ids (what a ClearKey CDM is given).
-      expect(findBoxes(rendition.init, ['moov', 'pssh']).length).toBe(1);
+      // The init carries the common-system PSSH listing both key ids (what a ClearKey CDM is given), then the configured systems'.
+      const pssh = findBoxes(rendition.init, ['moov', 'pssh']).map((b) => rendition.init.subarray(b.start, b.end));
+      expect(pssh.length).toBe(scheme === 'cbcs' ? 2 : 1);
+      expect(pssh[0]!.subarray(12, 28).toString('hex')).toBe('1077efecc0b24d02ace33c1e52e2fb4b');
+      if (scheme === 'cbcs') expect(pssh[1]!.equals(widevineBox!)).toBe(true);
       // A clear init is refused where a protected one is expected, and the reverse (validate.ts).
       const expectation = { timescale: 90_000, codecs: rendition.kind === 'video' ? avcCodecs(plain.init) : 'mp4a.40.2', video: rendition.kind === 'video' };
       expect(initProblem(rendition.init, { ...expectation, protection: { scheme, kid } })).toBeUndefined();
