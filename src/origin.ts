@@ -4,6 +4,7 @@ import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
 import { canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
 import { packageSpan } from './package/package.js';
+import { spanEncryption, type Protector } from './package/drm/protector.js';
 import { fragmentProblem, sameSampleDescription } from './package/validate.js';
 import { segmentFileName } from './plan/plan.js';
 import { findRendition, initFields, type Rendition } from './plan/renditions.js';
@@ -80,6 +81,8 @@ export interface OriginParts {
   queue: EncodeQueue;
   coordinator: Coordinator;
   metrics: Metrics;
+  /** Encrypts protected content (plans with `protection`). */
+  protector?: Protector;
   /**
    * A content's first segment of a rendition failed on every try for a
    * reason in the content itself (not a full disk, a hardware encoder or a
@@ -140,7 +143,9 @@ export class Origin {
     const reason = startIfInit(number, options.reason ?? 'request');
     const player = reason !== 'prefetch';
     const started = performance.now();
-    const file = locate(this.segments, request);
+    // A protected content's keys first: a stored init is then checked against its key id.
+    if (content.plan.protection) await this.parts.protector?.keysFor(content.metadata.hash);
+    const file = locate(this.segments, request, this.parts.protector);
     const { queue, coordinator, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
@@ -212,14 +217,14 @@ export class Origin {
 
   /** A file only if this instance's store has it (peers ask this way). */
   async getStored(request: SegmentRequest): Promise<Buffer> {
-    const stored = await this.segments.read(locate(this.segments, request).stored);
+    const stored = await this.segments.read(locate(this.segments, request, this.parts.protector).stored);
     if (!stored) throw new NotFoundError('not in this instance\'s store');
     return stored;
   }
 
   /** Whether the file is in the store (from the index: no disk access). */
   isStored(request: SegmentRequest): boolean {
-    return this.segments.has(locate(this.segments, request).stored.path);
+    return this.segments.has(locate(this.segments, request, this.parts.protector).stored.path);
   }
 
   /**
@@ -230,7 +235,7 @@ export class Origin {
    */
   private async initFor(content: Content, found: Rendition, reason: TaskReason, requestId?: string): Promise<Buffer> {
     const hash = content.metadata.hash;
-    const initFile = initFileOf(this.segments, content, found);
+    const initFile = initFileOf(this.segments, content, found, this.parts.protector);
     const log = this.parts.logger.child({ requestId, content: hash, kind: found.kind, rendition: found.rendition.id, segment: 'init', reason });
     for (let tries = 0; tries < 2; tries++) {
       const stored = await this.segments.read(initFile);
@@ -318,7 +323,7 @@ export class Origin {
 
   /** Makes this encode's encoder the rendition's unless it has one (recorded beside its init); false when it has another. */
   private async fixEncoder(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
-    return !produced.encoder || (await this.segments.recordEncoder(initFileOf(this.segments, content, found), produced.encoder)) === produced.encoder;
+    return !produced.encoder || (await this.segments.recordEncoder(initFileOf(this.segments, content, found, this.parts.protector), produced.encoder)) === produced.encoder;
   }
 
   /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
@@ -347,9 +352,9 @@ export class Origin {
   /** A file from another instance's store, checked like a local encode and kept in ours; undefined when it cannot give a good one. */
   private async fetchFromPeer(holder: string, request: SegmentRequest): Promise<Buffer | undefined> {
     const { content, kind, renditionId } = request;
-    const { stored, key, fileName, found } = locate(this.segments, request);
+    const { stored, key, fileName, found } = locate(this.segments, request, this.parts.protector);
     const hash = content.metadata.hash;
-    const init = initFileOf(this.segments, content, found);
+    const init = initFileOf(this.segments, content, found, this.parts.protector);
     const answer = await this.peers.fetch({ holder, file: stored, init, address: { hash, kind, renditionId, fileName } });
     if (!answer) return undefined;
     this.parts.metrics.peerFetches.inc();
@@ -369,7 +374,7 @@ export class Origin {
   private async videoEncoderFor(content: Content, found: Rendition): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
     // The HDR-keeping HEVC rendition is libx265's whatever the ladder uses: never a hardware failure or fallback.
     if (found.kind === 'video' && found.rendition.hevc) return { encoder: 'libx264', fixed: true };
-    const init = initFileOf(this.segments, content, found);
+    const init = initFileOf(this.segments, content, found, this.parts.protector);
     const recorded = await this.segments.encoderOf(init);
     if (recorded) return { encoder: recorded as VideoEncoderName, fixed: true };
     // Renditions started before encoders were recorded were made with libx264.
@@ -443,13 +448,14 @@ export class Origin {
     const { workDir, encoder, trail } = how;
     const { limits } = this.parts;
     this.parts.metrics.initEncodes.inc({ kind: found.kind });
+    const encryption = await spanEncryption(this.parts.protector, content, found, 'init');
     const packaged =
       found.kind === 'video'
-        ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits)
-        : await packageAudioInit(found.rendition, workDir, limits);
+        ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits, encryption)
+        : await packageAudioInit(found.rendition, workDir, limits, encryption);
     trail.log += packaged.log;
     const init = canonicalizeInit(packaged.init, initFields(plan, found));
-    const initProblem = this.segments.problem(initFileOf(this.segments, content, found), init);
+    const initProblem = this.segments.problem(initFileOf(this.segments, content, found, this.parts.protector), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.initsEncoded++;
     if (encoder && isHardware(encoder)) this.parts.encoders.hardwareSucceeded();
@@ -481,14 +487,14 @@ export class Origin {
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, speed: tier, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
       : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex));
     trail.log += span.log;
-    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits);
+    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits, await spanEncryption(this.parts.protector, content, found, index + 1));
     trail.log += packaged.log;
     const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration) : packaged.segment;
     const segment = Buffer.from(setSequenceNumber(fragment, index + 1));
     const segmentProblem = fragmentProblem(segment, segmentFileOf(this.segments, content, found, index + 1).expect);
     if (segmentProblem) throw new EncodeError(`segment ${index + 1} does not match the plan: ${segmentProblem}`, trail.log);
     const init = canonicalizeInit(packaged.init, initFields(plan, found));
-    const initProblem = this.segments.problem(initFileOf(this.segments, content, found), init);
+    const initProblem = this.segments.problem(initFileOf(this.segments, content, found, this.parts.protector), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.spansEncoded++;
     if (encoder && isHardware(encoder)) this.parts.encoders.hardwareSucceeded();

@@ -34,6 +34,9 @@ import { ContentStore } from './store/content-store.js';
 import { SegmentCache } from './store/segment-cache.js';
 import { SegmentStore } from './store/segment-store.js';
 import { SubtitleService } from './subtitles/service.js';
+import { protectorFor } from './package/drm/protector.js';
+import type { Plan } from './plan/plan.js';
+import { protectPlan } from './package/drm/protect-plan.js';
 
 /** Wires the stages together and listens. Used by the CLI, the tests and the bench alike. */
 export interface RunningServer {
@@ -109,7 +112,9 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   // While the probe worker loads: the first manifest request then runs JIT-compiled code.
   warmManifestPath(streaming);
   const registry = config.redisUrl ? new RedisRegistry(config.redisUrl, new LocalRegistry(store), logger) : new LocalRegistry(store);
-  const library = new MediaLibrary(config.mediaDir, store, ids, streaming, { registry, logger });
+  const protector = protectorFor(streaming.drm, config.drmKeySeed);
+  const planHook = protector ? (plan: Plan) => protectPlan(plan, protector.scheme, protector.source.tag) : undefined;
+  const library = new MediaLibrary(config.mediaDir, store, ids, streaming, { registry, logger, ...(planHook ? { planHook } : {}) });
   const detection = await detectEncoders();
   const choice = chooseEncoder(streaming.encoder.hwaccel, detection);
   const encoders = new EncoderSelector(detection, choice.encoder, choice.note);
@@ -141,6 +146,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
     renditions,
     degraded,
+    ...(protector ? { protector } : {}),
   });
   const prefetcher = new Prefetcher(
     { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
@@ -170,6 +176,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     sessions,
     logger,
     ...(signer ? { signer } : {}),
+    ...(protector ? { protector } : {}),
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     system: () => ({
       workers: queue.workers,

@@ -83,4 +83,25 @@ describe('config', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/streaming\.segment_duration/);
   });
+
+  it('protected content: off by default; on, it needs a seed (or a key service) and signed URLs', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-config-'));
+    const write = async (name: string, drm: string) => {
+      const file = path.join(dir, name);
+      await writeFile(file, `streaming:\n  drm: ${drm}\n`);
+      return file;
+    };
+    expect((await loadServerConfig([], {})).streaming.drm.enabled).toBe(false);
+    const seeded = await write('seed.yaml', '{ enabled: true, scheme: cenc }');
+    const seed = 'x'.repeat(32);
+    const ok = await loadServerConfig(['--config', seeded, '--sign-key', 'k'.repeat(16), '--drm-key-seed', seed], {});
+    expect(ok.streaming.drm).toMatchObject({ enabled: true, scheme: 'cenc', key_source: 'seed' });
+    expect(ok.drmKeySeed).toBe(seed);
+    expect((await loadServerConfig(['--config', seeded, '--sign-key', 'k'.repeat(16)], { JITSEG_DRM_KEY_SEED: seed })).drmKeySeed).toBe(seed);
+    await expect(loadServerConfig(['--config', seeded, '--sign-key', 'k'.repeat(16)], {})).rejects.toThrow(/--drm-key-seed/);
+    await expect(loadServerConfig(['--config', seeded, '--drm-key-seed', seed], {})).rejects.toThrow(/needs --sign-key/);
+    await expect(loadServerConfig(['--config', seeded, '--sign-key', 'k'.repeat(16), '--drm-key-seed', 'short'], {})).rejects.toThrow(/at least 32/);
+    await expect(loadServerConfig(['--config', await write('service.yaml', '{ enabled: true, key_source: service }')], {})).rejects.toThrow(/streaming\.drm\.key_service/);
+    await expect(loadServerConfig(['--config', await write('typo.yaml', '{ enabled: true, schema: cbcs }')], {})).rejects.toThrow(/streaming\.drm/);
+  });
 });

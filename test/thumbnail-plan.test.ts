@@ -92,7 +92,7 @@ describe('thumbnail texts of a 2-hour film', () => {
   });
 
   it('DASH: mpd-parser still sees only the video and audio; the image set says 100 tiles of 5 s a sheet', () => {
-    const xml = dashManifest(plan, '', query, undefined, [], (id) => dashImageAdaptationSet(thumbs, id, query));
+    const xml = dashManifest(plan, '', query, undefined, { images: (id) => dashImageAdaptationSet(thumbs, id, query) });
     expect(parseMpd(xml, { manifestUri: 'http://o.test/x/manifest.mpd' }).playlists).toHaveLength(plan.renditions.length);
     expect(xml).toContain(`<AdaptationSet id="${plan.audio.length + 1}" contentType="image" mimeType="image/jpeg">`);
     expect(xml).toContain(`<SegmentTemplate media="thumbs/${thumbs.id}/tile_$Number$.jpg?exp=1&amp;sig=abc" timescale="1000" duration="500000" startNumber="1"/>`);
@@ -101,7 +101,7 @@ describe('thumbnail texts of a 2-hour film', () => {
   });
 
   it('HLS: the image playlist lists every sheet, its EXTINFs adding up to the film', () => {
-    const master = multivariantPlaylist(plan, '/p/', query, undefined, [], [hlsImageStreamInf(thumbs, '/p/', query)]);
+    const master = multivariantPlaylist(plan, '/p/', query, undefined, { images: [hlsImageStreamInf(thumbs, '/p/', query)] });
     expect(master.trimEnd().split('\n').at(-1)).toBe(`#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=11520,RESOLUTION=160x90,CODECS="jpeg",URI="/p/thumbs/${thumbs.id}/playlist.m3u8${query}"`);
     const playlist = hlsImagePlaylist(thumbs, query);
     const durations = [...playlist.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));

@@ -7,6 +7,7 @@ import { adminAuth } from '../../src/http/middleware/admin-auth.js';
 import { cors, ORIGIN_EXPOSED_HEADERS } from '../../src/http/middleware/cors.js';
 import { requestId, type RequestIdVariables } from '../../src/http/middleware/request-id.js';
 import { signedUrls } from '../../src/http/middleware/signed-urls.js';
+import { keySessions } from '../../src/http/middleware/key-sessions.js';
 import { isPublicPath } from '../../src/http/public-paths.js';
 import { sendBytes } from '../../src/http/serve-bytes.js';
 import { UrlSigner } from '../../src/http/signing.js';
@@ -132,6 +133,8 @@ export function createEdgeApp(options: EdgeOptions) {
   app.use('*', cors({ exposeHeaders: [...ORIGIN_EXPOSED_HEADERS, 'X-Cache', 'X-Origin'] }));
   app.use('*', requestId());
   if (options.signKey) app.use('*', signedUrls(new UrlSigner(options.signKey)));
+  // Key requests are refused here unless signed for their content; the ones let through are never cached (passThrough).
+  if (options.signKey) app.use('*', keySessions(new UrlSigner(options.signKey)));
   if (options.adminToken) app.use('*', adminAuth(options.adminToken, (routed) => routed === '/edge/healthz' || isPublicPath(routed)));
   app.onError((err, c) => errorResponse(c, err));
 

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseByteSize } from '../store/segment-cache.js';
+import { drmSchema, drmDefaults } from '../package/drm/config.js';
 
 /**
  * The `streaming:` block of the design, validated. YAML keys are the design's
@@ -158,6 +159,8 @@ const streamingSchema = z
       })
       .strict()
       .default({ retention_days: 30, dedup_enabled: true, hash_mode: 'sampled', max_bytes: 10e9 }),
+    /** Encryption of every segment (off by default): see package/drm/config.ts. */
+    drm: drmSchema.default(drmDefaults),
   })
   .strict();
 
@@ -183,6 +186,8 @@ export interface ServerConfig {
   signKey?: string;
   /** Bearer token for the admin endpoints (none: they are open). */
   adminToken?: string;
+  /** Master secret content keys are derived from (streaming.drm with key_source: seed). */
+  drmKeySeed?: string;
 }
 
 export class ConfigError extends Error {
@@ -206,6 +211,16 @@ export function parseStreamingYaml(text: string, source = 'config'): StreamingCo
     throw new ConfigError(`${source}: invalid value at "${key}": ${issue.message}`);
   }
   return result.data.streaming;
+}
+
+/** What protected content needs besides its config block: a seed to derive keys from, and signed sessions for the key endpoint. */
+function checkDrmSettings(streaming: StreamingConfig, seed: string | undefined, signKey: string | undefined): void {
+  const drm = streaming.drm;
+  if (seed !== undefined && seed.length < 32) throw new ConfigError('--drm-key-seed: use at least 32 characters (e.g. openssl rand -hex 32)');
+  if (!drm.enabled) return;
+  if (drm.key_source === 'seed' && !seed) throw new ConfigError('streaming.drm.key_source is "seed": set --drm-key-seed or JITSEG_DRM_KEY_SEED');
+  // The key endpoint answers only a signed session of the content; without signing it would hand keys to anyone.
+  if (!signKey) throw new ConfigError('streaming.drm needs --sign-key: the key endpoint answers only signed sessions');
 }
 
 function parsePort(value: string, from: string): number {
@@ -232,6 +247,7 @@ export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = 
         'lease-ms': { type: 'string' },
         'sign-key': { type: 'string' },
         'admin-token': { type: 'string' },
+        'drm-key-seed': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -266,7 +282,10 @@ export async function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = 
   if (signKey !== undefined && signKey.length < 16) throw new ConfigError('--sign-key: use at least 16 characters');
   const adminToken = flags['admin-token'] ?? env.JITSEG_ADMIN_TOKEN;
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('--admin-token: use at least 16 characters');
+  const drmKeySeed = flags['drm-key-seed'] ?? env.JITSEG_DRM_KEY_SEED;
+  checkDrmSettings(streaming, drmKeySeed, signKey);
   return {
+    ...(drmKeySeed ? { drmKeySeed } : {}),
     ...(signKey ? { signKey } : {}),
     ...(adminToken ? { adminToken } : {}),
     ...(redisUrl ? { redisUrl } : {}),

@@ -6,10 +6,12 @@ import { adminAuth } from './middleware/admin-auth.js';
 import { cors, ORIGIN_EXPOSED_HEADERS } from './middleware/cors.js';
 import { requestId } from './middleware/request-id.js';
 import { signedUrls } from './middleware/signed-urls.js';
+import { keySessions } from './middleware/key-sessions.js';
 import { manifestResponder } from './manifests.js';
 import { adminRoutes } from './routes/admin.js';
 import { contentRoutes } from './routes/content.js';
 import { eventRoutes } from './routes/events.js';
+import { keyRoutes } from './routes/keys.js';
 import { subtitleRoutes } from './routes/subtitles.js';
 import { thumbnailRoutes } from './routes/thumbnails.js';
 import { uiRoutes } from './routes/ui.js';
@@ -33,6 +35,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', requestId());
   app.use('*', accessLog(deps.logger));
   if (deps.signer) app.use('*', signedUrls(deps.signer));
+  app.use('*', keySessions(deps.signer));
   if (deps.adminToken) app.use('*', adminAuth(deps.adminToken));
   app.onError((err, c) => errorResponse(c, err, deps.logger.child({ requestId: c.get('requestId') })));
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
@@ -47,5 +50,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.subtitles) app.route('/', subtitleRoutes(deps, deps.subtitles, manifest));
   app.route('/', contentRoutes(deps, manifest));
   app.route('/', vodRoutes(deps, manifest));
+  app.route('/', keyRoutes(deps));
   return app;
 }

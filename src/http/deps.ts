@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { RequestIdVariables } from './middleware/request-id.js';
 import type { UrlSigner } from './signing.js';
+import type { Protector } from '../package/drm/protector.js';
 import type { SegmentSizeLookup } from './manifests.js';
 import type { SubtitleService } from '../subtitles/service.js';
 import type { ThumbnailOrigin } from '../thumbnail-origin.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   sseQueueLimit?: number;
   /** Checks signed URLs on content and /vod paths, and signs manifests' child URLs. */
   signer?: UrlSigner;
+  /** Protected content: keys for the key endpoint, PSSH and key ids for the manifests. */
+  protector?: Protector;
   /** Bearer token for everything but the player's paths, the UI and /healthz. */
   adminToken?: string;
   /** What GET /api/v1/system reports. */

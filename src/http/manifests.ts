@@ -7,6 +7,8 @@ import type { MediaKind } from '../store/content-store.js';
 import { etagOf, type CachedBody } from './body-cache.js';
 import { sendBytes } from './serve-bytes.js';
 import { UrlSigner } from './signing.js';
+import type { Protector } from '../package/drm/protector.js';
+import type { ManifestProtection } from '../manifest/protection.js';
 
 export const HLS_TYPE = 'application/vnd.apple.mpegurl';
 export const DASH_TYPE = 'application/dash+xml';
@@ -101,4 +103,20 @@ function computeFigures(content: Content, sizeOf: SegmentSizeLookup | undefined)
 export async function childQuery(c: Context, signer: UrlSigner | undefined, hash: string): Promise<string> {
   if (!signer) return '';
   return signer.query(UrlSigner.contentScope(hash), Number(c.req.query('exp')));
+}
+
+/**
+ * What a protected content's manifests declare (undefined for clear content):
+ * key ids, PSSH boxes, and the ClearKey license URL, signed like the
+ * manifest's children (`query`) and absolute (players resolve it against
+ * their page, not the manifest): `streaming.drm.key_url`, else this request's origin.
+ */
+export async function manifestProtection(c: Context, protector: Protector | undefined, content: Content, query: string): Promise<ManifestProtection | undefined> {
+  const scheme = content.plan.protection?.scheme;
+  if (!scheme || !protector) return undefined;
+  const hash = content.metadata.hash;
+  const keys = await protector.keysFor(hash);
+  const base = protector.config.key_url?.replace(/\/+$/, '') ?? new URL(c.req.url).origin;
+  const clearKeyUrl = `${base}/api/v1/keys?content=${hash}${query ? `&${query.slice(1)}` : ''}`;
+  return { scheme, kids: { video: keys.video.kid, audio: keys.audio.kid }, pssh: await protector.pssh(hash), clearKeyUrl };
 }

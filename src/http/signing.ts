@@ -99,7 +99,8 @@ export function isSignedArea(routed: string): boolean {
  * reaches other routes, so it must not be spared the admin token.
  */
 export function isPlayerRoute(routed: string): boolean {
-  return routed.startsWith('/vod/') || routed.startsWith('/api/v1/content/');
+  // The key endpoint too: its own guard (middleware/key-sessions.ts) lets only a signed session of the content through.
+  return routed.startsWith('/vod/') || routed.startsWith('/api/v1/content/') || routed === '/api/v1/keys';
 }
 
 /** The segments of a path as the most lenient reader would see them: decoded, lower case, dot segments resolved. */

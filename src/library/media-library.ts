@@ -7,7 +7,7 @@ import { LocalRegistry, type ContentRecord, type ContentRegistry } from '../coor
 import { SingleFlight } from '../coordinate/single-flight.js';
 import { ContentGoneError, InvalidRequestError, NotFoundError, ServiceUnavailableError, UnsupportedMediaError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
-import { makePlan } from '../plan/plan.js';
+import { makePlan, type Plan } from '../plan/plan.js';
 import { assertFirstFrame, probeSourceDeferred, PROBE_BUDGET, type FirstFrameCheck, type ProbedSource } from '../probe/index.js';
 import { ProbeError } from '../probe/errors.js';
 import { deserializeProbe, serializeProbe } from '../probe/serialize.js';
@@ -79,10 +79,13 @@ export interface MediaLibraryOptions {
   /** Where records are kept (default: this instance's store). */
   registry?: ContentRegistry;
   logger?: Logger;
+  /** Applied to every plan made (protected content: package/drm/protect-plan.ts). */
+  planHook?: (plan: Plan) => Plan;
 }
 
 export class MediaLibrary {
   private readonly contents: LRUCache<string, Entry>;
+  private readonly planHook: (plan: Plan) => Plan;
   private readonly registering = new SingleFlight<Entry>();
   private readonly loading = new SingleFlight<Entry>();
   /** Hashes whose file was found replaced within the last CHECK_INTERVAL_MS. */
@@ -105,6 +108,7 @@ export class MediaLibrary {
   ) {
     this.registry = options.registry ?? new LocalRegistry(store);
     this.logger = options.logger;
+    this.planHook = options.planHook ?? ((plan) => plan);
     this.firstFrames = new FirstFrameRecords(store, options.logger);
     this.contents = new LRUCache<string, Entry>({ maxSize: config.storage.content_memory_bytes ?? DEFAULT_CONTENT_MEMORY_BYTES, sizeCalculation: (entry) => entry.bytes });
   }
@@ -329,7 +333,7 @@ export class MediaLibrary {
       metadata,
       absolutePath: source.absolutePath,
       probe,
-      plan: makePlan(probe, this.config),
+      plan: this.planHook(makePlan(probe, this.config)),
       verifySource: async () => {
         await this.confirm(hash, entry, true);
       },

@@ -5,6 +5,7 @@ import { figuresFor, manifestFigures, type ManifestFigures } from './figures.js'
 import { languageTag } from './language.js';
 import type { SubtitleTrack } from '../plan/subtitles.js';
 import { dashTextAdaptationSets } from './subtitles.js';
+import { dashContentProtection, DASH_PROTECTION_NAMESPACES, type ManifestProtection } from './protection.js';
 
 /**
  * A static DASH MPD (ISO/IEC 23009-1, DASH-IF live profile with
@@ -61,10 +62,11 @@ function segmentTemplate(plan: Plan, kind: 'video' | 'audio', segments: readonly
   );
 }
 
-function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string, figures: ManifestFigures): string {
+function audioAdaptationSet(plan: Plan, audio: AudioRendition, id: number, query: string, figures: ManifestFigures, protection?: ManifestProtection): string {
   const lang = audio.language !== 'und' ? ` lang="${escapeXml(languageTag(audio.language))}"` : '';
   return [
     `<AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1"${lang}>`,
+    ...(protection ? dashContentProtection(protection, 'audio') : []),
     `<Label>${escapeXml(audio.name)}</Label>`,
     `<Role schemeIdUri="urn:mpeg:dash:role:2011" value="${audio.isDefault ? 'main' : 'alternate'}"/>`,
     segmentTemplate(plan, 'audio', audio.segments, query),
@@ -84,12 +86,21 @@ function hdrProperties(hdr: HdrKeep): string[] {
   return [...property('ColourPrimaries', CICP[hdr.colorprim]), ...property('TransferCharacteristics', CICP[hdr.transfer]), ...property('MatrixCoefficients', CICP[hdr.colormatrix])];
 }
 
-function videoAdaptationSet(plan: Plan, renditions: VideoRendition[], id: number, query: string, figures: ManifestFigures, properties: string[] = []): string {
+interface VideoSet {
+  id: number;
+  query: string;
+  figures: ManifestFigures;
+  properties?: string[];
+  protection?: ManifestProtection | undefined;
+}
+
+function videoAdaptationSet(plan: Plan, renditions: VideoRendition[], { id, query, figures, properties = [], protection }: VideoSet): string {
   const frameRate = dashFrameRate(plan.frameRates);
   const maxWidth = Math.max(...renditions.map((r) => r.width));
   const maxHeight = Math.max(...renditions.map((r) => r.height));
   return [
     `<AdaptationSet id="${id}" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${frameRate}" par="${maxWidth}:${maxHeight}">`,
+    ...(protection ? dashContentProtection(protection, 'video') : []),
     ...properties,
     segmentTemplate(plan, 'video', plan.videoSegments, query),
     // Ordered by the plan's bounds, not by measurements, so the order never changes under a player.
@@ -100,36 +111,37 @@ function videoAdaptationSet(plan: Plan, renditions: VideoRendition[], id: number
   ].join('\n');
 }
 
-/**
- * `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. `subtitles`: a text
- * AdaptationSet each (manifest/subtitles.ts); `extra`: AdaptationSets (the thumbnail track's,
- * manifest/thumbnails.ts) given the first free AdaptationSet id.
- */
-export function dashManifest(
-  plan: Plan,
-  baseUrl = '',
-  query = '',
-  figures: ManifestFigures = manifestFigures(plan),
-  subtitles: readonly SubtitleTrack[] = [],
-  extra?: (id: number) => string,
-): string {
+/** What an MPD carries beside the video and audio of the plan. */
+export interface DashExtras {
+  /** A text AdaptationSet each (manifest/subtitles.ts). */
+  subtitles?: readonly SubtitleTrack[];
+  /** AdaptationSets (the thumbnail track's, manifest/thumbnails.ts) given the first free AdaptationSet id. */
+  images?: (id: number) => string;
+  /** Protected content: ContentProtection in every video and audio set (manifest/protection.ts). */
+  protection?: ManifestProtection | undefined;
+}
+
+/** `query` ("?exp=…&sig=…" for signed URLs, else "") is appended to every segment URL. */
+export function dashManifest(plan: Plan, baseUrl = '', query = '', figures: ManifestFigures = manifestFigures(plan), extras: DashExtras = {}): string {
+  const { subtitles = [], images, protection } = extras;
   const h264 = plan.renditions.filter((r) => !r.hevc);
   const hevc = plan.renditions.filter((r) => r.hevc);
-  const video = videoAdaptationSet(plan, h264, 0, query, figures);
+  const video = videoAdaptationSet(plan, h264, { id: 0, query, figures, protection });
   // The HDR-keeping HEVC rendition in a set of its own (no seamless switch across codecs), after the audio sets.
-  const hdrVideo = hevc.length > 0 ? [videoAdaptationSet(plan, hevc, plan.audio.length + 1, query, figures, hdrProperties(hevc[0]!.hevc!))] : [];
+  const hdrVideo =
+    hevc.length > 0 ? [videoAdaptationSet(plan, hevc, { id: plan.audio.length + 1, query, figures, properties: hdrProperties(hevc[0]!.hevc!), protection })] : [];
   const maxSegment = Math.max(...plan.videoSegments.map((s) => s.duration)) / plan.timescale;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" ` +
+    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"${protection ? DASH_PROTECTION_NAMESPACES : ''} profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" ` +
       `mediaPresentationDuration="${isoDuration(plan.durationSeconds)}" maxSegmentDuration="${isoDuration(maxSegment)}" minBufferTime="PT2S">`,
     ...(baseUrl ? [`<BaseURL>${escapeXml(baseUrl)}</BaseURL>`] : []),
     '<Period id="0" start="PT0S">',
     video,
-    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures)),
+    ...plan.audio.map((audio, i) => audioAdaptationSet(plan, audio, i + 1, query, figures, protection)),
     ...hdrVideo,
     ...dashTextAdaptationSets(subtitles, plan.audio.length + 1 + hdrVideo.length, query),
-    ...(extra ? [extra(plan.audio.length + 1 + hdrVideo.length + subtitles.length)] : []),
+    ...(images ? [images(plan.audio.length + 1 + hdrVideo.length + subtitles.length)] : []),
     '</Period>',
     '</MPD>',
     '',

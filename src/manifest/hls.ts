@@ -5,6 +5,7 @@ import { figuresFor, manifestFigures, widestAudio, type ManifestFigures } from '
 import { languageTag } from './language.js';
 import type { SubtitleTrack } from '../plan/subtitles.js';
 import { hlsSubtitleMedia, SUBTITLE_GROUP } from './subtitles.js';
+import { hlsKeyTags, type ManifestProtection } from './protection.js';
 
 /**
  * HLS (RFC 8216) playlists from the plan, fMP4/CMAF segments with EXT-X-MAP.
@@ -51,18 +52,16 @@ export function startRendition(plan: Plan): VideoRendition {
   return h264.reduce((best, r) => (pixels(r) > pixels(best) ? r : best));
 }
 
-/**
- * `subtitles`: the SUBTITLES group (manifest/subtitles.ts); `extra`: lines appended as they are (the thumbnail
- * track's EXT-X-IMAGE-STREAM-INF, manifest/thumbnails.ts).
- */
-export function multivariantPlaylist(
-  plan: Plan,
-  uriPrefix = '',
-  query = '',
-  figures: ManifestFigures = manifestFigures(plan),
-  subtitles: readonly SubtitleTrack[] = [],
-  extra: readonly string[] = [],
-): string {
+/** What a multivariant playlist carries beside the video and audio of the plan. */
+export interface HlsExtras {
+  /** The SUBTITLES group (manifest/subtitles.ts). */
+  subtitles?: readonly SubtitleTrack[];
+  /** Lines appended as they are (the thumbnail track's EXT-X-IMAGE-STREAM-INF, manifest/thumbnails.ts). */
+  images?: readonly string[];
+}
+
+export function multivariantPlaylist(plan: Plan, uriPrefix = '', query = '', figures: ManifestFigures = manifestFigures(plan), extras: HlsExtras = {}): string {
+  const { subtitles = [], images = [] } = extras;
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${HLS_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const audio of plan.audio) {
     const attributes = [
@@ -103,7 +102,7 @@ export function multivariantPlaylist(
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uriPrefix + videoPlaylistPath(rendition) + query);
   }
-  lines.push(...extra);
+  lines.push(...images);
   return lines.join('\n') + '\n';
 }
 
@@ -136,7 +135,7 @@ function firstSegmentDate(plan: Plan, segments: readonly { start: number }[]): s
   return new Date(Math.round((start / plan.timescale) * 1000)).toISOString();
 }
 
-function mediaPlaylist(plan: Plan, segments: readonly (TimedSegment & { start: number })[], query: string): string {
+function mediaPlaylist(plan: Plan, segments: readonly (TimedSegment & { start: number })[], query: string, keyTags: readonly string[] = []): string {
   // RFC 8216 §4.3.3.1: each EXTINF rounded to the nearest integer must not exceed the target duration.
   const target = Math.max(1, ...segments.map((s) => Math.round(s.duration / plan.timescale)));
   const lines = [
@@ -147,6 +146,8 @@ function mediaPlaylist(plan: Plan, segments: readonly (TimedSegment & { start: n
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-INDEPENDENT-SEGMENTS',
     `#EXT-X-MAP:URI=${quote(`init.mp4${query}`)}`,
+    // Protected content (protection.ts): every segment is encrypted, the init is not.
+    ...keyTags,
   ];
   const date = firstSegmentDate(plan, segments);
   if (date) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${date}`);
@@ -157,10 +158,10 @@ function mediaPlaylist(plan: Plan, segments: readonly (TimedSegment & { start: n
   return lines.join('\n') + '\n';
 }
 
-export function videoMediaPlaylist(plan: Plan, query = ''): string {
-  return mediaPlaylist(plan, plan.videoSegments, query);
+export function videoMediaPlaylist(plan: Plan, query = '', protection?: ManifestProtection): string {
+  return mediaPlaylist(plan, plan.videoSegments, query, protection ? hlsKeyTags(protection, 'video') : []);
 }
 
-export function audioMediaPlaylist(plan: Plan, audio: AudioRendition, query = ''): string {
-  return mediaPlaylist(plan, audio.segments, query);
+export function audioMediaPlaylist(plan: Plan, audio: AudioRendition, query = '', protection?: ManifestProtection): string {
+  return mediaPlaylist(plan, audio.segments, query, protection ? hlsKeyTags(protection, 'audio') : []);
 }

@@ -226,11 +226,14 @@ export function retimeVideoFragment(segment: Uint8Array, nextStart: number): Uin
   dataView(tfdtBody).setBigUint64(4, BigInt(decodeTimes[0]!));
   const tfhdBytes = segment.slice(tfhd.start, tfhd.end);
   const trun = box('trun', trunBody);
-  const newMoof = box('moof', segment.slice(mfhd.start, mfhd.end), box('traf', tfhdBytes, box('tfdt', tfdtBody), trun));
+  // An encrypted fragment's sample auxiliary information (saiz, saio, senc) stays, after the trun, as Shaka orders it.
+  const kept = readBoxes(segment, traf[0]!.payload, traf[0]!.end).filter((b) => !RETIMED.has(b.type));
+  const newMoof = box('moof', segment.slice(mfhd.start, mfhd.end), box('traf', tfhdBytes, box('tfdt', tfdtBody), trun, ...kept.map((b) => segment.slice(b.start, b.end))));
   // data_offset counts from the moof (tfhd default-base-is-moof) to the first sample in mdat.
   const mdatHeader = mdat.payload - mdat.start;
-  const dataOffsetAt = newMoof.length - trun.length + 8 + 8;
-  dataView(newMoof).setInt32(dataOffsetAt, newMoof.length + mdatHeader);
+  const newTrun = findBoxes(newMoof, ['moof', 'traf', 'trun'])[0]!;
+  dataView(newMoof).setInt32(newTrun.payload + 8, newMoof.length + mdatHeader);
+  pointSaioAtSenc(newMoof);
 
   const parts: Uint8Array[] = [];
   for (const b of top) {
@@ -239,6 +242,30 @@ export function retimeVideoFragment(segment: Uint8Array, nextStart: number): Uin
     else parts.push(segment.subarray(b.start, b.end));
   }
   return Buffer.concat(parts);
+}
+
+/** The traf boxes retimeVideoFragment writes anew. */
+const RETIMED = new Set(['tfhd', 'tfdt', 'trun']);
+
+/**
+ * The saio of an encrypted fragment says where its first sample's IV and
+ * subsamples are (from the moof): in the senc, after its full-box header and
+ * sample count. A rewritten moof moves the senc, so the offset follows it.
+ */
+function pointSaioAtSenc(moof: Uint8Array): void {
+  const saio = findBoxes(moof, ['moof', 'traf', 'saio'])[0];
+  const senc = findBoxes(moof, ['moof', 'traf', 'senc'])[0];
+  if (!saio && !senc) return;
+  if (!saio || !senc) throw new Error('an encrypted fragment needs both saio and senc');
+  const view = dataView(moof);
+  const version = moof[saio.payload]!;
+  const flags = view.getUint32(saio.payload) & 0xffffff;
+  let at = saio.payload + 4 + (flags & 1 ? 8 : 0);
+  if (view.getUint32(at) !== 1) throw new Error('expected one saio offset');
+  at += 4;
+  const offset = senc.payload + 8;
+  if (version === 1) view.setBigUint64(at, BigInt(offset));
+  else view.setUint32(at, offset);
 }
 
 /**

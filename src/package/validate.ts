@@ -33,6 +33,8 @@ export interface InitExpectation {
   width?: number;
   height?: number;
   channels?: number;
+  /** A protected rendition: its sample entry is encv/enca with this scheme and (when known) key id; a clear one's must not be. */
+  protection?: { scheme: string; kid?: string };
 }
 
 /** The only top-level boxes Shaka Packager writes into a media segment. */
@@ -101,11 +103,13 @@ export function initProblem(bytes: Uint8Array, expected: InitExpectation): strin
     if (timescale !== expected.timescale) return `timescale ${timescale}, expected ${expected.timescale}`;
     const entry = readBoxes(bytes, stsd.payload + 8, stsd.end)[0];
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!entry) return 'no sample entry';
+    const protectionIssue = protectionProblem(bytes, entry, expected);
+    if (protectionIssue) return protectionIssue;
     if (expected.video) {
       // H.264, or HEVC for the HDR-keeping rendition: the NAL length size is in avcC's fifth byte, in hvcC's 22nd.
       const hevc = expected.codecs.startsWith('hvc1.');
-      const [type, configBox, lengthByte] = hevc ? ['hvc1', 'hvcC', 21] : ['avc1', 'avcC', 4];
-      if (entry?.type !== type) return `sample entry "${entry?.type}", expected ${type}`;
+      const [configBox, lengthByte] = hevc ? ['hvcC', 21] : ['avcC', 4];
       const codecs = hevc ? hvcCodecString(bytes) : avcCodecString(bytes);
       if (codecs !== expected.codecs) return `codec ${codecs}, expected ${expected.codecs}`;
       const config = findBoxes(bytes, [configBox], entry.payload + 78, entry.end)[0];
@@ -114,7 +118,6 @@ export function initProblem(bytes: Uint8Array, expected: InitExpectation): strin
       const [width, height] = [view.getUint16(entry.payload + 24), view.getUint16(entry.payload + 26)];
       if (expected.width !== undefined && (width !== expected.width || height !== expected.height)) return `picture ${width}x${height}, expected ${expected.width}x${expected.height}`;
     } else {
-      if (!entry || entry.type !== expected.codecs.split('.')[0]) return `sample entry "${entry?.type}", expected ${expected.codecs}`;
       // AudioSampleEntry: the channel count follows 16 bytes of reserved fields.
       const channels = view.getUint16(entry.payload + 16);
       if (expected.channels !== undefined && channels !== expected.channels) return `${channels} channels, expected ${expected.channels}`;
@@ -123,6 +126,35 @@ export function initProblem(bytes: Uint8Array, expected: InitExpectation): strin
   } catch (err) {
     return (err as Error).message;
   }
+}
+
+/**
+ * Why the sample entry is not what the rendition's protection says: clear
+ * renditions have avc1/mp4a; protected ones encv/enca whose sinf names the
+ * original format (frma), the scheme (schm) and the key id (tenc). So a
+ * clear init is never served under a protected rendition, nor the reverse.
+ */
+function protectionProblem(bytes: Uint8Array, entry: Box, expected: InitExpectation): string | undefined {
+  // avc1, hvc1 (the HDR-keeping rendition) or mp4a: the CODECS string's first part.
+  const format = expected.codecs.split('.')[0]!;
+  if (!expected.protection) return entry.type === format ? undefined : `sample entry "${entry.type}", expected ${format}`;
+  const encrypted = expected.video ? 'encv' : 'enca';
+  if (entry.type !== encrypted) return `sample entry "${entry.type}", expected ${encrypted} (protected)`;
+  // Sample entries hold fixed fields before their boxes: 78 bytes for video, 28 for audio.
+  const sinf = findBoxes(bytes, ['sinf'], entry.payload + (expected.video ? 78 : 28), entry.end)[0];
+  if (!sinf) return 'no protection scheme info (sinf)';
+  const frma = findBoxes(bytes, ['frma'], sinf.payload, sinf.end)[0];
+  const schm = findBoxes(bytes, ['schm'], sinf.payload, sinf.end)[0];
+  const schi = findBoxes(bytes, ['schi'], sinf.payload, sinf.end)[0];
+  const tenc = schi && findBoxes(bytes, ['tenc'], schi.payload, schi.end)[0];
+  if (!frma || !schm || !tenc) return 'sinf lacks frma, schm or tenc';
+  const text = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (text(frma.payload) !== format) return `original format "${text(frma.payload)}", expected ${format}`;
+  if (text(schm.payload + 4) !== expected.protection.scheme) return `scheme "${text(schm.payload + 4)}", expected ${expected.protection.scheme}`;
+  // tenc: full-box header, reserved, pattern, isProtected, per-sample IV size, then the default KID.
+  const kid = Buffer.from(bytes.subarray(tenc.payload + 8, tenc.payload + 24)).toString('hex');
+  if (expected.protection.kid !== undefined && kid !== expected.protection.kid) return 'the init is encrypted under another key id';
+  return undefined;
 }
 
 /** Whether two init segments describe the same decoder configuration (their stsd boxes match). */

@@ -134,6 +134,8 @@ export interface Plan {
   toneMap?: ToneMap;
   /** An HDR source: what it is, for people (/info: "HDR10", "HLG", "Dolby Vision 8.1 (HDR10 base)", …). */
   hdrFormat?: string;
+  /** Protected content (package/drm/protect-plan.ts): every segment is encrypted with this scheme; rendition ids carry it. */
+  protection?: { scheme: 'cenc' | 'cbcs'; tag: string };
 }
 
 /** Round half away from zero, like FFmpeg's av_rescale_q (AV_ROUND_NEAR_INF). */

@@ -5,6 +5,7 @@ import { findRendition, segmentCountOf, type Rendition } from '../plan/rendition
 import type { MediaKind } from './content-store.js';
 import type { SampleIndexStorage } from '../transcode/sample-index.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './segment-store.js';
+import { initProtection, type Protector } from '../package/drm/protector.js';
 
 /** Where a rendition's files live in the store, and what each must hold (the store checks it on every read and write). */
 
@@ -17,7 +18,7 @@ export interface FileAddress {
 }
 
 /** Store location, cluster-wide key and expected contents of a segment or init segment, and its rendition; checks both. */
-export function locate(segments: SegmentStore, { content, kind, renditionId, number }: FileAddress) {
+export function locate(segments: SegmentStore, { content, kind, renditionId, number }: FileAddress, protector?: Protector) {
   const { plan } = content;
   const found = findRendition(plan, kind, renditionId);
   const segmentCount = segmentCountOf(plan, found);
@@ -25,15 +26,16 @@ export function locate(segments: SegmentStore, { content, kind, renditionId, num
     throw new NotFoundError(`segment ${number} is out of range (1-${segmentCount})`);
   }
   const fileName = number === 'init' ? 'init.mp4' : segmentFileName(plan.segmentTemplate, number);
-  const stored: StoredFile = number === 'init' ? initFileOf(segments, content, found) : segmentFileOf(segments, content, found, number);
+  const stored: StoredFile = number === 'init' ? initFileOf(segments, content, found, protector) : segmentFileOf(segments, content, found, number);
   return { stored, key: `${content.metadata.hash}/${kind}/${renditionId}/${fileName}`, fileName, found, segmentCount };
 }
 
-/** A rendition's init segment in the store, and what it must declare. */
-export function initFileOf(segments: SegmentStore, content: Content, found: Rendition): InitFile {
+/** A rendition's init segment in the store, and what it must declare (a protected content's: its scheme and key id). */
+export function initFileOf(segments: SegmentStore, content: Content, found: Rendition, protector?: Protector): InitFile {
   const path = segments.mediaPath(content.metadata.hash, found.kind, found.rendition.id, 'init.mp4');
   const shape = found.kind === 'video' ? { width: found.rendition.width, height: found.rendition.height } : { channels: found.rendition.channels };
-  return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape } };
+  const protection = initProtection(protector, content, found.kind);
+  return { role: 'init', path, expect: { timescale: content.plan.timescale, codecs: found.rendition.codecs, video: found.kind === 'video', ...shape, ...protection } };
 }
 
 /** Media segment `number` (1-based) in the store, and what the plan says it holds. */

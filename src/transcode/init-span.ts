@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { AudioRendition, Plan, VideoRendition } from '../plan/plan.js';
 import { AAC_FRAME_SAMPLES } from '../plan/plan.js';
-import { packageSpan } from '../package/package.js';
+import { packageSpan, type SpanEncryption } from '../package/package.js';
 import { ProcessError, run } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
 import { audioEncodeArgs, audioRemuxArgs, type VideoEncodeOptions } from './ffmpeg-args.js';
@@ -50,18 +50,19 @@ export async function packageVideoInit(
   workDir: string,
   options: Omit<VideoEncodeOptions, 'frames'>,
   limits: SpanLimits = {},
+  encryption?: SpanEncryption,
 ): Promise<PackagedInit> {
   const segment = plan.videoSegments[0]!;
   const short = await encodeVideoSpan(sourcePath, plan, rendition, segment, workDir, { ...options, frames: INIT_VIDEO_FRAMES }, limits);
   try {
-    const packaged = await packageSpan(short.tsPath, 'video', workDir, limits);
+    const packaged = await packageSpan(short.tsPath, 'video', workDir, limits, encryption);
     return { init: packaged.init, log: short.log + packaged.log };
   } catch (err) {
     if (!(err instanceof ProcessError && err.tool === 'packager')) throw err;
     const wholeDir = path.join(workDir, 'whole-segment');
     await mkdir(wholeDir);
     const whole = await encodeVideoSpan(sourcePath, plan, rendition, segment, wholeDir, options, limits);
-    const packaged = await packageSpan(whole.tsPath, 'video', wholeDir, limits);
+    const packaged = await packageSpan(whole.tsPath, 'video', wholeDir, limits, encryption);
     return { init: packaged.init, log: `${short.log}${err.log}\n--- the packager refused ${INIT_VIDEO_FRAMES} frames: the whole first segment\n${whole.log}${packaged.log}` };
   }
 }
@@ -72,13 +73,13 @@ export async function packageVideoInit(
  * packaged. The source is not read: nothing in it reaches the
  * AudioSpecificConfig (the rate and channel count are the rendition's).
  */
-export async function packageAudioInit(audio: AudioRendition, workDir: string, limits: SpanLimits = {}): Promise<PackagedInit> {
+export async function packageAudioInit(audio: AudioRendition, workDir: string, limits: SpanLimits = {}, encryption?: SpanEncryption): Promise<PackagedInit> {
   const pcm = Buffer.alloc(INIT_AUDIO_FRAMES * AAC_FRAME_SAMPLES * 4 * audio.channels);
   const encoded = await run('ffmpeg', audioEncodeArgs(audio), { ...limits, input: pcm });
   const frames = splitAdtsFrames(encoded.stdout);
   if (frames.length === 0) throw new SpanError('the AAC encoder wrote no frames for the init segment', encoded.log);
   const tsPath = path.join(workDir, 'audio.ts');
   const remux = await run('ffmpeg', audioRemuxArgs(audio.segments[0]!, tsPath), { ...limits, input: Buffer.concat(frames) });
-  const packaged = await packageSpan(tsPath, 'audio', workDir, limits);
+  const packaged = await packageSpan(tsPath, 'audio', workDir, limits, encryption);
   return { init: packaged.init, log: encoded.log + remux.log + packaged.log };
 }

@@ -43,6 +43,16 @@ export const SOURCES = {
       '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-movflags', '+faststart',
     ],
   },
+  /** 12 s 640x360 25 fps with a tone: protected-content tests (small: every segment is fetched and decoded). */
+  drm360p: {
+    file: 'drm-640x360-25-12s.mp4',
+    args: [
+      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=12',
+      '-f', 'lavfi', '-i', 'sine=frequency=660:beep_factor=2:sample_rate=48000:duration=12',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-movflags', '+faststart',
+    ],
+  },
 } as const;
 
 export type SourceName = keyof typeof SOURCES;

@@ -25,6 +25,10 @@ export interface PlayerOptions {
   dashBufferSeconds?: number;
   /** The source carries frame numbers (FRAME_CODE) at this frame rate: the page reads them from every presented frame. */
   frameCode?: typeof FRAME_CODE & { fps: number };
+  /** Protected content: hls.js's ClearKey license server (DASH players read it from the MPD). */
+  clearKey?: string;
+  /** Protected content: Shaka Player's configuration for it (its HLS path). */
+  shakaDrm?: Record<string, unknown>;
 }
 
 /** A harness page playing `url` in `kind`. */

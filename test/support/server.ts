@@ -20,7 +20,7 @@ const TEST_DEFAULTS: StreamingConfig = (() => {
 export async function testServer(
   mediaDir: string,
   streaming: Partial<StreamingConfig> = {},
-  options: Partial<Pick<ServerConfig, 'cacheDir' | 'redisUrl' | 'leaseMs' | 'signKey' | 'adminToken'>> = {},
+  options: Partial<Pick<ServerConfig, 'cacheDir' | 'redisUrl' | 'leaseMs' | 'signKey' | 'adminToken' | 'drmKeySeed'>> = {},
 ): Promise<TestServer> {
   const cacheDir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'jitseg-cache-')));
   const server = await startServer(

@@ -13,7 +13,7 @@ import { contentUrls, etagOf, type CachedBody } from '../body-cache.js';
 import { clientOf } from '../client.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
-import { childQuery, contentFigures, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
+import { childQuery, contentFigures, manifestProtection, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
 import { offeredSubtitles, subtitleInfo } from '../subtitle-list.js';
 import { StartTracker } from '../start-tracker.js';
@@ -62,7 +62,7 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
     const thumbs = thumbnailManifestEntries(deps, content, '', query);
     const subs = await offeredSubtitles(deps, content);
-    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures, subs.tracks, thumbs.hls), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version + subs.fingerprint);
+    return manifest(c, content, 'master', () => multivariantPlaylist(served.plan, '', query, figures, { subtitles: subs.tracks, images: thumbs.hls }), HLS_TYPE, CONTENT_MANIFEST_TTL, version + served.version + subs.fingerprint);
   });
   app.get('/api/v1/content/:hash/manifest.mpd', async (c) => {
     const content = await withContent(c);
@@ -71,7 +71,9 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const served = servedPlan(content.plan, deps.droppedRenditions?.(content.metadata.hash));
     const thumbs = thumbnailManifestEntries(deps, content, '', query);
     const subs = await offeredSubtitles(deps, content);
-    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures, subs.tracks, thumbs.dash), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version + subs.fingerprint);
+    const protection = await manifestProtection(c, deps.protector, content, query);
+    const extras = { subtitles: subs.tracks, images: thumbs.dash, protection };
+    return manifest(c, content, 'mpd', () => dashManifest(served.plan, '', query, figures, extras), DASH_TYPE, CONTENT_MANIFEST_TTL, version + served.version + subs.fingerprint);
   });
 
   const mediaKind = (c: Context): MediaKind => {
@@ -85,10 +87,11 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
     const { plan, metadata } = content;
     const found = findRendition(plan, mediaKind(c), c.req.param('rendition'));
     const query = await childQuery(c, signer, metadata.hash);
+    const protection = await manifestProtection(c, deps.protector, content, query);
     // Every video rendition has the same playlist (one cut list); each audio rendition its own.
     return found.kind === 'video'
-      ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query), HLS_TYPE, CONTENT_MANIFEST_TTL)
-      : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query), HLS_TYPE, CONTENT_MANIFEST_TTL);
+      ? manifest(c, content, 'video', () => videoMediaPlaylist(plan, query, protection), HLS_TYPE, CONTENT_MANIFEST_TTL)
+      : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query, protection), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
 
   app.get('/api/v1/content/:hash/:kind/:rendition/:file', segmentHandler(deps, withContent, mediaKind));

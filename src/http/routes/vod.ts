@@ -6,7 +6,7 @@ import { multivariantPlaylist } from '../../manifest/hls.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { offeredSubtitles } from '../subtitle-list.js';
 import { thumbnailManifestEntries } from './thumbnails.js';
-import { childQuery, contentFigures, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
+import { childQuery, contentFigures, manifestProtection, DASH_TYPE, HLS_TYPE, PATH_MANIFEST_TTL, type ManifestResponder } from '../manifests.js';
 
 /**
  * /vod/{relative path}/master.m3u8 and …/manifest.mpd: no registration step.
@@ -33,9 +33,10 @@ export function vodRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppE
     const { figures, version } = contentFigures(content, deps.segmentSize, deps.segmentIndexVersion);
     const thumbs = thumbnailManifestEntries(deps, content, prefix, query);
     const { tracks, fingerprint } = await offeredSubtitles(deps, content);
+    const protection = file === 'manifest.mpd' ? await manifestProtection(c, deps.protector, content, query) : undefined;
     return file === 'master.m3u8'
-      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures, tracks, thumbs.hls), HLS_TYPE, PATH_MANIFEST_TTL, version + without + fingerprint)
-      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, tracks, thumbs.dash), DASH_TYPE, PATH_MANIFEST_TTL, version + without + fingerprint);
+      ? manifest(c, content, `vod-master:${prefix}`, () => multivariantPlaylist(plan, prefix, query, figures, { subtitles: tracks, images: thumbs.hls }), HLS_TYPE, PATH_MANIFEST_TTL, version + without + fingerprint)
+      : manifest(c, content, `vod-mpd:${prefix}`, () => dashManifest(plan, prefix, query, figures, { subtitles: tracks, images: thumbs.dash, protection }), DASH_TYPE, PATH_MANIFEST_TTL, version + without + fingerprint);
   });
   return app;
 }
