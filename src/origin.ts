@@ -225,6 +225,7 @@ export class Origin {
       save: async (bytes) => {
         await this.parts.segments.keepAside(hash, name, bytes);
       },
+      scanFailed: (err) => this.parts.logger.warn({ err, content: hash, track: trackIndex }, 'audio sample index scan failed in the background'),
     };
   }
 

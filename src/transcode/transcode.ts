@@ -118,8 +118,8 @@ async function firstFramePosition(
     await keepSampleIndex(found, indexStorage);
     return found.positionOf(first.pts, first.samples);
   }
-  // Not awaited: a scan that fails is not kept, and the span that needs it runs it again and reports the failure.
-  index.catch(() => undefined);
+  // Not awaited: a scan that fails is logged and not kept; the span that needs it runs it again and fails with it.
+  index.catch((err: unknown) => indexStorage?.scanFailed?.(err));
   return first.pts;
 }
 
