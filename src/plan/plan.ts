@@ -43,7 +43,10 @@ export const AAC_FRAME_SAMPLES = 1024;
  * the first source frame decoded without its predecessor comes out with its
  * first ~448 samples silent. The tfdt of segment 1 is then that frame's time,
  * before the first picture when audio and video start together, where the
- * players' append window cuts it (Chromium keeps it as the decoder's preroll).
+ * players' append window cuts it (Chromium's MSE keeps a frame it cuts whole
+ * as the next one's decoder preroll). Shaka's HLS path instead places each
+ * segment's first tfdt at its playlist time, so there the audio lies one
+ * frame late (README).
  */
 export const AAC_PRIMING_FRAMES = 1;
 
