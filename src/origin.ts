@@ -485,7 +485,7 @@ export class Origin {
     const span: EncodedSpan = video
       ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
         await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, speed: tier, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
-      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex));
+      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex, this.parts.logger));
     trail.log += span.log;
     const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits, await spanEncryption(this.parts.protector, content, found, index + 1));
     trail.log += packaged.log;

@@ -2,21 +2,22 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseM3u8 } from './support/conformance.js';
+import { parseM3u8, parseMpd } from './support/conformance.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
 
 /**
  * Audio is encoded span by span, yet output sample k must be source sample k
  * (as ffmpeg decodes the whole source in one pass) for every source codec: at
- * the start, at every join, and with the source's A/V offset. The signal is
- * noise, so the alignment is unambiguous: the output matches the source best
- * at one lag, which must be 0, at both ends of every segment.
- *
- * Not checked here: the first 1024 output samples' content. The AAC decoder
- * builds them from the frame before the first one, the encoder's priming
- * frame, which the stream does not carry (an abrupt start then decodes as up
- * to 448 samples of silence); carrying it needs an edit list to hide it.
+ * the start, at every join, and with the source's A/V offset, in the HLS and
+ * the DASH stream. The output is placed on the source by presentation time
+ * (each stream's first frame time, relative to its first video frame), not by
+ * searching: the signal is noise, so the output matches the source at one lag
+ * only, which must be 0 from the very first source sample on, at both ends of
+ * every segment. The first samples must carry the source's signal: an AAC
+ * frame is decoded with the frame before it, so a stream that starts on the
+ * source's first frame without the encoder's priming frame before it decodes
+ * its first ~448 samples as silence.
  */
 
 const RATE = 48_000;
@@ -97,47 +98,102 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** The source's samples in the output's index space: source sample 0 at output index `at`; silence outside the source. */
+function placed(src: Float32Array, at: number, length: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let i = Math.max(0, at); i < length && i - at < src.length; i++) out[i] = src[i - at]!;
+  return out;
+}
+
+/** Leading samples (of the first `limit`) from `from` on that are silent: |x| below 1e-4 (−80 dBFS). */
+function leadingSilence(pcm: Float32Array, from: number, limit: number): number {
+  let n = 0;
+  while (n < limit && from + n < pcm.length && Math.abs(pcm[from + n]!) < 1e-4) n++;
+  return n;
+}
+
+interface Decoded {
+  pcm: Float32Array;
+  /** Presentation time (s) of the first decoded audio sample, and of the first video frame, of the same presentation. */
+  audioStart: number;
+  videoStart: number;
+}
+
+async function decoded(audioInput: string, videoInput: string, out: string): Promise<Decoded> {
+  return { pcm: await decodePcm(audioInput, out), audioStart: await firstFrameTime(audioInput, 'a:0'), videoStart: await firstFrameTime(videoInput, 'v:0') };
+}
+
+/**
+ * Output sample k is source sample k: the output is laid on the source by presentation time (relative to each
+ * one's first video frame); from the source's first sample on, the two match at lag 0 at both ends of every
+ * segment, the first samples carry the source's signal, and the first source sample is found in the output where
+ * its A/V offset says, to one sample.
+ */
+function expectSampleExact(label: string, source: Decoded, output: Decoded, durations: number[]): void {
+  const { pcm: src } = source;
+  const { pcm: out } = output;
+  // Where source sample 0 falls in the output, by the two streams' presentation times.
+  const byPts = (source.audioStart - source.videoStart - (output.audioStart - output.videoStart)) * RATE;
+  const at = Math.round(byPts);
+  expect(at, `${label}: the source's first sample lies inside the output`).toBeGreaterThanOrEqual(0);
+  const aligned = placed(src, at, out.length);
+
+  // Whole AAC frames up to the track's end as the container states it, the last one completed with silence. That
+  // end can differ from the decoded one by up to a frame: MP4 AAC's end padding is decoded though its edit list
+  // ends the track before it, Matroska Opus's is dropped (DiscardPadding) though the track's stated end includes it.
+  expect(out.length % 1024, `${label}: whole AAC frames`).toBe(0);
+  expect(out.length - at - src.length, `${label}: output length after the first source sample − source length`).toBeGreaterThan(-1024);
+  expect(out.length - at - src.length, `${label}: output length after the first source sample − source length`).toBeLessThan(2048);
+  const bounds = [0];
+  for (const d of durations) bounds.push(bounds.at(-1)! + Math.round(d * RATE));
+  expect(bounds.at(-1), `${label}: the manifest's durations add up to the decoded samples`).toBe(out.length);
+
+  // Every segment, at its start (for the first one: the source's first sample) and at its end: lag 0.
+  const window = 4096;
+  const lags: string[] = [];
+  for (let s = 0; s + 1 < bounds.length; s++) {
+    const start = Math.max(bounds[s]!, at);
+    const end = Math.min(bounds[s + 1]!, at + src.length);
+    lags.push(`${bestLag(out, aligned, start, start + window, 1100)}/${bestLag(out, aligned, end - window, end, 1100)}`);
+  }
+  expect(lags.join(' '), `${label}: best lag at the start/end of each segment`).toBe(durations.map(() => '0/0').join(' '));
+
+  // The first samples are the source's: no silence the source does not have, and as close to it as audio elsewhere.
+  const blockErrors: number[] = [];
+  for (let start = at + 1024; start + 1024 <= at + src.length; start += 1024) blockErrors.push(rmsError(out, aligned, start, start + 1024));
+  const median = [...blockErrors].sort((a, b) => a - b)[blockErrors.length >> 1]!;
+  expect(leadingSilence(out, at, 1024), `${label}: silent samples at the start (the source has ${leadingSilence(src, 0, 1024)})`).toBeLessThanOrEqual(leadingSilence(src, 0, 1024));
+  for (const [from, to] of [[0, 64], [0, 1024]] as const) {
+    expect(rmsError(out, aligned, at + from, at + to), `${label}: source samples ${from}–${to}`).toBeLessThan(median * 3);
+  }
+  // No click at a join: the 1024 samples across each join match the source as well as audio elsewhere does.
+  for (const join of bounds.slice(1, -1)) expect(rmsError(out, aligned, join - 512, join + 512), `${label}: join at output sample ${join}`).toBeLessThan(median * 3);
+
+  // A/V: the first source sample, found in the output by its signal, keeps the source's offset from the first
+  // video frame to one sample.
+  const found = at + bestLag(out, aligned, at, at + window, 1100);
+  const sourceOffset = source.audioStart - source.videoStart;
+  const outputOffset = output.audioStart + found / RATE - output.videoStart;
+  expect(Math.abs(outputOffset - sourceOffset), `${label}: A/V offset ${outputOffset.toFixed(6)} s vs the source's ${sourceOffset.toFixed(6)} s`).toBeLessThanOrEqual(1 / RATE);
+}
+
 describe('sample-exact audio', () => {
-  it.each(KINDS)('$name: output sample k is source sample k, from the start, at every join, with the A/V offset', async (kind) => {
+  it.each(KINDS)('$name: output sample k is source sample k, from the first sample, at every join, with the A/V offset, in HLS and DASH', async (kind) => {
     const source = path.join(work, kind.file);
+    const src = await decoded(source, source, path.join(work, `${kind.file}.src.f32`));
+
     const master = `${server.url}/vod/${kind.file}/master.m3u8`;
     const hls = parseM3u8(await (await fetch(master)).text());
     const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
-    const out = await decodePcm(audioUri, path.join(work, `${kind.file}.out.f32`));
-    const src = await decodePcm(source, path.join(work, `${kind.file}.src.f32`));
-
-    // Whole AAC frames up to the track's end as the container states it, the last one completed with silence. That
-    // end can differ from the decoded one by up to a frame: MP4 AAC's end padding is decoded though its edit list
-    // ends the track before it, Matroska Opus's is dropped (DiscardPadding) though the track's stated end includes it.
-    expect(out.length % 1024).toBe(0);
-    expect(out.length - src.length, 'output length − source length').toBeGreaterThan(-1024);
-    expect(out.length - src.length, 'output length − source length').toBeLessThan(2048);
-
+    const videoUri = new URL(hls.playlists[0].uri, master).href;
     const durations = parseM3u8(await (await fetch(audioUri)).text()).segments.map((s: { duration: number }) => s.duration);
     expect(durations.length).toBeGreaterThanOrEqual(4);
-    const bounds = [0];
-    for (const d of durations) bounds.push(bounds.at(-1)! + Math.round(d * RATE));
-    expect(bounds.at(-1)).toBe(out.length);
+    expectSampleExact('HLS', src, await decoded(audioUri, videoUri, path.join(work, `${kind.file}.hls.f32`)), durations);
 
-    // Every segment, at its start (the first sample of the stream, or a join) and at its end: lag 0.
-    const window = 4096;
-    const lags: string[] = [];
-    for (let s = 0; s + 1 < bounds.length; s++) {
-      const [start, end] = [bounds[s]!, Math.min(bounds[s + 1]!, src.length)];
-      lags.push(`${bestLag(out, src, start, start + window, 1100)}/${bestLag(out, src, end - window, end, 1100)}`);
-    }
-    expect(lags.join(' '), 'best lag at the start/end of each segment').toBe(durations.map(() => '0/0').join(' '));
-
-    // No click at a join: the 1024 samples across each join match the source as well as audio elsewhere does.
-    const blockErrors: number[] = [];
-    for (let start = 1024; start + 1024 <= src.length; start += 1024) blockErrors.push(rmsError(out, src, start, start + 1024));
-    const median = [...blockErrors].sort((a, b) => a - b)[blockErrors.length >> 1]!;
-    for (const join of bounds.slice(1, -1)) expect(rmsError(out, src, join - 512, join + 512), `join at sample ${join}`).toBeLessThan(median * 3);
-
-    // A/V: the first audio sample keeps the source's offset from the first video frame, to one sample.
     const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
-    const sourceOffset = (await firstFrameTime(source, 'a:0')) - (await firstFrameTime(source, 'v:0'));
-    const outputOffset = (await firstFrameTime(mpd, 'a:0')) - (await firstFrameTime(mpd, 'v:0'));
-    expect(Math.abs(outputOffset - sourceOffset), `A/V offset ${outputOffset.toFixed(6)} s vs the source's ${sourceOffset.toFixed(6)} s`).toBeLessThanOrEqual(1 / RATE);
+    const dash = parseMpd(await (await fetch(mpd)).text(), { manifestUri: mpd });
+    const dashAudio = (Object.values(dash.mediaGroups.AUDIO.audio) as any[])[0].playlists[0];
+    const dashDurations = dashAudio.segments.map((s: { duration: number }) => s.duration);
+    expectSampleExact('DASH', src, await decoded(mpd, mpd, path.join(work, `${kind.file}.dash.f32`)), dashDurations);
   });
 });

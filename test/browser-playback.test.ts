@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, playerState as state, servePlayerPages, until } from './support/browser.js';
 import { mediaFolder, testSource } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
+import { recordSourceBuffers, sourceBufferPlacement } from './support/source-buffers.js';
 
 /**
  * Real players in a real browser: hls.js, dash.js and Shaka Player in Debian's
@@ -38,6 +39,15 @@ afterAll(async () => {
 
 type PlayerKind = 'hls' | 'dash' | 'shaka';
 
+/**
+ * Audio segment 1 starts with the AAC priming frame, 1024 samples before the first picture (the source's audio
+ * and video start together). A player that places audio and video by their tfdt (one timestampOffset for both)
+ * keeps the A/V offset to the tick, and the append window cuts that frame. Shaka's HLS path places each
+ * segment's first tfdt at its playlist time instead, so its audio lies that frame late (README, "Gapless,
+ * sample-exact audio").
+ */
+const AUDIO_LATE_SECONDS: Record<string, number> = { 'shaka hash (HLS)': 1024 / 48000 };
+
 const cases: { player: PlayerKind; entry: string; url: () => string }[] = [
   { player: 'hls', entry: '/vod', url: () => `${origin.url}/vod/clips/show.mp4/master.m3u8` },
   { player: 'hls', entry: 'hash', url: () => `${origin.url}/api/v1/content/${hash}/master.m3u8` },
@@ -47,9 +57,10 @@ const cases: { player: PlayerKind; entry: string; url: () => string }[] = [
   { player: 'shaka', entry: 'hash (HLS)', url: () => `${origin.url}/api/v1/content/${hash}/master.m3u8` },
 ];
 
-describe.each(cases)('$player through $entry', ({ player, url }) => {
-  it('starts, keeps real-time pace, resumes after three seeks and across a rendition switch', async () => {
+describe.each(cases)('$player through $entry', ({ player, entry, url }) => {
+  it('starts, places audio on the video\'s timeline, keeps real-time pace, resumes after three seeks and across a rendition switch', async () => {
     const page = await browser.newPage();
+    await recordSourceBuffers(page);
     const console: string[] = [];
     page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
@@ -62,6 +73,11 @@ describe.each(cases)('$player through $entry', ({ player, url }) => {
 
       // Real-time pace, measured once a few seconds are buffered so an encode cannot stall the window.
       await until(page, 'a buffer of 4 s', (s) => s.bufferedAhead >= 4);
+      const { audio, video } = await sourceBufferPlacement(page);
+      const late = AUDIO_LATE_SECONDS[`${player} ${entry}`] ?? 0;
+      expect(Math.abs(audio!.timestampOffset - video!.timestampOffset - late), `audio timestampOffset ${audio!.timestampOffset} vs video ${video!.timestampOffset}`).toBeLessThan(1e-6);
+      // The priming frame, before 0, is cut; the audio is buffered from the picture's start on (Shaka's 1 ms aside).
+      if (late === 0) expect(audio!.bufferedStart).toBeCloseTo(video!.bufferedStart!, 2);
       const before = await state(page);
       const startedAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 3000));

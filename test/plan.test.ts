@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultStreamingConfig } from '../src/config/config.js';
-import { assertManifestable, makePlan, OUTPUT_TIMESCALE, planCuts, rescale, segmentFileName, segmentNumberFromFileName, type Plan } from '../src/plan/plan.js';
+import { assertManifestable, makePlan, OUTPUT_TIMESCALE, planCuts, rescale, segmentFileName, segmentNumberFromFileName, type AudioSegment, type Plan } from '../src/plan/plan.js';
 import { dashFrameRate, frameRates, hlsFrameRate, rationalValue, reduce } from '../src/plan/frame-rate.js';
 import { ProbeError } from '../src/probe/errors.js';
 import type { ProbeResult, VideoTrackProbe } from '../src/probe/types.js';
@@ -112,7 +112,8 @@ describe('audio plan', () => {
     const plan = makePlan(probe, config);
     expect(plan.audio).toHaveLength(2);
     for (const audio of plan.audio) {
-      let expectedFrame = 0;
+      // Segment 1 starts with the encoder's priming frame, on the grid before the source's first sample.
+      let expectedFrame = -1;
       for (const s of audio.segments) {
         expect(s.firstFrame).toBe(expectedFrame);
         expect(s.duration).toBe(s.frameCount * 1920);
@@ -122,6 +123,21 @@ describe('audio plan', () => {
       expect(Math.abs(seconds - probe.audio[0]!.endSeconds)).toBeLessThan(1024 / 48000);
     }
     expect(plan.audio[0]!.isDefault).toBe(true);
+  });
+
+  it('starts segment 1 with the priming frame, one AAC frame before the first sample, and keeps the timeline contiguous', () => {
+    const probe = syntheticProbe({ seconds: 20, fpsNum: 25, fpsDen: 1, keyframeSeconds: [0, 4, 8, 12, 16] });
+    const plan = makePlan(probe, config);
+    const audio = plan.audio[0]!;
+    const [first, second] = audio.segments as [AudioSegment, AudioSegment];
+    // Audio and video start together in the source: the priming frame (1024 samples = 1920 ticks) sits before the picture.
+    expect(plan.videoSegments[0]!.start - first.start).toBe(1920);
+    expect(second.firstFrame).toBe(first.firstFrame + first.frameCount);
+    expect(first.firstFrame).toBe(-1);
+    expect(first.duration).toBe(second.start - first.start);
+    for (let i = 1; i < audio.segments.length; i++) {
+      expect(audio.segments[i]!.start).toBe(audio.segments[i - 1]!.start + audio.segments[i - 1]!.duration);
+    }
   });
 });
 

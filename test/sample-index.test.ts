@@ -1,5 +1,13 @@
+import { mkdtemp, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSampleIndex, SampleIndex } from '../src/transcode/sample-index.js';
+import { defaultStreamingConfig } from '../src/config/config.js';
+import { makePlan } from '../src/plan/plan.js';
+import { probeSource } from '../src/probe/index.js';
+import { parseSampleIndex, SampleIndex, type SampleIndexStorage } from '../src/transcode/sample-index.js';
+import { encodeAudioSpan } from '../src/transcode/transcode.js';
+import { exec } from './support/media.js';
 
 /** ffprobe `pts_time,nb_samples` lines as a millisecond clock reports them. */
 const csv = (frames: Array<[number, number]>) => frames.map(([ms, samples]) => `${(ms / 1000).toFixed(6)},${samples}`).join('\n');
@@ -50,5 +58,32 @@ describe('sample index', () => {
     const otherFormat = new Float64Array(bytes.slice().buffer);
     otherFormat[0] = 99;
     expect(SampleIndex.fromBytes(new Uint8Array(otherFormat.buffer))).toBeUndefined();
+  });
+});
+
+describe("a first span's background index scan", () => {
+  it('reports its failure to the storage while the span itself is made', async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-index-scan-'));
+    const source = path.join(work, 'opus.mkv');
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=25:duration=3',
+      '-f', 'lavfi', '-i', 'anoisesrc=color=pink:seed=7:amplitude=0.3:sample_rate=48000:duration=3',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-b:a', '64k', source,
+    ]);
+    const plan = makePlan(await probeSource(source), defaultStreamingConfig());
+    const audio = plan.audio[0]!;
+    // Matroska counts milliseconds: later spans need the index, so the first span starts its scan without waiting.
+    expect(audio.coarseTimestamps).toBe(true);
+    const failures: unknown[] = [];
+    const storage: SampleIndexStorage = {
+      load: () => Promise.reject(new Error('index storage unreadable')),
+      save: () => Promise.resolve(),
+      scanFailed: (err) => failures.push(err),
+    };
+    const span = await encodeAudioSpan(source, plan, audio, audio.segments[0]!, work, {}, storage);
+    expect((await stat(span.tsPath)).size).toBeGreaterThan(0);
+    await expect.poll(() => failures.length).toBe(1);
+    expect(String(failures[0])).toContain('index storage unreadable');
   });
 });

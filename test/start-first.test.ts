@@ -6,92 +6,32 @@
  * durations: tasks are held at gates the test opens.
  */
 import { describe, expect, it } from 'vitest';
-import { DroppedError, EncodeQueue, PRIORITY, type QueueLimits, type TaskReason } from '../src/coordinate/encode-queue.js';
+import { DroppedError, PRIORITY } from '../src/coordinate/encode-queue.js';
 import { ServiceUnavailableError } from '../src/errors.js';
 import { StartTracker } from '../src/http/start-tracker.js';
 import { multivariantPlaylist, startRendition, videoPlaylistPath } from '../src/manifest/hls.js';
 import type { Plan, VideoRendition } from '../src/plan/plan.js';
-import { PreemptedError, ProcessLane } from '../src/process/runner.js';
-
-const gate = () => {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { opened, open };
-};
+import { heldQueue, settle } from './support/held-queue.js';
 
 /** What a task came to: its value or its error (taken at once, so a rejection is never unhandled while the test waits). */
 const outcome = <T>(task: Promise<T>): Promise<T | unknown> => task.then((value) => value, (err: unknown) => err);
 
-/** Lets pending promise callbacks (a cut task's rejection and re-queueing) run. */
-const settle = () => new Promise<void>((r) => setImmediate(r));
-
-/**
- * A lane with no processes whose pre-emption the held work sees (as an
- * encode sees its ffmpeg killed); `refuseRenice`: a system without
- * CAP_SYS_NICE, where raising a background lane pre-empts it.
- */
-class TestLane extends ProcessLane {
-  readonly gaveWay = gate();
-  constructor(background: boolean, private readonly refuseRenice: boolean) {
-    super(background);
-  }
-  override raise(): 'raised' | 'preempted' {
-    if (this.refuseRenice && this.background && !this.preempted) {
-      this.preempt();
-      return 'preempted';
-    }
-    return super.raise();
-  }
-  override preempt(): void {
-    super.preempt();
-    this.gaveWay.open();
-  }
-}
-
-/** A queue whose tasks wait at a gate per key, log `key:reason` when they start, and give way when pre-empted. */
-function heldQueue(workers: number, limits: QueueLimits = { maxWaiting: Infinity, maxWaitMs: Infinity }, options: { refuseRenice?: boolean; ignoreCut?: boolean } = {}) {
-  const lanes: TestLane[] = [];
-  const queue = new EncodeQueue(workers, limits, (background) => {
-    const lane = new TestLane(background, options.refuseRenice ?? false);
-    lanes.push(lane);
-    return lane;
-  });
-  const started: string[] = [];
-  const holds = new Map<string, ReturnType<typeof gate>>();
-  const submit = (key: string, priority: number, light = false) => {
-    holds.set(key, gate());
-    return queue.run(
-      key,
-      async (reason: TaskReason) => {
-        const lane = lanes.at(-1)!; // begin() makes the task's lane just before it runs the work
-        started.push(`${key}:${reason}`);
-        const cut = options.ignoreCut ? new Promise<never>(() => {}) : lane.gaveWay.opened.then(() => Promise.reject(new PreemptedError('cut')));
-        await Promise.race([holds.get(key)!.opened, cut]);
-        return key;
-      },
-      { priority, light },
-    );
-  };
-  const open = (key: string) => holds.get(key)!.open();
-  return { queue, lanes, started, submit, open };
-}
-
 describe('EncodeQueue: a start goes first', () => {
   it('light tasks (init encodes) run in slots of their own and wait within a bound of their own: they neither shed nor refuse segment work, nor it them', async () => {
-    const { queue, started, submit, open } = heldQueue(1, { maxWaiting: 2, maxWaitMs: Infinity });
+    const { queue, started, submit, open } = heldQueue(1, { limits: { maxWaiting: 2, maxWaitMs: Infinity } });
     const r0 = outcome(submit('r0', PRIORITY.request)); // the request slot
     const p0 = outcome(submit('p0', PRIORITY.prefetch)); // the prefetch slot
     const r1 = outcome(submit('r1', PRIORITY.request));
     const p1 = outcome(submit('p1', PRIORITY.prefetch)); // segment work waiting: 2 of 2
-    const i1 = outcome(submit('i1', PRIORITY.start, true)); // an init: the init slot, beside the busy segment slots
+    const i1 = outcome(submit('i1', PRIORITY.start, { light: true })); // an init: the init slot, beside the busy segment slots
     expect(started).toEqual(['r0:request', 'p0:prefetch', 'i1:start']);
     expect(queue.shed).toBe(0);
     expect(queue.refused).toBe(0);
     const s1 = outcome(submit('s1', PRIORITY.start)); // a segment start sheds the waiting prefetch, not an init
     expect(await p1).toBeInstanceOf(DroppedError);
-    const i2 = outcome(submit('i2', PRIORITY.start, true));
-    const i3 = outcome(submit('i3', PRIORITY.start, true)); // inits waiting: 2 of 2
-    const i4 = outcome(submit('i4', PRIORITY.start, true)); // refused: nothing light below a start to make room, and no segment work is taken
+    const i2 = outcome(submit('i2', PRIORITY.start, { light: true }));
+    const i3 = outcome(submit('i3', PRIORITY.start, { light: true })); // inits waiting: 2 of 2
+    const i4 = outcome(submit('i4', PRIORITY.start, { light: true })); // refused: nothing light below a start to make room, and no segment work is taken
     expect(await i4).toBeInstanceOf(ServiceUnavailableError);
     expect(queue.shed).toBe(1);
     expect(queue.refused).toBe(1);
@@ -166,7 +106,7 @@ describe('EncodeQueue: a start goes first', () => {
   });
 
   it('where renice is refused, a running prefetch a start asks for is killed and run again as a start, before waiting requests', async () => {
-    const { queue, started, submit, open } = heldQueue(1, undefined, { refuseRenice: true });
+    const { queue, started, submit, open } = heldQueue(1, { refuseRenice: true });
     const r0 = submit('r0', PRIORITY.request);
     const p0 = submit('seg1', PRIORITY.prefetch);
     const r1 = submit('r1', PRIORITY.request);
@@ -184,7 +124,7 @@ describe('EncodeQueue: a start goes first', () => {
 
 describe('EncodeQueue: an overloaded queue refuses a start last', () => {
   it('a start sheds waiting prefetch, then refuses waiting requests, and is refused only when only starts wait', async () => {
-    const { queue, started, submit, open } = heldQueue(1, { maxWaiting: 3, maxWaitMs: Infinity });
+    const { queue, started, submit, open } = heldQueue(1, { limits: { maxWaiting: 3, maxWaitMs: Infinity } });
     const r0 = outcome(submit('r0', PRIORITY.request));
     const p0 = submit('p0', PRIORITY.prefetch);
     const p1 = outcome(submit('p1', PRIORITY.prefetch));
@@ -215,7 +155,7 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
   });
 
   it('an ordinary request on a full queue of requests is refused; a start in its place is not', async () => {
-    const { submit, open } = heldQueue(1, { maxWaiting: 2, maxWaitMs: Infinity });
+    const { submit, open } = heldQueue(1, { limits: { maxWaiting: 2, maxWaitMs: Infinity } });
     const s0 = submit('s0', PRIORITY.start);
     const r1 = submit('r1', PRIORITY.request);
     const r2 = outcome(submit('r2', PRIORITY.request));
@@ -229,7 +169,7 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
   it('the max-wait deadline refuses requests, never a start', async () => {
     const maxWaitMs = 20;
     // The request holding the worker is cut, but (between two processes) takes a while to give way.
-    const slow = heldQueue(1, { maxWaiting: 10, maxWaitMs }, { ignoreCut: true });
+    const slow = heldQueue(1, { limits: { maxWaiting: 10, maxWaitMs }, ignoreCut: true });
     const r0 = slow.submit('r0', PRIORITY.request);
     const s1 = slow.submit('s1', PRIORITY.start);
     const r1 = outcome(slow.submit('r1', PRIORITY.request));
@@ -244,7 +184,7 @@ describe('EncodeQueue: an overloaded queue refuses a start last', () => {
     expect(await s1).toBe('s1');
 
     // Every worker holds a start, prefetch waits: the second start waits too (its player's timeout decides), no 503.
-    const full = heldQueue(1, { maxWaiting: 10, maxWaitMs });
+    const full = heldQueue(1, { limits: { maxWaiting: 10, maxWaitMs } });
     const s0 = full.submit('s0', PRIORITY.start);
     const p0 = full.submit('p0', PRIORITY.prefetch);
     const p1 = full.submit('p1', PRIORITY.prefetch);

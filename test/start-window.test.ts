@@ -6,67 +6,23 @@
  * outcome (tasks held at gates the test opens), never by durations.
  */
 import { describe, expect, it } from 'vitest';
-import { EncodeQueue, NEXT_UP_PRIORITY, PRIORITY, type TaskReason } from '../src/coordinate/encode-queue.js';
+import { NEXT_UP_PRIORITY, PRIORITY } from '../src/coordinate/encode-queue.js';
 import type { Content } from '../src/library/media-library.js';
 import { Prefetcher, type PrefetchTarget } from '../src/prefetch/prefetcher.js';
-import { PreemptedError, ProcessLane } from '../src/process/runner.js';
+import { heldQueue, settle } from './support/held-queue.js';
 
-const gate = () => {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { opened, open };
-};
-
-/** Lets pending promise callbacks run. */
-const settle = () => new Promise<void>((r) => setImmediate(r));
-
-class TestLane extends ProcessLane {
-  readonly gaveWay = gate();
-  override preempt(): void {
-    super.preempt();
-    this.gaveWay.open();
-  }
-}
-
-/** A queue whose tasks wait at a gate per key and log `key:reason:nice|normal` when they start. */
-function heldQueue(workers: number, prefetchWorkers = workers) {
-  const lanes: TestLane[] = [];
-  const queue = new EncodeQueue(workers, { maxWaiting: Infinity, maxWaitMs: Infinity, prefetchWorkers }, (background) => {
-    const lane = new TestLane(background);
-    lanes.push(lane);
-    return lane;
-  });
-  const started: string[] = [];
-  const laneOf = new Map<string, TestLane>();
-  const holds = new Map<string, ReturnType<typeof gate>>();
-  const submit = (key: string, priority: number, client: string) => {
-    holds.set(key, gate());
-    return queue.run(
-      key,
-      async (reason: TaskReason) => {
-        const lane = lanes.at(-1)!;
-        laneOf.set(key, lane);
-        started.push(`${key}:${reason}:${lane.background ? 'nice' : 'normal'}`);
-        const cut = lane.gaveWay.opened.then(() => Promise.reject(new PreemptedError('cut')));
-        await Promise.race([holds.get(key)!.opened, cut]);
-        return key;
-      },
-      { priority, client },
-    );
-  };
-  const open = (key: string) => holds.get(key)!.open();
-  return { queue, started, submit, open, laneOf };
-}
+/** A held queue (support/held-queue.ts) logging `key:reason:nice|normal`. */
+const held = (workers: number, prefetchWorkers = workers) => heldQueue(workers, { limits: { maxWaiting: Infinity, maxWaitMs: Infinity, prefetchWorkers }, logLane: true });
 
 describe('the start window: no prefetch of a player competes with its start', () => {
   it("a player's prefetch waits while its start is made; then the next-up segment goes first, at normal CPU priority", async () => {
-    const { started, submit, open } = heldQueue(2, 2);
+    const { started, submit, open } = held(2, 2);
     const tasks = [
-      submit('v1', PRIORITY.start, 'a'),
-      submit('a1', PRIORITY.start, 'a'),
-      submit('v3', PRIORITY.prefetch, 'a'),
-      submit('v2', NEXT_UP_PRIORITY, 'a'),
-      submit('b2', PRIORITY.prefetch, 'b'), // another player's prefetch is not held
+      submit('v1', PRIORITY.start, { client: 'a' }),
+      submit('a1', PRIORITY.start, { client: 'a' }),
+      submit('v3', PRIORITY.prefetch, { client: 'a' }),
+      submit('v2', NEXT_UP_PRIORITY, { client: 'a' }),
+      submit('b2', PRIORITY.prefetch, { client: 'b' }), // another player's prefetch is not held
     ];
     await settle();
     expect(started).toEqual(['v1:start:normal', 'a1:start:normal', 'b2:prefetch:nice']);
@@ -135,12 +91,12 @@ describe('Prefetcher: a resent request is not a seek', () => {
 
 describe('an encode every requester has left', () => {
   it('is demoted: lowered to prefetch niceness, cut for the next request, then finished in a prefetch slot', async () => {
-    const { queue, started, submit, open, laneOf } = heldQueue(1, 1);
-    const r0 = submit('r0', PRIORITY.request, 'a');
+    const { queue, started, submit, open, laneOf } = held(1, 1);
+    const r0 = submit('r0', PRIORITY.request, { client: 'a' });
     await settle();
     queue.demote('r0'); // the player's connection closed
     expect(laneOf.get('r0')!.background).toBe(true);
-    const r1 = submit('r1', PRIORITY.request, 'a'); // the player's new request takes the slot
+    const r1 = submit('r1', PRIORITY.request, { client: 'a' }); // the player's new request takes the slot
     await settle();
     expect(started).toEqual(['r0:request:normal', 'r1:request:normal', 'r0:prefetch:nice']);
     expect(queue.preempted).toBe(1);
@@ -150,13 +106,13 @@ describe('an encode every requester has left', () => {
   });
 
   it('is not demoted while a player on another instance waits for it', async () => {
-    const { queue, started, submit, open, laneOf } = heldQueue(1, 1);
-    const r0 = submit('r0', PRIORITY.request, 'a');
+    const { queue, started, submit, open, laneOf } = held(1, 1);
+    const r0 = submit('r0', PRIORITY.request, { client: 'a' });
     await settle();
     queue.raiseRunning('r0'); // another instance's "wanted"
     queue.demote('r0');
     expect(laneOf.get('r0')!.background).toBe(false);
-    const r1 = submit('r1', PRIORITY.request, 'a');
+    const r1 = submit('r1', PRIORITY.request, { client: 'a' });
     await settle();
     expect(started).toEqual(['r0:request:normal']);
     open('r0');

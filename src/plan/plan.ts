@@ -16,8 +16,8 @@ import { hdrFormatOf, type DynamicRange } from '../probe/colour.js';
  * and every encode follows it, so playlists and segments always agree.
  */
 
-/** Bump when the encode/package pipeline changes its output; it is part of every rendition id (3: x264 on one thread; the init's btrt holds upper bounds; 4: audio placed sample-exact from every codec). */
-export const PIPELINE_VERSION = 4;
+/** Bump when the encode/package pipeline changes its output; it is part of every rendition id (3: x264 on one thread; the init's btrt holds upper bounds; 4: audio placed sample-exact from every codec; 5: audio segment 1 carries the AAC encoder's priming frame). */
+export const PIPELINE_VERSION = 5;
 /**
  * The format of video fragments and inits, part of every video rendition id,
  * so a cache never holds both formats in one rendition. 2: trun version 1,
@@ -40,6 +40,19 @@ export const OUTPUT_TIMESCALE = 90_000;
 export const TIMELINE_OFFSET_SECONDS = 10;
 export const AUDIO_SAMPLE_RATE = 48_000;
 export const AAC_FRAME_SAMPLES = 1024;
+/**
+ * AAC frames the encoder emits before the first input sample (FFmpeg's native
+ * encoder: one). Audio segment 1 carries them, on the grid before the
+ * source's first sample: an AAC frame is decoded with the one before it, and
+ * the first source frame decoded without its predecessor comes out with its
+ * first ~448 samples silent. The tfdt of segment 1 is then that frame's time,
+ * before the first picture when audio and video start together, where the
+ * players' append window cuts it (Chromium's MSE keeps a frame it cuts whole
+ * as the next one's decoder preroll). Shaka's HLS path instead places each
+ * segment's first tfdt at its playlist time, so there the audio lies one
+ * frame late (README).
+ */
+export const AAC_PRIMING_FRAMES = 1;
 
 export interface VideoSegment {
   /** 0-based; URLs and $Number$ use index + 1. */
@@ -58,7 +71,7 @@ export interface VideoSegment {
 
 export interface AudioSegment {
   index: number;
-  /** AAC frame index of the first frame, counted from the track's grid origin. */
+  /** AAC frame index of the first frame, counted from the track's grid origin (segment 1: −AAC_PRIMING_FRAMES). */
   firstFrame: number;
   frameCount: number;
   start: number;
@@ -331,7 +344,7 @@ function audioRendition(
   offsetTicks: number,
 ): AudioRendition {
   const { channels, bitrateKbps } = output;
-  // The first output sample is the source's first: A/V offset kept to the sample (1024 samples are 1920 ticks,
+  // Grid frame 0 starts on the source's first sample: A/V offset kept to the sample (1024 samples are 1920 ticks,
   // so every frame start rounds to the 90 kHz clock the same way).
   const gridOriginSample = Math.round(track.startSeconds * AUDIO_SAMPLE_RATE);
   const frameAt = (seconds: number) => (seconds * AUDIO_SAMPLE_RATE - gridOriginSample) / AAC_FRAME_SAMPLES;
@@ -342,9 +355,10 @@ function audioRendition(
   const toTimeline = (frame: number) => Math.floor(((gridOriginSample + frame * AAC_FRAME_SAMPLES) * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE + 0.5) + offsetTicks;
   const segments: AudioSegment[] = [];
   for (let i = 0; i + 1 < boundaries.length; i++) {
-    const firstFrame = boundaries[i]!;
+    if (boundaries[i + 1]! <= boundaries[i]!) continue;
+    // The first segment starts with the encoder's priming frames, on the grid before the source's first sample.
+    const firstFrame = boundaries[i]! - (segments.length === 0 ? AAC_PRIMING_FRAMES : 0);
     const frameCount = boundaries[i + 1]! - firstFrame;
-    if (frameCount <= 0) continue;
     segments.push({
       index: segments.length,
       firstFrame,

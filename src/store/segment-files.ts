@@ -4,6 +4,7 @@ import { segmentFileName } from '../plan/plan.js';
 import { findRendition, segmentCountOf, type Rendition } from '../plan/renditions.js';
 import type { MediaKind } from './content-store.js';
 import type { SampleIndexStorage } from '../transcode/sample-index.js';
+import type { Logger } from '../observe/log.js';
 import type { InitFile, SegmentFile, SegmentStore, StoredFile } from './segment-store.js';
 import { initProtection, type Protector } from '../package/drm/protector.js';
 
@@ -48,12 +49,13 @@ export function segmentFileOf(segments: SegmentStore, content: Content, found: R
 }
 
 /** An audio track's sample index, kept beside the content's probe (see transcode/sample-index.ts). */
-export function sampleIndexStorageOf(segments: SegmentStore, hash: string, trackIndex: number): SampleIndexStorage {
+export function sampleIndexStorageOf(segments: SegmentStore, hash: string, trackIndex: number, logger: Logger): SampleIndexStorage {
   const name = `audio-index-${trackIndex}.bin`;
   return {
     load: () => segments.readAside(hash, name),
     save: async (bytes) => {
       await segments.keepAside(hash, name, bytes);
     },
+    scanFailed: (err) => logger.warn({ err, content: hash, track: trackIndex }, 'audio sample index scan failed in the background'),
   };
 }

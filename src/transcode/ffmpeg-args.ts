@@ -1,5 +1,6 @@
 import {
   AAC_FRAME_SAMPLES,
+  AAC_PRIMING_FRAMES,
   AUDIO_SAMPLE_RATE,
   OUTPUT_TIMESCALE,
   TIMELINE_OFFSET_SECONDS,
@@ -30,8 +31,6 @@ const TS_OUTPUT = ['-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts'];
 export const AUDIO_PREROLL_FRAMES = 2;
 /** …and after its last, so the last kept frame is encoded with its true successor. */
 export const AUDIO_POSTROLL_FRAMES = 2;
-/** FFmpeg's native AAC encoder emits one frame of priming before the first input sample. */
-export const AAC_ENCODER_PRIMING_FRAMES = 1;
 
 const seconds = (value: number) => (Math.round(value * 1e6) / 1e6).toFixed(6);
 
@@ -110,20 +109,29 @@ export function audioFrameSample(audio: AudioRendition, frame: number): number {
 }
 
 export interface AudioSpanSamples {
-  /** Frames decoded before the first kept frame (fewer at the very start). */
+  /** Frames decoded before the first kept source frame (fewer at the very start). */
   prerollFrames: number;
   /** [start, end) in 48 kHz samples on the source timeline: pre-roll, the segment's frames, post-roll. */
   startSample: number;
   endSample: number;
+  /** The encoder's output frame that is the segment's first: output frame i sits on grid frame (span start − priming + i). */
+  firstKeptFrame: number;
 }
 
-/** The samples a segment's encode needs: [first − preroll, last + postroll) frames of the grid. */
+/**
+ * The samples a segment's encode needs: [first − preroll, last + postroll)
+ * frames of the grid. Segment 1's priming frames (grid frames before 0) have
+ * no samples of their own: the encoder makes them before the first sample.
+ */
 export function audioSpanSamples(audio: AudioRendition, segment: AudioSegment): AudioSpanSamples {
-  const prerollFrames = Math.min(AUDIO_PREROLL_FRAMES, segment.firstFrame);
+  const firstSourceFrame = Math.max(0, segment.firstFrame);
+  const prerollFrames = Math.min(AUDIO_PREROLL_FRAMES, firstSourceFrame);
+  const spanFirstFrame = firstSourceFrame - prerollFrames;
   return {
     prerollFrames,
-    startSample: audioFrameSample(audio, segment.firstFrame - prerollFrames),
+    startSample: audioFrameSample(audio, spanFirstFrame),
     endSample: audioFrameSample(audio, segment.firstFrame + segment.frameCount + AUDIO_POSTROLL_FRAMES),
+    firstKeptFrame: segment.firstFrame - (spanFirstFrame - AAC_PRIMING_FRAMES),
   };
 }
 

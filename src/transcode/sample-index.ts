@@ -119,6 +119,8 @@ const cache = new Map<string, Promise<SampleIndex>>();
 export interface SampleIndexStorage {
   load(): Promise<Uint8Array | undefined>;
   save(bytes: Uint8Array): Promise<void>;
+  /** Hears of a scan started in the background (by a first span) that failed; the next span that needs it runs it again. */
+  scanFailed?(err: unknown): void;
 }
 
 export async function sampleIndex(sourcePath: string, trackIndex: number, sampleRate: number, storage?: SampleIndexStorage): Promise<SampleIndex> {

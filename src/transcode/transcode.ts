@@ -4,7 +4,7 @@ import type { AudioRendition, AudioSegment, Plan, VideoRendition, VideoSegment }
 import { run, type FfmpegProgress } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
 import { AUDIO_SAMPLE_RATE } from '../plan/plan.js';
-import { AAC_ENCODER_PRIMING_FRAMES, audioDecodeArgs, audioEncodeArgs, audioRemuxArgs, audioSeekSeconds, audioSpanSamples, videoEncodeArgs, type AudioSpanSamples, type VideoEncodeOptions } from './ffmpeg-args.js';
+import { audioDecodeArgs, audioEncodeArgs, audioRemuxArgs, audioSeekSeconds, audioSpanSamples, videoEncodeArgs, type AudioSpanSamples, type VideoEncodeOptions } from './ffmpeg-args.js';
 import { keepSampleIndex, sampleIndex, type SampleIndexStorage } from './sample-index.js';
 
 /**
@@ -57,9 +57,10 @@ export async function encodeVideoSpan(
  * of the source puts it: each span is decoded with real audio before and
  * after it, placed by its first decoded frame's exact position (the packet's
  * time, or the sample index where the container's clock is coarser than a
- * sample), cut to the span's samples, encoded, and the encoder's priming frame
- * and the pre/post-roll frames are dropped, so every kept frame sits on one
- * global AAC frame grid.
+ * sample), cut to the span's samples, encoded, and the pre/post-roll frames
+ * are dropped, so every kept frame sits on one global AAC frame grid. The
+ * encoder's priming frame is dropped too, except in segment 1, which starts
+ * with it (the decoder needs it for the source's first frame; see the plan).
  */
 export async function encodeAudioSpan(
   sourcePath: string,
@@ -87,8 +88,7 @@ export async function encodeAudioSpan(
   if (!pcm) throw new SpanError(`the decode started after the span (seek landed late)`, decoded.log);
   const encoded = await run('ffmpeg', audioEncodeArgs(audio), { ...limits, input: pcm });
   const frames = splitAdtsFrames(encoded.stdout);
-  const firstKept = AAC_ENCODER_PRIMING_FRAMES + span.prerollFrames;
-  const kept = frames.slice(firstKept, firstKept + segment.frameCount);
+  const kept = frames.slice(span.firstKeptFrame, span.firstKeptFrame + segment.frameCount);
   if (kept.length !== segment.frameCount) {
     throw new SpanError(`audio span produced ${kept.length} of ${segment.frameCount} AAC frames`);
   }
@@ -118,8 +118,8 @@ async function firstFramePosition(
     await keepSampleIndex(found, indexStorage);
     return found.positionOf(first.pts, first.samples);
   }
-  // Not awaited: a scan that fails is not kept, and the span that needs it runs it again and reports the failure.
-  index.catch(() => undefined);
+  // Not awaited: a scan that fails is logged and not kept; the span that needs it runs it again and fails with it.
+  index.catch((err: unknown) => indexStorage?.scanFailed?.(err));
   return first.pts;
 }
 

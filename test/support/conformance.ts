@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { avcCodecString } from '../../src/package/fmp4.js';
+import { AAC_PRIMING_FRAMES } from '../../src/plan/plan.js';
 import type { CorpusItem } from './corpus.js';
 import { exec, ffprobeJson } from './media.js';
 
@@ -131,11 +132,17 @@ const OUTPUT_SAMPLE_SECONDS = 1 / 48000;
 const AAC_FRAME_SECONDS = 1024 * OUTPUT_SAMPLE_SECONDS;
 
 /**
- * Audio: the source's length within one AAC frame (the stream is whole frames), and every frame starts on the
- * sample where the previous one ended (half a sample: no gap or overlap at a join).
+ * The stream's frames that carry the source's samples: the stream starts with the AAC encoder's priming frame,
+ * one frame before the source's first sample (the decoder needs it to decode that sample; see the plan).
+ */
+const sourceFrames = (stream: Frame[]) => stream.slice(AAC_PRIMING_FRAMES);
+
+/**
+ * Audio: the source's length within one AAC frame (the stream is the priming frame and whole frames), and every
+ * frame starts on the sample where the previous one ended (half a sample: no gap or overlap at a join).
  */
 export function expectContinuousAudio(label: string, stream: Frame[], source: Frame[]): void {
-  const streamSeconds = audioSeconds(stream);
+  const streamSeconds = audioSeconds(sourceFrames(stream));
   const sourceSeconds = audioSeconds(source);
   expect(Math.abs(streamSeconds - sourceSeconds), `${label}: audio duration ${streamSeconds.toFixed(4)} vs ${sourceSeconds.toFixed(4)}`).toBeLessThanOrEqual(AAC_FRAME_SECONDS + 0.0005);
   for (let i = 1; i < stream.length; i++) {
@@ -155,7 +162,7 @@ export function expectContinuousAudio(label: string, stream: Frame[], source: Fr
 export function expectAvSync(label: string, video: Frame[], sourceVideo: Frame[], audio: Frame[], sourceAudio: Frame[]): void {
   const frame = sourceVideo.length > 1 ? (sourceVideo.at(-1)!.pts - sourceVideo[0]!.pts) / (sourceVideo.length - 1) : 0.04;
   const videoShift = video[0]!.pts - sourceVideo[0]!.pts;
-  const startShift = audio[0]!.pts - sourceAudio[0]!.pts;
+  const startShift = sourceFrames(audio)[0]!.pts - sourceAudio[0]!.pts;
   const end = (frames: Frame[]) => frames.at(-1)!.pts + frames.at(-1)!.duration;
   const endShift = end(audio) - end(sourceAudio);
   expect(Math.abs(startShift - videoShift), `${label}: A/V offset at the start`).toBeLessThanOrEqual(OUTPUT_SAMPLE_SECONDS);
