@@ -23,6 +23,8 @@ function bframeSource(size: string): string[] {
 export const SOURCES = {
   /** 30 s 1080p 23.976 fps H.264 with B-frames and irregular keyframes, AAC 44.1 kHz stereo. */
   main1080p: { file: 'main-1080p-23976.mp4', args: bframeSource('1920x1080') },
+  /** main1080p's streams at 640x360: for tests of the cut and timing path whose renditions are all smaller anyway. */
+  main360p: { file: 'main-360p-23976.mp4', args: bframeSource('640x360') },
   /** 8 s 320x240 25 fps, small and quick: for API and error tests. */
   small: {
     file: 'small-320x240.mp4',
