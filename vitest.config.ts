@@ -8,6 +8,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     maxWorkers: 2,
+    // Concurrent tests in one file (level-switch plays six pages at once); no other file has more than four.
+    maxConcurrency: 6,
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
