@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,9 @@ const exec = promisify(execFile);
  */
 
 export const MEDIA_CACHE = path.join(os.tmpdir(), 'jitseg-test-media');
+
+/** A lock file still empty after this long lost its writer between creating and writing it. */
+const EMPTY_LOCK_MS = 10_000;
 
 let ffmpegBuild: Promise<string> | undefined;
 
@@ -58,15 +61,18 @@ async function tryLock(lock: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   let holder: number;
+  let age: number;
   try {
     holder = Number(await readFile(lock, 'utf8'));
+    age = Date.now() - (await stat(lock)).mtimeMs;
   } catch (err) {
     // ENOENT: its holder just finished and removed it.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  // An empty lock file is one being written right now: wait for it.
-  if (holder > 0 && !isAlive(holder)) await rm(lock, { force: true });
+  // An empty lock file is one being written right now, unless it has stayed empty (its writer died between the two).
+  const dead = holder > 0 ? !isAlive(holder) : age > EMPTY_LOCK_MS;
+  if (dead) await rm(lock, { force: true });
   return false;
 }
 
