@@ -22,7 +22,7 @@ export function corpusSuite(items: CorpusItem[]): void {
     await server?.close();
   });
 
-  // Two items at a time: each is a chain of short ffmpeg runs that leaves a core idle alone, and two keep the origin's
+  // Two items at a time: each is a chain of short ffmpeg runs, one at a time, and two keep the origin's
   // queue far from max_wait_seconds. Every item still has its own test and its own checks.
   const lane = lanes(2);
   describe.concurrent.each(items)('$name', (item) => {
