@@ -13,7 +13,8 @@ import { encoderWith, NO_PREFETCH, testServer } from './support/server.js';
  * like hls.js's own bookkeeping, then agree with those that apply it). No
  * composition offset is negative (FFmpeg's fragmented-MP4 demuxer would
  * present the track late by the most negative one). On the B-frame source, so
- * samples really are reordered.
+ * samples really are reordered (its 360p form: both renditions are re-encoded
+ * and scaled from it as from the 1080p one, at a ninth of the decode).
  */
 
 let server: Awaited<ReturnType<typeof testServer>>;
@@ -21,7 +22,7 @@ let hash: string;
 let sourceVideo: Frame[];
 
 beforeAll(async () => {
-  const source = await testSource('main1080p');
+  const source = await testSource('main360p');
   server = await testServer(await mediaFolder({ 'movie.mp4': source }), {
     ...NO_PREFETCH,
     profiles: [

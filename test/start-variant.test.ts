@@ -1,12 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config/config.js';
 import { launchChromium, servePlayerPages, until } from './support/browser.js';
 import { parseM3u8 } from './support/conformance.js';
-import { exec } from './support/media.js';
+import { cachedMedia } from './support/media-cache.js';
+import { mediaFolder } from './support/media.js';
+import { warm } from './support/player-run.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 /**
@@ -26,31 +26,20 @@ let media: string;
 let pages: Awaited<ReturnType<typeof servePlayerPages>>;
 let browser: Browser;
 
-/** Every file of every rendition, so play is warm: which level hls.js starts on is its choice alone. */
-async function warm(masterUrl: string): Promise<void> {
-  const master = parseM3u8(await (await fetch(masterUrl)).text());
-  const playlists = [...master.playlists.map((p: any) => p.uri), ...Object.values(master.mediaGroups.AUDIO?.aac ?? {}).map((a: any) => a.uri)];
-  for (const uri of playlists) {
-    const playlistUrl = new URL(uri, masterUrl).href;
-    const playlist = parseM3u8(await (await fetch(playlistUrl)).text());
-    for (const url of [playlist.segments[0].map.uri, ...playlist.segments.map((s: any) => s.uri)]) {
-      const response = await fetch(new URL(url, playlistUrl));
-      await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
-    }
-  }
-}
-
 beforeAll(async () => {
-  media = await mkdtemp(path.join(os.tmpdir(), 'jitseg-startvariant-'));
-  await exec('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=8',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=8',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k',
-    path.join(media, 'ladder.mp4'),
-  ]);
+  const source = await cachedMedia({
+    file: 'ladder-1280x720-25.mp4',
+    steps: [
+      (output) => [
+        '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=8',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=8',
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', output,
+      ],
+    ],
+  });
+  media = await mediaFolder({ 'ladder.mp4': source });
   origin = await testServer(media, { ...NO_PREFETCH, segment_duration: 2, profiles: PROFILES, encoder: encoderWith({ preset: 'ultrafast' }) });
+  // Every file of every rendition, three requests at a time, so play is warm: which level hls.js starts on is its choice alone.
   await warm(`${origin.url}/vod/ladder.mp4/master.m3u8`);
   pages = await servePlayerPages();
   browser = await launchChromium();

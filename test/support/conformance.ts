@@ -1,14 +1,11 @@
 import { Parser as M3u8Parser } from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
-import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'vitest';
 import { avcCodecString } from '../../src/package/fmp4.js';
 import { AAC_PRIMING_FRAMES } from '../../src/plan/plan.js';
 import type { CorpusItem } from './corpus.js';
 import { exec, ffprobeJson } from './media.js';
+import { cachedMedia } from './media-cache.js';
 
 /**
  * "Plays as if encoded in one pass": a stream, decoded end to end by ffmpeg as
@@ -16,23 +13,11 @@ import { exec, ffprobeJson } from './media.js';
  * one constant shift) and audio of the source's length without a gap.
  */
 
-const CORPUS_DIR = path.join(os.tmpdir(), 'jitseg-test-media', 'corpus');
-
-export async function corpusSource(item: CorpusItem): Promise<string> {
-  const final = path.join(CORPUS_DIR, item.file);
-  if (existsSync(final)) return final;
-  await mkdir(CORPUS_DIR, { recursive: true });
-  const temp = path.join(CORPUS_DIR, `tmp-${process.pid}-${item.file}`);
-  const base = ['-hide_banner', '-loglevel', 'error', '-y'];
-  if (item.post) {
-    const generated = path.join(CORPUS_DIR, `gen-${process.pid}-${item.file}`);
-    await exec('ffmpeg', [...base, ...item.args, generated]);
-    await exec('ffmpeg', [...base, ...item.post(generated, temp)]);
-  } else {
-    await exec('ffmpeg', [...base, ...item.args, temp]);
-  }
-  await rename(temp, final);
-  return final;
+export function corpusSource(item: CorpusItem): Promise<string> {
+  const post = item.post;
+  const steps = [(output: string) => [...item.args, output]];
+  if (post) steps.push((output: string, previous?: string) => post(previous!, output));
+  return cachedMedia({ file: item.file, folder: 'corpus', steps });
 }
 
 export interface Frame {

@@ -4,6 +4,7 @@ import {
   corpusSource, decodeFrames, expectAvSync, expectContinuousAudio, expectSameVideo, initCodec, measuredPeakBitrate, parseM3u8, parseMpd,
   sourceTruth, streamGeometry,
 } from './conformance.js';
+import { lanes } from './lanes.js';
 import { mediaFolder } from './media.js';
 import { encoderWith, testServer } from './server.js';
 
@@ -21,8 +22,11 @@ export function corpusSuite(items: CorpusItem[]): void {
     await server?.close();
   });
 
-  describe.each(items)('$name', (item) => {
-    it('plays through HLS and DASH exactly like the source', async () => {
+  // Two items at a time: each is a chain of short ffmpeg runs, one at a time, and two keep the origin's
+  // queue far from max_wait_seconds. Every item still has its own test and its own checks.
+  const lane = lanes(2);
+  describe.concurrent.each(items)('$name', (item) => {
+    it('plays through HLS and DASH exactly like the source', () => lane(async () => {
       const source = await corpusSource(item);
       const truth = await sourceTruth(source, item.expect.audioTracks);
       const master = `${server.url}/vod/${item.file}/master.m3u8`;
@@ -65,6 +69,6 @@ export function corpusSuite(items: CorpusItem[]): void {
       expect(geometry.sar === '1:1' || geometry.sar === '0:1', `square pixels (${geometry.sar})`).toBe(true);
       if (item.expect.display) expect({ width: geometry.width, height: geometry.height }).toEqual(item.expect.display);
       expect(top.attributes.RESOLUTION).toEqual({ width: geometry.width, height: geometry.height });
-    });
+    }));
   });
 }

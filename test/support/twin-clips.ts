@@ -1,37 +1,30 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { exec } from './media.js';
+import { cachedMedia } from './media-cache.js';
 
 /**
  * Two different clips with the same geometry: 8 s of 320x240 at 25 fps, a
  * keyframe every 2 s, AAC at 48 kHz; the same frame counts and cut points,
  * different pictures and tone. What a replaced source looks like when the
  * plan's checks cannot tell the difference. Made with ffmpeg's lavfi at test
- * time, cached per machine (written atomically).
+ * time, cached per machine by recipe (media-cache.ts).
  */
-const CACHE = path.join(os.tmpdir(), 'jitseg-test-media');
 
 const TWINS = {
   a: { file: 'twin-a-320x240.mp4', video: 'testsrc=size=320x240:rate=25:duration=8', tone: 'sine=frequency=1000:sample_rate=48000:duration=8' },
   b: { file: 'twin-b-320x240.mp4', video: 'testsrc2=size=320x240:rate=25:duration=8', tone: 'sine=frequency=440:sample_rate=48000:duration=8' },
 } as const;
 
-async function make(which: keyof typeof TWINS): Promise<string> {
+function make(which: keyof typeof TWINS): Promise<string> {
   const { file, video, tone } = TWINS[which];
-  const target = path.join(CACHE, file);
-  if (existsSync(target)) return target;
-  await mkdir(CACHE, { recursive: true });
-  const temp = `${target}.${process.pid}.tmp.mp4`;
-  await exec('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', video, '-f', 'lavfi', '-i', tone,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-movflags', '+faststart', temp,
-  ]);
-  await rename(temp, target);
-  return target;
+  return cachedMedia({
+    file,
+    steps: [
+      (output) => [
+        '-f', 'lavfi', '-i', video, '-f', 'lavfi', '-i', tone,
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+        '-c:a', 'aac', '-b:a', '64k', '-movflags', '+faststart', output,
+      ],
+    ],
+  });
 }
 
 export async function twinClips(): Promise<{ a: string; b: string }> {
