@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AAC_PRIMING_FRAMES, TIMELINE_OFFSET_SECONDS } from '../src/plan/plan.js';
 import { decodeFrames as decode, parseM3u8, type Frame } from './support/conformance.js';
 import { ffprobeJson, mediaFolder, testSource } from './support/media.js';
-import { testServer } from './support/server.js';
+import { encoderWith, testServer } from './support/server.js';
 
 /**
  * The issue's "done when": a 30 s 1080p 23.976 fps source plays end to end
@@ -35,7 +35,9 @@ beforeAll(async () => {
   sourceFrames = Number(video.nb_read_packets);
   sourceAudioSeconds = Number(audio.duration);
   frameDuration = 1001 / 24000;
-  server = await testServer(await mediaFolder({ 'clips/movie.mp4': source }));
+  // ultrafast halves the CPU of encoding the 1080p ladder; cuts, timestamps and packaging are the same command lines
+  // under every preset (B-frames stay: -bf 3 is set whatever the preset).
+  server = await testServer(await mediaFolder({ 'clips/movie.mp4': source }), { encoder: encoderWith({ preset: 'ultrafast' }) });
 });
 
 afterAll(async () => {
@@ -124,7 +126,7 @@ describe('manifests agree with the segments', () => {
 
 describe('cold segment from the middle', () => {
   it('starts with a keyframe at the planned time', async () => {
-    const fresh = await testServer(await mediaFolder({ 'movie.mp4': await testSource('main1080p') }));
+    const fresh = await testServer(await mediaFolder({ 'movie.mp4': await testSource('main1080p') }), { encoder: encoderWith({ preset: 'ultrafast' }) });
     try {
       const registered = await (await fetch(`${fresh.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'movie.mp4' }) })).json();
       const info = await (await fetch(`${fresh.url}${registered.urls.info}`)).json();
