@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config/config.js';
@@ -7,7 +6,7 @@ import { launchChromium, servePlayerPages, until, type PlayerState } from './sup
 import { corpusSource, parseM3u8 } from './support/conformance.js';
 import { CORPUS } from './support/corpus.js';
 import { mediaFolder } from './support/media.js';
-import { warm, withPlayer, type PlayerKind } from './support/player-run.js';
+import { closePlayerRig, EVERY_PLAYER, warm, withPlayer } from './support/player-run.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 /**
@@ -24,12 +23,7 @@ const LATE_AUDIO = CORPUS.find((item) => item.file === 'late-audio.mkv')!;
 /** Shaka's playlist dates are to the millisecond (RFC 8216 §4.3.2.6); the others place by the segments' own ticks. */
 const TOLERANCE_SECONDS = 0.0005 + 1e-6;
 
-const PLAYERS: { name: string; kind: PlayerKind; manifest: string }[] = [
-  { name: 'hls.js', kind: 'hls', manifest: 'master.m3u8' },
-  { name: 'dash.js', kind: 'dash', manifest: 'manifest.mpd' },
-  { name: 'Shaka Player (DASH)', kind: 'shaka', manifest: 'manifest.mpd' },
-  { name: 'Shaka Player (HLS)', kind: 'shaka', manifest: 'master.m3u8' },
-];
+const PLAYERS = EVERY_PLAYER;
 
 let origin: TestServer;
 let media: string;
@@ -65,12 +59,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 300_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
-  await origin?.close();
-  await Promise.all([media, origin?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
-});
+afterAll(() => closePlayerRig({ browser, pages, origin, media }));
 
 describe('audio that starts 0.5 s after the video', () => {
   it('starts about 0.5 s after it in the segments themselves', () => {

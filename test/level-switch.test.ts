@@ -5,7 +5,7 @@ import { launchChromium, servePlayerPages, until, type PlayerState } from './sup
 import { corpusSource, parseM3u8 } from './support/conformance.js';
 import { BROADCAST_H264_TS, FRAME_CODE, frameCodeFilter, type CorpusItem } from './support/corpus.js';
 import { mediaFolder, testSource } from './support/media.js';
-import { everyPair, expectFramesChecked, expectNoSkip, expectNoStall, switchTo, warm, withPlayer, type PlayerKind } from './support/player-run.js';
+import { everyPair, EVERY_PLAYER, expectFramesChecked, expectNoSkip, expectNoStall, switchTo, warm, withPlayer, type PlayerKind } from './support/player-run.js';
 import { encoderWith, testServer } from './support/server.js';
 
 /**
@@ -55,12 +55,7 @@ const SOURCES = [
   { name: 'an MPEG-TS source', file: 'broadcast.ts', make: () => corpusSource(BROADCAST_H264_TS), frameCode: CODED },
 ];
 
-const PLAYERS: { name: string; kind: PlayerKind; manifest: string }[] = [
-  { name: 'hls.js', kind: 'hls', manifest: 'master.m3u8' },
-  { name: 'dash.js', kind: 'dash', manifest: 'manifest.mpd' },
-  { name: 'Shaka Player (DASH)', kind: 'shaka', manifest: 'manifest.mpd' },
-  { name: 'Shaka Player (HLS)', kind: 'shaka', manifest: 'master.m3u8' },
-];
+const PLAYERS = EVERY_PLAYER;
 
 /**
  * hls.js's report of its own abort (ErrorDetails.INTERNAL_ABORTED, "aborted"): the switch this test forces flushes

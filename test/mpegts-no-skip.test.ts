@@ -5,7 +5,7 @@ import { launchChromium, servePlayerPages, until } from './support/browser.js';
 import { corpusSource } from './support/conformance.js';
 import { BROADCAST_H264_TS, FRAME_CODE } from './support/corpus.js';
 import { mediaFolder } from './support/media.js';
-import { expectFramesChecked, expectNoSkip, expectNoStall, warm, withPlayer, type PlayerKind } from './support/player-run.js';
+import { EVERY_PLAYER, expectFramesChecked, expectNoSkip, expectNoStall, warm, withPlayer, type PlayerKind } from './support/player-run.js';
 import { encoderWith, testServer } from './support/server.js';
 
 /**
@@ -27,13 +27,6 @@ const PROFILES: Profile[] = [
 /** Far enough to cross the first two segment joins (2 s and 6 s with the default 4 s segments). */
 const PLAY_TO = 8;
 const WARM_RUNS = 5;
-
-const PLAYERS: { name: string; kind: PlayerKind; manifest: string }[] = [
-  { name: 'Shaka Player (HLS)', kind: 'shaka', manifest: 'master.m3u8' },
-  { name: 'Shaka Player (DASH)', kind: 'shaka', manifest: 'manifest.mpd' },
-  { name: 'hls.js', kind: 'hls', manifest: 'master.m3u8' },
-  { name: 'dash.js', kind: 'dash', manifest: 'manifest.mpd' },
-];
 
 let media: string;
 let pages: Awaited<ReturnType<typeof servePlayerPages>>;
@@ -57,7 +50,7 @@ afterAll(async () => {
 const COLD_STALL: Record<PlayerKind, string[]> = { hls: ['mediaError:bufferStalledError'], dash: [], shaka: [] };
 
 // One origin (one cold cache) per player, the players side by side.
-describe.concurrent.each(PLAYERS)('$name on an MPEG-TS source', ({ kind, manifest }) => {
+describe.concurrent.each(EVERY_PLAYER)('$name on an MPEG-TS source', ({ kind, manifest }) => {
   it(`plays from the start without a skip, cold once and warm ${WARM_RUNS} times`, async () => {
     const origin = await testServer(media, { profiles: PROFILES, encoder: encoderWith({ preset: 'ultrafast' }) });
     try {

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config/config.js';
@@ -6,7 +5,7 @@ import { launchChromium, servePlayerPages, until } from './support/browser.js';
 import { parseM3u8 } from './support/conformance.js';
 import { cachedMedia } from './support/media-cache.js';
 import { mediaFolder } from './support/media.js';
-import { warm } from './support/player-run.js';
+import { closePlayerRig, warm } from './support/player-run.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 /**
@@ -45,12 +44,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 300_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
-  await origin?.close();
-  await Promise.all([media, origin?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
-});
+afterAll(() => closePlayerRig({ browser, pages, origin, media }));
 
 describe('the start variant', () => {
   it('is listed first (480p of 720p, 480p, 360p) and hls.js starts on it', async () => {

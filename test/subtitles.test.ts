@@ -7,6 +7,7 @@ import { launchChromium, servePlayerPages } from './support/browser.js';
 import { parseM3u8, parseMpd } from './support/conformance.js';
 import { formatTime } from '../src/package/webvtt.js';
 import { exec, ffprobeJson } from './support/media.js';
+import { closePlayerRig } from './support/player-run.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
 
 /**
@@ -141,12 +142,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
-  await origin?.close();
-  await Promise.all([media, origin?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
-});
+afterAll(() => closePlayerRig({ browser, pages, origin, media }));
 
 const info = async (file: string) => (await (await fetch(`${origin.url}/api/v1/content/${hashes[file]}/info`)).json()) as any;
 const text = async (url: string) => {

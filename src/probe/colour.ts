@@ -148,6 +148,27 @@ export function colourFromSideData(list: ReadonlyArray<Record<string, unknown>> 
   return colour;
 }
 
+/** The colour fields ffprobe prints for a stream (`-show_streams`) or a frame (`-show_frames`). */
+export interface FfprobeColourFields {
+  color_primaries?: string;
+  color_transfer?: string;
+  color_space?: string;
+  color_range?: string;
+  side_data_list?: ReadonlyArray<Record<string, unknown>>;
+}
+
+/** A stream's or a frame's colour as ffprobe reports it ("unknown", "unspecified", "reserved" left out), with its side data. */
+export function colourFromFfprobe(fields: FfprobeColourFields): VideoColour | undefined {
+  const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' && v !== 'reserved' ? v : undefined);
+  const colour: VideoColour = {};
+  const [primaries, transfer, matrix] = [known(fields.color_primaries), known(fields.color_transfer), known(fields.color_space)];
+  if (primaries) colour.primaries = primaries;
+  if (transfer) colour.transfer = transfer;
+  if (matrix) colour.matrix = matrix;
+  if (fields.color_range === 'tv' || fields.color_range === 'pc') colour.range = fields.color_range;
+  return mergeColour(colour, colourFromSideData(fields.side_data_list));
+}
+
 /** `base` completed by what `more` knows and `base` does not (the container first, the bitstream after). */
 export function mergeColour(base: VideoColour | undefined, more: VideoColour | undefined): VideoColour | undefined {
   if (!base) return more && Object.keys(more).length > 0 ? more : undefined;

@@ -20,7 +20,7 @@ import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 import { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
 import { PacketScan } from './packet-scan.js';
 import { assertGeometry } from './validate.js';
-import { colourFromSideData, mergeColour, type VideoColour } from './colour.js';
+import { colourFromFfprobe, type VideoColour } from './colour.js';
 
 /**
  * Demuxers that "succeed" on arbitrary bytes by rendering them as text art
@@ -187,23 +187,11 @@ async function scanVideo(path: string, s: FfprobeStream, ordinal: number, deadli
     framePts,
     keyframePts,
     endPts,
-    ...withColour(streamColour(s)),
+    ...withColour(colourFromFfprobe(s)),
   };
 }
 
 const withColour = (colour: VideoColour | undefined) => (colour ? { colour } : {});
-
-/** The stream's colour as ffprobe reports it (from the container or the first parameter sets), "unknown" left out. */
-function streamColour(s: FfprobeStream): VideoColour | undefined {
-  const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' && v !== 'reserved' ? v : undefined);
-  const colour: VideoColour = {};
-  const [primaries, transfer, matrix] = [known(s.color_primaries), known(s.color_transfer), known(s.color_space)];
-  if (primaries) colour.primaries = primaries;
-  if (transfer) colour.transfer = transfer;
-  if (matrix) colour.matrix = matrix;
-  if (s.color_range === 'tv' || s.color_range === 'pc') colour.range = s.color_range;
-  return mergeColour(colour, colourFromSideData(s.side_data_list));
-}
 
 /**
  * The NAL types of the keyframe packets of an H.264/HEVC stream: ffmpeg

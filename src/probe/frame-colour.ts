@@ -6,7 +6,7 @@
  * VUI. One ffprobe decode of one frame (~60 ms), run only for such sources.
  */
 import { sourceInput } from '../process/source-input.js';
-import { colourFromSideData, dynamicRangeOf, mergeColour, type VideoColour } from './colour.js';
+import { colourFromFfprobe, dynamicRangeOf, mergeColour, type FfprobeColourFields } from './colour.js';
 import { runOnMedia } from './ffprobe.js';
 import { ProbeError } from './errors.js';
 import type { ProbeResult } from './types.js';
@@ -15,7 +15,7 @@ import type { ProbeResult } from './types.js';
 const HDR_CAPABLE = new Set(['hevc', 'av1', 'vp9']);
 
 interface FrameColourOutput {
-  frames?: Array<{ color_primaries?: string; color_transfer?: string; color_space?: string; color_range?: string; side_data_list?: Array<Record<string, unknown>> }>;
+  frames?: FfprobeColourFields[];
 }
 
 export function needsFrameColour(probe: ProbeResult): boolean {
@@ -42,13 +42,6 @@ export async function withFrameColour(probe: ProbeResult, path: string, deadline
   }
   const frame = (JSON.parse(text) as FrameColourOutput).frames?.[0];
   if (!frame) return probe;
-  const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' && v !== 'reserved' ? v : undefined);
-  const fromFrame: VideoColour = colourFromSideData(frame.side_data_list);
-  const [primaries, transfer, matrix] = [known(frame.color_primaries), known(frame.color_transfer), known(frame.color_space)];
-  if (primaries) fromFrame.primaries = primaries;
-  if (transfer) fromFrame.transfer = transfer;
-  if (matrix) fromFrame.matrix = matrix;
-  if (frame.color_range === 'tv' || frame.color_range === 'pc') fromFrame.range = frame.color_range;
-  const colour = mergeColour(probe.video.colour, fromFrame);
+  const colour = mergeColour(probe.video.colour, colourFromFfprobe(frame));
   return colour ? { ...probe, video: { ...probe.video, colour } } : probe;
 }

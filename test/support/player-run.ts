@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { parseM3u8 } from './conformance.js';
@@ -29,6 +30,30 @@ export interface PlayerOptions {
   clearKey?: string;
   /** Protected content: Shaka Player's configuration for it (its HLS path). */
   shakaDrm?: Record<string, unknown>;
+}
+
+/** The four ways the browser tests play a content: each player, and the manifest it reads. */
+export const EVERY_PLAYER: readonly { name: string; kind: PlayerKind; manifest: 'master.m3u8' | 'manifest.mpd' }[] = [
+  { name: 'hls.js', kind: 'hls', manifest: 'master.m3u8' },
+  { name: 'dash.js', kind: 'dash', manifest: 'manifest.mpd' },
+  { name: 'Shaka Player (DASH)', kind: 'shaka', manifest: 'manifest.mpd' },
+  { name: 'Shaka Player (HLS)', kind: 'shaka', manifest: 'master.m3u8' },
+];
+
+/**
+ * What a browser test's set-up opened, closed in reverse (any of it may be missing after a failed set-up), and its
+ * media folder and the origin's cache removed.
+ */
+export async function closePlayerRig(rig: {
+  browser: Browser | undefined;
+  pages: { close(): Promise<void> } | undefined;
+  origin: { close(): Promise<void>; cacheDir: string } | undefined;
+  media: string | undefined;
+}): Promise<void> {
+  await rig.browser?.close();
+  await rig.pages?.close();
+  await rig.origin?.close();
+  await Promise.all([rig.media, rig.origin?.cacheDir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
 }
 
 /** A harness page playing `url` in `kind`. */
