@@ -1,7 +1,7 @@
 /**
  * The edge in front of a real origin (admin token set, its own prefetch
- * off): the SSE event stream passes through for over 30 s with the origin
- * healthy throughout; admin calls pass with the token and are refused
+ * off): the SSE event stream passes through for over seven times the edge's
+ * origin timeout with the origin healthy throughout; admin calls pass with the token and are refused
  * without it; the origin sees who is asking (Authorization,
  * X-Playback-Session-Id, X-Forwarded-For with the viewer appended); and the
  * edge's own prefetches reach the origin marked, and are encoded as
@@ -21,12 +21,22 @@ import { metricValue } from './support/metrics.js';
 
 const ADMIN = 'edge-sse-admin-token-0123456789';
 const auth = { Authorization: `Bearer ${ADMIN}` };
-/** Far shorter than the stream: an edge that buffered or timed out pass-through bodies would fail within seconds. */
+/**
+ * The stream test's edge: far shorter than the stream (3 s, 7.5 times as long), so an edge that buffered or timed
+ * out pass-through bodies fails within a second; long enough for the origin's SSE head next to a CPU hog (it answers
+ * before any encode, with its first write). Only the ratio matters: the edge's default is 30 s, which would take a
+ * 30 s+ stream to cross.
+ */
+const STREAM_ORIGIN_TIMEOUT_MS = 400;
+/** Events sent, one every EVENT_INTERVAL_MS from when the stream opened. */
+const STREAM_EVENTS = 31;
+const EVENT_INTERVAL_MS = 100;
+/** The edge for the other calls: a registration probes the source, which next to a CPU hog can take over 400 ms. */
 const ORIGIN_TIMEOUT_MS = 3000;
-const STREAM_SECONDS = 31;
 
 let origin: RunningServer;
 let edge: NodeEdge;
+let streamEdge: NodeEdge;
 /**
  * For the encodes: an edge that waits for the origin as long as an encode can take on a loaded machine (the short
  * timeout above is for the stream test; a cold segment next to a CPU hog takes longer than it).
@@ -59,19 +69,22 @@ beforeAll(async () => {
   );
   // No periodic health checks: the origin's health below is what requests alone made of it.
   edge = await startNodeEdge({ origins: [origin.url], port: 0, prefetch: 2, originTimeoutMs: ORIGIN_TIMEOUT_MS, healthCheckSeconds: 3600 });
+  streamEdge = await startNodeEdge({ origins: [origin.url], port: 0, prefetch: 2, originTimeoutMs: STREAM_ORIGIN_TIMEOUT_MS, healthCheckSeconds: 3600 });
   patientEdge = await startNodeEdge({ origins: [origin.url], port: 0, prefetch: 2, originTimeoutMs: 170_000, healthCheckSeconds: 3600 });
 });
 afterAll(async () => {
   await patientEdge?.close();
+  await streamEdge?.close();
   await edge?.close();
   await origin?.close();
 });
 
-const originHealthy = () => edge.edge.pool.report().every((o) => o.healthy);
+const healthy = (through: NodeEdge) => through.edge.pool.report().every((o) => o.healthy);
+const originHealthy = () => healthy(edge);
 
 describe('the edge in front of a real origin', () => {
-  it(`streams SSE events through for ${STREAM_SECONDS - 1}+ s, no 502, the origin healthy throughout`, async () => {
-    const response = await fetch(`${edge.url}/api/v1/events?type=ManifestUpdated&content=sse-probe`, { headers: auth });
+  it(`streams SSE events through for ${((STREAM_EVENTS - 1) * EVENT_INTERVAL_MS) / STREAM_ORIGIN_TIMEOUT_MS}+ times the origin timeout, no 502, the origin healthy throughout`, async () => {
+    const response = await fetch(`${streamEdge.url}/api/v1/events?type=ManifestUpdated&content=sse-probe`, { headers: auth });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
     const opened = Date.now();
@@ -79,15 +92,15 @@ describe('the edge in front of a real origin', () => {
     const emitter = setInterval(() => {
       sent++;
       origin.events.emit({ type: 'ManifestUpdated', content: 'sse-probe', manifest: 'hls', segments: sent });
-      if (sent === STREAM_SECONDS) clearInterval(emitter);
-    }, 1000);
+      if (sent === STREAM_EVENTS) clearInterval(emitter);
+    }, EVENT_INTERVAL_MS);
     const received: number[] = [];
     const healthWhileStreaming: boolean[] = [];
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
     let buffered = '';
     try {
-      while (received.length < STREAM_SECONDS) {
+      while (received.length < STREAM_EVENTS) {
         const { done, value } = await reader.read();
         expect(done, `the stream ended after ${received.length} events`).toBe(false);
         buffered += decoder.decode(value, { stream: true });
@@ -98,7 +111,7 @@ describe('the edge in front of a real origin', () => {
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (data) {
             received.push(JSON.parse(data).segments);
-            healthWhileStreaming.push(originHealthy());
+            healthWhileStreaming.push(healthy(streamEdge));
           }
         }
       }
@@ -106,11 +119,12 @@ describe('the edge in front of a real origin', () => {
       clearInterval(emitter);
       await reader.cancel();
     }
-    expect(received).toEqual(Array.from({ length: STREAM_SECONDS }, (_, i) => i + 1));
-    // The events were sent a second apart from the moment the stream opened: it stayed open that long.
-    expect(Date.now() - opened).toBeGreaterThanOrEqual((STREAM_SECONDS - 1) * 1000);
+    expect(received).toEqual(Array.from({ length: STREAM_EVENTS }, (_, i) => i + 1));
+    // The events were sent EVENT_INTERVAL_MS apart from the moment the stream opened: it stayed open that long, well past the timeout.
+    expect(Date.now() - opened).toBeGreaterThanOrEqual((STREAM_EVENTS - 1) * EVENT_INTERVAL_MS);
+    expect((STREAM_EVENTS - 1) * EVENT_INTERVAL_MS).toBeGreaterThan(7 * STREAM_ORIGIN_TIMEOUT_MS);
     expect(healthWhileStreaming.every(Boolean)).toBe(true);
-    const health = await (await fetch(`${edge.url}/edge/healthz`)).json();
+    const health = await (await fetch(`${streamEdge.url}/edge/healthz`)).json();
     expect(health.origins).toEqual([expect.objectContaining({ url: origin.url, healthy: true })]);
   });
 
