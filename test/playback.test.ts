@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AAC_PRIMING_FRAMES, TIMELINE_OFFSET_SECONDS } from '../src/plan/plan.js';
 import { decodeFrames as decode, parseM3u8, type Frame } from './support/conformance.js';
+import { lanes } from './support/lanes.js';
 import { ffprobeJson, mediaFolder, testSource } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
 
@@ -44,19 +45,23 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Every video stream decodes to exactly the source's frames, gapless; the audio to the source's length, gapless. */
+/**
+ * Every video stream decodes to exactly the source's frames, gapless; the audio to the source's length, gapless. The
+ * streams are decoded two at a time (each its own ffmpeg client), as many as the origin's two encode workers serve
+ * at once on two cores: more would queue cold requests towards max_wait_seconds next to a CPU hog.
+ */
 async function expectPlaysLikeTheSource(url: string, videoMaps: string[], audioMap: string): Promise<void> {
-  for (const map of videoMaps) {
-    const frames = await decode(url, map);
-    expect(frames.length, `${map} frame count`).toBe(sourceFrames);
+  const lane = lanes(2);
+  const [audio, ...videos] = await Promise.all([audioMap, ...videoMaps].map((map) => lane(() => decode(url, map))));
+  videos.forEach((frames, i) => {
+    expect(frames.length, `${videoMaps[i]} frame count`).toBe(sourceFrames);
     checkContinuity(frames, frameDuration * 1.01);
-  }
-  const audio = await decode(url, audioMap);
+  });
   // The stream starts with the AAC encoder's priming frame, before the source's first sample (see the plan).
-  const audioSeconds = audio.slice(AAC_PRIMING_FRAMES).reduce((sum, f) => sum + f.duration, 0);
+  const audioSeconds = audio!.slice(AAC_PRIMING_FRAMES).reduce((sum, f) => sum + f.duration, 0);
   expect(Math.abs(audioSeconds - sourceAudioSeconds)).toBeLessThan(0.05);
-  checkContinuity(audio, (1024 / 48000) * 1.01);
-  const span = audio.at(-1)!.pts + audio.at(-1)!.duration - audio[AAC_PRIMING_FRAMES]!.pts;
+  checkContinuity(audio!, (1024 / 48000) * 1.01);
+  const span = audio!.at(-1)!.pts + audio!.at(-1)!.duration - audio![AAC_PRIMING_FRAMES]!.pts;
   expect(Math.abs(span - audioSeconds)).toBeLessThan(0.001);
 }
 
