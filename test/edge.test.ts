@@ -15,7 +15,8 @@ import { exec, mediaFolder, testSource } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { killInstance, startInstance, type Instance } from './support/instances.js';
 
-const SOURCE_FRAMES = 60 * 25; // browser360p: 60 s at 25 fps
+// drm360p: browser360p's recipe at 12 s (six 2 s segments: the tests below use segments 3, 4 and the last), 25 fps.
+const SOURCE_FRAMES = 12 * 25;
 
 let origins: Instance[] = [];
 let edge: NodeEdge;
@@ -26,7 +27,7 @@ let segments: number;
 let otherHash: string;
 
 beforeAll(async () => {
-  const media = await mediaFolder({ 'show.mp4': await testSource('browser360p'), 'other.mp4': await testSource('small') });
+  const media = await mediaFolder({ 'show.mp4': await testSource('drm360p'), 'other.mp4': await testSource('small') });
   const work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-edge-'));
   const config = path.join(work, 'config.yaml');
   await writeFile(
