@@ -56,7 +56,8 @@ describe('players and the HDR-keeping HEVC rendition', () => {
     expect(await (await fetch(`${origin.url}/vod/hdr10.mp4/manifest.mpd`)).text()).toContain(`codecs="${CODECS}"`);
   });
 
-  it.each(['hls', 'dash', 'shaka'] as PlayerKind[])('%s plays the H.264 ladder when Chromium cannot decode HEVC', async (kind) => {
+  // The three players side by side, each on its own page.
+  it.concurrent.each(['hls', 'dash', 'shaka'] as PlayerKind[])('%s plays the H.264 ladder when Chromium cannot decode HEVC', async (kind) => {
     // What this test is about: a browser without HEVC. (Should this Chromium decode it, playing either is right.)
     const url = `${origin.url}/vod/hdr10.mp4/${kind === 'hls' ? 'master.m3u8' : 'manifest.mpd'}`;
     const state = await withPlayer(browser, pages.url, { label: kind, kind, url }, async ({ page }) =>
