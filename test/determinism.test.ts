@@ -114,8 +114,11 @@ describe('deterministic encodes', () => {
     expect(segment.startPts / plan.sourceTimescale).toBeGreaterThan(19);
     const dirs = [await mkdtemp(path.join(os.tmpdir(), 'jitseg-det-')), await mkdtemp(path.join(os.tmpdir(), 'jitseg-det-'))];
     try {
-      const first = await encodeVideoSpan(source, plan, rendition, segment, dirs[0]!);
-      const retry = await encodeVideoSpan(source, plan, rendition, segment, dirs[1]!, { extraSeekBackSeconds: 30 });
+      // Side by side: two processes with nothing shared but the source file.
+      const [first, retry] = await Promise.all([
+        encodeVideoSpan(source, plan, rendition, segment, dirs[0]!),
+        encodeVideoSpan(source, plan, rendition, segment, dirs[1]!, { extraSeekBackSeconds: 30 }),
+      ]);
       const [a, b] = await Promise.all([readFile(first.tsPath), readFile(retry.tsPath)]);
       expect(a.length).toBeGreaterThan(10_000);
       expect(sha256(b)).toBe(sha256(a));
