@@ -13,35 +13,36 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * Wall seconds per file in an idle fresh-clone run of 2026-12-06 ~05:00 (2 cores, vitest 556 s), files of 12 s and
- * more, then the earlier run's figures for files it did not list; edge-sse as shortened since (its 31 s stream is now
- * 3 s). Only the order matters here, and the long ones stay long.
+ * more, then the earlier run's figures for files it did not list; the files shortened since (edge-sse, edge, playback,
+ * drm-players, hdr-players, determinism) scaled by their before/after ratio measured back to back. Only the order
+ * matters here, and the long ones stay long.
  */
 const MEASURED_SECONDS: Record<string, number> = {
   'test/mpegts-no-skip.test.ts': 98,
   'test/level-switch.test.ts': 83,
-  'test/playback.test.ts': 76,
-  'test/determinism.test.ts': 63,
   'test/browser-playback.test.ts': 61,
-  'test/drm-players.test.ts': 57,
+  'test/playback.test.ts': 57,
+  'test/determinism.test.ts': 56,
+  'test/drm-players.test.ts': 47,
   'test/corpus/corpus-a.test.ts': 35,
   'test/corpus/corpus-b.test.ts': 32,
   'test/audio-exact.test.ts': 31,
-  'test/edge.test.ts': 30,
   'test/drm.test.ts': 29,
   'test/subtitles.test.ts': 28,
   'test/cluster.test.ts': 27,
   'test/start-variant.test.ts': 25,
   'test/shared-registry.test.ts': 22,
+  'test/edge.test.ts': 20,
   'test/encoder-settings.test.ts': 20,
   'test/thumbnails.test.ts': 18,
   'test/faults.test.ts': 18,
   'test/fragment-timing.test.ts': 18,
-  'test/hdr-players.test.ts': 16,
   'test/preemption.test.ts': 16,
   'test/segment-cache.test.ts': 15,
   'test/init-shortcut.test.ts': 14,
   'test/store-integrity.test.ts': 14,
   'test/storage-faults.test.ts': 14,
+  'test/hdr-players.test.ts': 13,
   'test/manifest-figures.test.ts': 13,
   'test/av-placement.test.ts': 12,
   'test/ui.test.ts': 12,
