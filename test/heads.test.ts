@@ -21,6 +21,7 @@ import { PRIORITY } from '../src/coordinate/encode-queue.js';
 import { DroppedError } from '../src/coordinate/encode-queue.js';
 import type { StreamingConfig } from '../src/config/config.js';
 import type { Content } from '../src/library/media-library.js';
+import { Prefetcher } from '../src/prefetch/prefetcher.js';
 import { findBoxes, readSamples } from '../src/package/fmp4.js';
 import { sameSampleDescription } from '../src/package/validate.js';
 import { launchChromium, servePlayerPages, until } from './support/browser.js';
@@ -242,4 +243,33 @@ describe('heads', () => {
     for (let n = 2; n <= segmentCount; n++) expect((await get(runs, ids.runs180, `segment_${n}.m4s`)).equals(bodies[n - 2]!), `segment ${n}`).toBe(true);
     runs.queue.release(key);
   }, 60_000);
+});
+
+describe('prefetch in linear play', () => {
+  it('keeps the segment needed next a span of its own and queues the rest a whole head at a time', () => {
+    const heads: string[] = [];
+    const spans: number[] = [];
+    const prefetcher = new Prefetcher(
+      { enabled: true, startup: 3, ahead: 5, afterSeek: 2, runSegments: 8 },
+      async ({ number }) => spans.push(number),
+      () => false,
+      () => {},
+      // As the origin's: no head over fewer than two segments.
+      ({ number }, count) => {
+        heads.push(`${number}+${count}`);
+        return count < 2 ? undefined : Array.from({ length: count }, () => Promise.resolve());
+      },
+    );
+    const request = (number: number) =>
+      prefetcher.onRequest({ client: 'c', content: { metadata: { hash: 'h' } } as Content, kind: 'video', renditionId: 'r', number, segmentCount: 30 });
+    expect(request(1)).toEqual([2, 3]);
+    // Linear: fewer than `ahead` queued past the player, so the next eight together.
+    expect(request(2)).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    for (let n = 3; n <= 6; n++) expect(request(n)).toEqual([]);
+    expect(request(7)).toEqual([12, 13, 14, 15, 16, 17, 18, 19]);
+    // A seek: the segment after it first, alone.
+    expect(request(25)).toEqual([26, 27]);
+    expect(heads).toEqual(['3+1', '4+8', '12+8', '27+1']);
+    expect(spans).toEqual([2, 3, 26, 27]);
+  });
 });
