@@ -97,7 +97,11 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         advertiseUrl: () => advertiseUrl,
         leaseMs: config.leaseMs ?? 5000,
         maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
-        onWanted: (key) => queue.raiseRunning(key),
+        onWanted: (key) => {
+          queue.raiseRunning(key);
+          // A segment a head here is making: the head's encode is raised.
+          origin.heads.raiseRunning(key);
+        },
         log,
       })
     : new LocalCoordinator();

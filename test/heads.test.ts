@@ -17,8 +17,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PRIORITY } from '../src/coordinate/encode-queue.js';
-import { DroppedError } from '../src/coordinate/encode-queue.js';
+import type { Coordinator } from '../src/coordinate/cluster.js';
+import { DroppedError, EncodeQueue, PRIORITY } from '../src/coordinate/encode-queue.js';
+import { Heads, type HeadHost, type RunMaker } from '../src/coordinate/heads.js';
+import { SingleFlight } from '../src/coordinate/single-flight.js';
+import { silentLogger } from '../src/observe/log.js';
+import type { Rendition } from '../src/plan/renditions.js';
 import type { StreamingConfig } from '../src/config/config.js';
 import type { Content } from '../src/library/media-library.js';
 import { Prefetcher } from '../src/prefetch/prefetcher.js';
@@ -271,5 +275,56 @@ describe('prefetch in linear play', () => {
     expect(request(25)).toEqual([26, 27]);
     expect(heads).toEqual(['3+1', '4+8', '12+8', '27+1']);
     expect(spans).toEqual([2, 3, 26, 27]);
+  });
+});
+
+describe('a head in a cluster', () => {
+  it('takes each segment\'s lease before its encode and ends before one another instance holds; the rest are made as spans', async () => {
+    const stored = new Set<number>();
+    const leases: string[] = [];
+    const flights = new SingleFlight<Buffer>();
+    const queue = new EncodeQueue(1);
+    const coordinator = {
+      lease: async (key: string) => {
+        leases.push(key);
+        // Another instance is making segment 4.
+        return key === 'k/4' ? undefined : { end: async (made: boolean) => void leases.push(`${key} ${made ? 'made' : 'let go'}`) };
+      },
+    } as unknown as Coordinator;
+    const host: HeadHost = {
+      coordinator,
+      logger: silentLogger(),
+      locate: ({ number }) => ({ key: `k/${number}`, found: {} as Rendition, segmentCount: 10 }),
+      isStored: ({ number }) => stored.has(number),
+      inFlight: (key) => flights.has(key),
+      fly: (key, promise) => flights.run(key, () => promise),
+      inWorker: (key, _options, work) => queue.run(key, work, { priority: PRIORITY.prefetch }),
+      raise: (key, priority) => queue.raise(key, priority),
+      raiseRunning: (key) => queue.raiseRunning(key),
+      release: (key) => queue.release(key),
+      isWanted: (key) => queue.isWanted(key),
+      keep: async ({ number }) => void stored.add(number),
+      span: async ({ number }) => {
+        stored.add(number);
+        return Buffer.from(`span ${number}`);
+      },
+    };
+    const maker: RunMaker = {
+      canRun: async () => true,
+      make: async ({ indexes, made }) => {
+        for (const [position, index] of indexes.entries()) await made(position, Buffer.from(`run ${index + 1}`));
+      },
+    };
+    const heads = new Heads(host, { video: maker }, 8);
+    const segment = (number: number) => ({ content: {} as Content, kind: 'video' as const, renditionId: 'r', number });
+    // Audio has no run maker here: its segments are spans.
+    expect(heads.start({ ...segment(2), kind: 'audio' }, 8)).toBeUndefined();
+    stored.add(10);
+    const made = heads.start(segment(2), 20)!;
+    // At most run_segments, and not segment 10, which exists.
+    expect(made).toHaveLength(8);
+    expect((await Promise.all(made)).map(String)).toEqual(['run 2', 'run 3', 'span 4', 'span 5', 'span 6', 'span 7', 'span 8', 'span 9']);
+    expect(leases).toEqual(['k/2', 'k/3', 'k/4', 'k/2 made', 'k/3 made']);
+    expect(heads.counters).toEqual({ heads: 1, segments: 2 });
   });
 });

@@ -68,6 +68,8 @@ export interface HeadHost {
   /** Runs `work` in an encode worker (the queue's priorities and pre-emption) under the task key `key`. */
   inWorker(key: string, options: HeadOptions, work: (reason: TaskReason) => Promise<void>): Promise<void>;
   raise(key: string, priority: number): void;
+  /** A player on another instance waits for `key`: raised if it is encoding here (EncodeQueue.raiseRunning). */
+  raiseRunning(key: string): void;
   release(key: string): void;
   isWanted(key: string): boolean;
   /** Stores a made segment and announces it (SegmentReady). */
@@ -156,6 +158,12 @@ export class Heads {
   raise(key: string, priority: number): void {
     const head = this.owners.get(key);
     if (head && head.taskKey !== key) this.host.raise(head.taskKey, priority);
+  }
+
+  /** A player on another instance waits for `key` (the cluster's "wanted" message): the head making it, if any, is raised. */
+  raiseRunning(key: string): void {
+    const head = this.owners.get(key);
+    if (head && head.taskKey !== key) this.host.raiseRunning(head.taskKey);
   }
 
   /** Whether a head is making `key` (it stops when the queue needs its worker). */

@@ -89,6 +89,7 @@ export function headHost(
     fly: (key, promise) => flights.run(key, () => promise),
     inWorker: (key, options, work) => origin.inQueue(key, options, work),
     raise: (key, priority) => queue.raise(key, priority),
+    raiseRunning: (key) => queue.raiseRunning(key),
     release: (key) => queue.release(key),
     isWanted: (key) => queue.isWanted(key),
     keep: async (segment, bytes) => {
