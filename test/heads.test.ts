@@ -258,6 +258,33 @@ describe('heads', () => {
 });
 
 describe('prefetch in linear play', () => {
+  it('a player starting linear play gets its rendition made by heads, every segment once', async () => {
+    const prefetching = await testServer(media, { ...config(8, [P180]), prefetch: { enabled: true, startup_segments: 3, ahead_segments: 5, seek_segments: 2 } });
+    try {
+      const { info } = await register(prefetching);
+      const rendition = idOf(info, 180);
+      const player = { 'X-Playback-Session-Id': 'heads-player' };
+      for (const file of ['init.mp4', 'segment_1.m4s']) {
+        expect((await fetch(`${prefetching.url}/api/v1/content/${hash}/video/${rendition}/${file}`, { headers: player })).status).toBe(200);
+      }
+      const played = await prefetching.library.get(hash);
+      const storedAll = () => Array.from({ length: segmentCount }, (_, i) => prefetching.origin.isStored({ content: played, kind: 'video', renditionId: rendition, number: i + 1 })).every(Boolean);
+      // Prefetch's own pace (bounded by the test's timeout).
+      while (!storedAll()) await new Promise((r) => setTimeout(r, 50));
+      // The init's request starts a head over start-up's segments 1-3 (segment 1's request joins it and raises it:
+      // where renice is not allowed, that pre-empts it and 1-3 are made as spans); segment 1's starts one over 4-8.
+      // Every segment is made once.
+      const { heads, segments } = prefetching.origin.heads.counters;
+      expect(segments + prefetching.origin.counters.spansEncoded).toBe(segmentCount);
+      expect(segments).toBeGreaterThanOrEqual(segmentCount - 3);
+      expect(heads).toBeGreaterThanOrEqual(1);
+    } finally {
+      await prefetching.close();
+      await rm(prefetching.cacheDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+
   it('keeps the segment needed next a span of its own and queues the rest a whole head at a time', () => {
     const heads: string[] = [];
     const spans: number[] = [];
