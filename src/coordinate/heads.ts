@@ -72,8 +72,8 @@ export interface HeadHost {
   raiseRunning(key: string): void;
   release(key: string): void;
   isWanted(key: string): boolean;
-  /** Stores a made segment and announces it (SegmentReady). */
-  keep(segment: HeadSegment, bytes: Buffer): Promise<void>;
+  /** Stores a made segment, counts it as a transcode for `reason` and announces it (SegmentReady). */
+  keep(segment: HeadSegment, bytes: Buffer, reason: TaskReason): Promise<void>;
   /** The single-span path of one segment, for what a head did not make. */
   span(segment: HeadSegment, options: HeadOptions): Promise<Buffer>;
 }
@@ -189,7 +189,7 @@ export class Heads {
             made: async (position, bytes) => {
               // Stopped while this one was packaged: not kept (the player has gone elsewhere).
               if (head.stop.signal.aborted) return;
-              await this.host.keep(segments[position]!, bytes);
+              await this.host.keep(segments[position]!, bytes, reason);
               await leases[position]!.end(true);
               leases[position] = undefined;
               this.counters.segments++;

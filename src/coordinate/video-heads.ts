@@ -1,6 +1,7 @@
 import type { Content } from '../library/media-library.js';
 import type { EventBus } from '../observe/events.js';
 import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../metrics.js';
 import { makeVideoRun } from '../package/run-segments.js';
 import { spanEncryption, type Protector } from '../package/drm/protector.js';
 import { initFields, type Rendition } from '../plan/renditions.js';
@@ -62,6 +63,7 @@ export function videoRunMaker(deps: VideoRunDeps): RunMaker {
 
 interface HostParts {
   segments: SegmentStore;
+  metrics: Metrics;
   coordinator: Coordinator;
   queue: EncodeQueue;
   events: EventBus;
@@ -92,9 +94,10 @@ export function headHost(
     raiseRunning: (key) => queue.raiseRunning(key),
     release: (key) => queue.release(key),
     isWanted: (key) => queue.isWanted(key),
-    keep: async (segment, bytes) => {
+    keep: async (segment, bytes, reason) => {
       const { found } = where(segment);
       await segments.keep(segmentFileOf(segments, segment.content, found, segment.number), bytes);
+      parts.metrics.transcodes.inc({ kind: segment.kind, reason });
       const ref = { content: segment.content.metadata.hash, kind: segment.kind, rendition: segment.renditionId, segment: segment.number };
       parts.events.emit({ type: 'SegmentReady', ...ref, bytes: bytes.length, source: 'encoded' });
       parts.logger.info({ ...ref, bytes: bytes.length, run: true }, 'segment made');
