@@ -29,8 +29,8 @@ import { REMAKE_PRIORITY, type DegradedSegments } from './coordinate/degraded-se
 import type { DegradeDecision } from './coordinate/degrade.js';
 import type { RenditionHealth } from './coordinate/rendition-health.js';
 import type { SpeedTier } from './transcode/x264-tiers.js';
-import { Heads } from './coordinate/heads.js';
-import { headHost, videoRunMaker } from './coordinate/video-heads.js';
+import type { Heads } from './coordinate/heads.js';
+import { originHeads } from './coordinate/video-heads.js';
 
 /** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
 
@@ -136,22 +136,19 @@ export class Origin {
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
 
+  /** Encode runs in linear play (coordinate/heads.ts). */
   readonly heads: Heads;
 
   constructor(private readonly parts: OriginParts) {
     this.segments = parts.segments;
     this.waiters = new Waiters((key) => parts.queue.demote(key));
     this.peers = new PeerClient(parts.segments, { logger: parts.logger, ...(parts.peerQuery ? { query: parts.peerQuery } : {}) });
-    const video = videoRunMaker({
-      ...parts,
+    this.heads = originHeads(parts, this.flights, {
       initFor: (content, found, reason) => this.initFor(content, found, reason),
       encoderOf: async (content, found) => (await this.videoEncoderFor(content, found)).encoder,
-    });
-    const host = headHost(parts, this.flights, {
       inQueue: (key, options, work) => this.inQueue(key, { ...options, reason: 'prefetch' }, work),
       span: (request, options) => this.obtain(request, locate(this.segments, request, parts.protector), { ...options, reason: 'prefetch' }),
     });
-    this.heads = new Heads(host, { video }, parts.runSegments ?? 1);
   }
 
   async get(request: SegmentRequest, options: GetOptions = {}): Promise<Buffer> {
@@ -162,7 +159,7 @@ export class Origin {
     // A protected content's keys first: a stored init is then checked against its key id.
     if (content.plan.protection) await this.parts.protector?.keysFor(content.metadata.hash);
     const file = locate(this.segments, request, this.parts.protector);
-    const { queue, coordinator, metrics } = this.parts;
+    const { queue, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
     const stored = await this.segments.read(file.stored);
@@ -205,11 +202,7 @@ export class Origin {
     return coordinator.obtain(file.key, how).finally(() => queue.release(file.key)).then((body) => this.remakeIfDegraded(request, body));
   }
 
-  /**
-   * A head (coordinate/heads.ts): one encoder process makes up to `count` consecutive segments from `first` at
-   * prefetch priority, each stored and announced as soon as it is made. One promise per segment it covers, or
-   * undefined when no run fits (make them one by one).
-   */
+  /** A head from `first` over up to `count` segments: one promise per segment, or undefined (make them one by one). */
   startHead(first: SegmentRequest & { number: number }, count: number, options: { signal?: AbortSignal; client?: string } = {}): Promise<Buffer>[] | undefined {
     return this.heads.start(first, count, options);
   }

@@ -12,7 +12,7 @@ import type { SpanLimits } from '../transcode/transcode.js';
 import { canRun } from '../transcode/video-run.js';
 import type { Coordinator } from './cluster.js';
 import type { EncodeQueue, TaskReason } from './encode-queue.js';
-import type { HeadHost, HeadOptions, HeadSegment, RunMaker } from './heads.js';
+import { Heads, type HeadHost, type HeadOptions, type HeadSegment, type RunMaker } from './heads.js';
 import type { SingleFlight } from './single-flight.js';
 
 /**
@@ -104,4 +104,14 @@ export function headHost(
     },
     span: (segment, options) => origin.span(segment, options),
   };
+}
+
+/** The origin's heads: video runs, made with its init, encoder, queue and single-span path. */
+export function originHeads(
+  parts: HostParts & { limits: SpanLimits; runSegments?: number },
+  flights: SingleFlight<Buffer>,
+  origin: Pick<VideoRunDeps, 'initFor' | 'encoderOf'> & Parameters<typeof headHost>[2],
+): Heads {
+  const video = videoRunMaker({ ...parts, initFor: origin.initFor, encoderOf: origin.encoderOf });
+  return new Heads(headHost(parts, flights, origin), { video }, parts.runSegments ?? 1);
 }
