@@ -29,6 +29,8 @@ import { REMAKE_PRIORITY, type DegradedSegments } from './coordinate/degraded-se
 import type { DegradeDecision } from './coordinate/degrade.js';
 import type { RenditionHealth } from './coordinate/rendition-health.js';
 import type { SpeedTier } from './transcode/x264-tiers.js';
+import type { Heads } from './coordinate/heads.js';
+import { originHeads } from './coordinate/video-heads.js';
 
 /** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
 
@@ -93,6 +95,8 @@ export interface OriginParts {
   degraded?: DegradedSegments;
   /** Video renditions whose segments keep failing, left out of the manifests (coordinate/rendition-health.ts). */
   renditions?: RenditionHealth;
+  /** Most segments one encoder process makes in linear play (encoder.run_segments; 1 or unset: none). */
+  runSegments?: number;
 }
 
 export interface GetOptions {
@@ -132,10 +136,19 @@ export class Origin {
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
 
+  /** Encode runs in linear play (coordinate/heads.ts). */
+  readonly heads: Heads;
+
   constructor(private readonly parts: OriginParts) {
     this.segments = parts.segments;
     this.waiters = new Waiters((key) => parts.queue.demote(key));
     this.peers = new PeerClient(parts.segments, { logger: parts.logger, ...(parts.peerQuery ? { query: parts.peerQuery } : {}) });
+    this.heads = originHeads(parts, this.flights, {
+      initFor: (content, found, reason) => this.initFor(content, found, reason),
+      encoderOf: async (content, found) => (await this.videoEncoderFor(content, found)).encoder,
+      inQueue: (key, options, work) => this.inQueue(key, { ...options, reason: 'prefetch' }, work),
+      span: (request, options) => this.obtain(request, locate(this.segments, request, parts.protector), { ...options, reason: 'prefetch' }),
+    });
   }
 
   async get(request: SegmentRequest, options: GetOptions = {}): Promise<Buffer> {
@@ -146,7 +159,7 @@ export class Origin {
     // A protected content's keys first: a stored init is then checked against its key id.
     if (content.plan.protection) await this.parts.protector?.keysFor(content.metadata.hash);
     const file = locate(this.segments, request, this.parts.protector);
-    const { queue, coordinator, metrics } = this.parts;
+    const { queue, metrics } = this.parts;
     this.parts.sessions.touch(content.metadata.hash, kind, renditionId, file.segmentCount);
 
     const stored = await this.segments.read(file.stored);
@@ -167,21 +180,31 @@ export class Origin {
     if (player) metrics.miss();
     this.parts.breaker.assertNotOpen(content.metadata.hash);
     if (player) queue.raise(file.key, PRIORITY[reason]);
-    const queued = { ...options, reason };
-    const how: Obtain = {
-      // An init is a few frames' encode: a light task in the queue (see encode-queue.ts), a start like segment 1.
-      inWorker: (work) => this.inQueue(file.key, queued, (startedAs) => work(() => this.make(request, startedAs, options.requestId)), number === 'init'),
-      readLocal: () => this.segments.read(file.stored),
-      fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
-      wanted: () => queue.isWanted(file.key),
-    };
-    const made = this.flights.run(file.key, () =>
-      coordinator.obtain(file.key, how).finally(() => queue.release(file.key)).then((body) => this.remakeIfDegraded(request, body)),
-    );
+    // A head making this segment runs at the player's priority from now on.
+    if (player) this.heads.raise(file.key, PRIORITY[reason]);
+    const made = this.flights.run(file.key, () => this.obtain(request, file, { ...options, reason }));
     if (player) this.waiters.follow(file.key, made, options.gone);
     options.onScheduled?.();
     if (player) void made.then(() => metrics.segmentLatency.observe({ path: 'cold' }, (performance.now() - started) / 1000), () => undefined);
     return made;
+  }
+
+  /** Makes the file (or finds it in the cluster): the inside of its single flight. */
+  private obtain(request: SegmentRequest, file: ReturnType<typeof locate>, queued: GetOptions & { reason: TaskReason }): Promise<Buffer> {
+    const { queue, coordinator } = this.parts;
+    const how: Obtain = {
+      // An init is a few frames' encode: a light task in the queue (see encode-queue.ts), a start like segment 1.
+      inWorker: (work) => this.inQueue(file.key, queued, (startedAs) => work(() => this.make(request, startedAs, queued.requestId)), request.number === 'init'),
+      readLocal: () => this.segments.read(file.stored),
+      fetchFromPeer: (holder) => this.fetchFromPeer(holder, request),
+      wanted: () => queue.isWanted(file.key),
+    };
+    return coordinator.obtain(file.key, how).finally(() => queue.release(file.key)).then((body) => this.remakeIfDegraded(request, body));
+  }
+
+  /** A head from `first` over up to `count` segments: one promise per segment, or undefined (make them one by one). */
+  startHead(first: SegmentRequest & { number: number }, count: number, options: { signal?: AbortSignal; client?: string } = {}): Promise<Buffer>[] | undefined {
+    return this.heads.start(first, count, options);
   }
 
   /** A degraded segment's normal encode is queued once its flight is over (so it is a flight of its own). */

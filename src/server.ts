@@ -45,6 +45,8 @@ export interface RunningServer {
   logger: Logger;
   events: EventBus;
   origin: Origin;
+  /** The contents (tests start heads on one). */
+  library: MediaLibrary;
   metrics: Metrics;
   cache: SegmentCache;
   segments: SegmentStore;
@@ -95,7 +97,11 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         advertiseUrl: () => advertiseUrl,
         leaseMs: config.leaseMs ?? 5000,
         maxWaitMs: streaming.encoder.max_wait_seconds * 1000,
-        onWanted: (key) => queue.raiseRunning(key),
+        onWanted: (key) => {
+          queue.raiseRunning(key);
+          // A segment a head here is making: the head's encode is raised.
+          origin.heads.raiseRunning(key);
+        },
         log,
       })
     : new LocalCoordinator();
@@ -144,18 +150,26 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     logger,
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
+    runSegments: streaming.encoder.run_segments,
     renditions,
     degraded,
     ...(protector ? { protector } : {}),
   });
   const prefetcher = new Prefetcher(
-    { enabled: streaming.prefetch.enabled, startup: streaming.prefetch.startup_segments, ahead: streaming.prefetch.ahead_segments, afterSeek: streaming.prefetch.seek_segments },
+    {
+      enabled: streaming.prefetch.enabled,
+      startup: streaming.prefetch.startup_segments,
+      ahead: streaming.prefetch.ahead_segments,
+      afterSeek: streaming.prefetch.seek_segments,
+      runSegments: streaming.encoder.run_segments,
+    },
     ({ content, kind, renditionId, number }, signal, client, nextUp) => origin.get({ content, kind, renditionId, number }, { reason: 'prefetch', signal, client, nextUp }),
     ({ content, kind, renditionId, number }) => origin.isStored({ content, kind, renditionId, number }),
     (scheduled) => {
       metrics.prefetchScheduled.inc();
       void scheduled.then((dropped) => dropped && metrics.prefetchDropped.inc());
     },
+    ({ content, kind, renditionId, number }, count, signal, client) => origin.startHead({ content, kind, renditionId, number }, count, { signal, client }),
   );
   const thumbnails = new ThumbnailOrigin({
     images: new ImageStore(segments, jpegProblem, logger),
@@ -232,6 +246,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     logger,
     events,
     origin,
+    library,
     metrics,
     cache,
     segments,

@@ -67,6 +67,11 @@ const streamingSchema = z
         max_wait_seconds: z.number().min(0.1).max(600).default(15),
         /** FFmpeg reporting no progress for this long is killed (and the encode retried). */
         stall_timeout_seconds: z.number().min(0.5).max(600).default(20),
+        /**
+         * In linear play one encoder process makes up to this many consecutive segments of a rendition (a head,
+         * coordinate/heads.ts; libx264 video only for now); 1: every segment is its own encode.
+         */
+        run_segments: z.number().int().min(1).max(64).default(8),
         /** Hardware H.264 encoder: auto (the first that works), none (libx264), or one by name. */
         hwaccel: z.enum(['auto', 'none', 'nvenc', 'qsv', 'vaapi', 'videotoolbox']).default('auto'),
         /** Prefetch encodes at once, in slots of their own at the lowest CPU priority (0: as many as workers). */
@@ -89,7 +94,7 @@ const streamingSchema = z
           .default({ enabled: true, queue_length: 4, min_speed: 1 }),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19, degrade: { enabled: true, queue_length: 4, min_speed: 1 } }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, run_segments: 8, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19, degrade: { enabled: true, queue_length: 4, min_speed: 1 } }),
     prefetch: z
       .object({
         enabled: z.boolean().default(true),

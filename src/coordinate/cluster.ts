@@ -45,8 +45,21 @@ export interface Obtain {
   wanted(): boolean;
 }
 
+/** One file's lease, held by an encode run (coordinate/heads.ts) from before its encode until the file is stored. */
+export interface SegmentLease {
+  /** Lets the lease go; `made`: the file is in this instance's store now, announced to the cluster first. */
+  end(made: boolean): Promise<void>;
+}
+
+const LOCAL_LEASE: SegmentLease = { end: async () => {} };
+
 export interface Coordinator {
   obtain(key: string, how: Obtain): Promise<Buffer>;
+  /**
+   * The lease on `key` for an encode this instance starts now in a worker it holds, or undefined when another
+   * instance makes the file or a holder has it already (a run then stops before it). Without a cluster: granted.
+   */
+  lease(key: string): Promise<SegmentLease | undefined>;
   /** This instance now has the file (made or fetched it). */
   announce(key: string): Promise<void>;
   /** Whether cluster coordination is in effect right now. */
@@ -58,6 +71,9 @@ export class LocalCoordinator implements Coordinator {
   readonly connected = false;
   obtain(_key: string, how: Obtain): Promise<Buffer> {
     return how.inWorker((make) => make());
+  }
+  async lease(): Promise<SegmentLease> {
+    return LOCAL_LEASE;
   }
   async announce(): Promise<void> {}
   async close(): Promise<void> {}
@@ -181,6 +197,30 @@ export class RedisCoordinator implements Coordinator {
       const shared = await how.readLocal();
       if (shared) return shared;
     }
+  }
+
+  async lease(key: string): Promise<SegmentLease | undefined> {
+    if (!this.connected) return LOCAL_LEASE;
+    let answer: unknown;
+    try {
+      answer = await this.call(this.commands.eval(ACQUIRE, 2, leaseKey(key), holdersKey(key), this.id, this.leaseMs));
+    } catch (err) {
+      if (err instanceof RedisUnavailable) return LOCAL_LEASE; // as makeUnderLease: made here
+      throw err;
+    }
+    if (answer !== 'OK') return undefined;
+    const renewal = setInterval(() => {
+      void this.call(this.commands.eval(RENEW, 1, leaseKey(key), this.id, this.leaseMs)).catch(() => undefined);
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    return {
+      end: async (made) => {
+        clearInterval(renewal);
+        if (made) await this.announce(key);
+        await this.call(this.commands.eval(RELEASE, 1, leaseKey(key), this.id)).catch(() => undefined);
+        // Waiters look again at once: the file, or a free lease.
+        await this.call(this.commands.publish(CHANNEL, key)).catch(() => undefined);
+      },
+    };
   }
 
   async announce(key: string): Promise<void> {

@@ -27,7 +27,15 @@ export interface PrefetchSettings {
   startup: number;
   ahead: number;
   afterSeek: number;
+  /**
+   * Segments one head (one encoder process, coordinate/heads.ts) makes in linear play: once fewer than `ahead`
+   * are queued past the player, the next `runSegments` are queued together. 1 or unset: one at a time.
+   */
+  runSegments?: number;
 }
+
+/** Starts a head over `count` segments from `first`: one promise per segment it covers, or undefined (none fits). */
+export type StartHead = (first: PrefetchTarget, count: number, signal: AbortSignal, client: string) => Promise<unknown>[] | undefined;
 
 export interface PrefetchTarget {
   content: Content;
@@ -72,6 +80,7 @@ export class Prefetcher {
     private readonly fetchSegment: (target: PrefetchTarget, signal: AbortSignal, client: string, nextUp: boolean) => Promise<unknown>,
     private readonly isReady: (target: PrefetchTarget) => boolean,
     private readonly onScheduled: (dropped: Promise<boolean>) => void = () => {},
+    private readonly startHead?: StartHead,
   ) {}
 
   /** A player asked for segment `number` (0: the init segment). Returns the segments queued. */
@@ -97,6 +106,8 @@ export class Prefetcher {
       // Linear: keep `ahead` segments queued; what was queued before is queued still.
       from = Math.max(number + 1, playhead.horizon + 1);
       count = number + this.settings.ahead - from + 1;
+      // With heads, the horizon moves a whole run at a time.
+      if (count > 0 && this.runs) count = Math.max(count, this.settings.runSegments!);
     } else {
       playhead.controller.abort();
       playhead.controller = new AbortController();
@@ -107,17 +118,23 @@ export class Prefetcher {
     playhead.last = number;
     playhead.horizon = Math.max(playhead.horizon, Math.min(segmentCount, from + count - 1));
     const queued: number[] = [];
-    for (let n = from; n < from + count && n <= segmentCount; n++) {
+    const { signal } = playhead.controller;
+    const end = Math.min(from + count - 1, segmentCount);
+    for (let n = from; n <= end; n++) {
       const target: PrefetchTarget = { content, kind, renditionId, number: n };
       if (this.isReady(target)) continue;
-      queued.push(n);
-      this.onScheduled(
-        this.fetchSegment(target, playhead.controller.signal, client, n === nextUp).then(
-          () => false,
-          (err: unknown) => err instanceof DroppedError,
-        ),
-      );
+      // The segment needed next stays a span of its own (it is wanted soon); from the next one on, a head.
+      const head = n !== nextUp && this.runs ? this.startHead!(target, end - n + 1, signal, client) : undefined;
+      for (const [i, made] of (head ?? [this.fetchSegment(target, signal, client, n === nextUp)]).entries()) {
+        queued.push(n + i);
+        this.onScheduled(made.then(() => false, (err: unknown) => err instanceof DroppedError));
+      }
+      if (head) n += head.length - 1;
     }
     return queued;
+  }
+
+  private get runs(): boolean {
+    return this.startHead !== undefined && (this.settings.runSegments ?? 1) > 1;
   }
 }

@@ -35,6 +35,11 @@ export class PreemptedError extends Error {
   override name = 'PreemptedError';
 }
 
+/** The caller stopped the tool on purpose (RunOptions.signal): an encode run that has made what it should. */
+export class StoppedError extends Error {
+  override name = 'StoppedError';
+}
+
 /** Niceness of background work (prefetch) unless configured: the lowest CPU priority. */
 export const BACKGROUND_NICE = 19;
 
@@ -191,6 +196,8 @@ export interface RunOptions {
   cwd?: string;
   /** The lane to run in (default: the one runInLane set, if any). */
   lane?: ProcessLane;
+  /** Kills the tool (SIGKILL) when aborted: run rejects with StoppedError. */
+  signal?: AbortSignal;
 }
 
 export interface FfmpegProgress {
@@ -258,6 +265,7 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
     maxBuffer: 512 * 1024 * 1024,
     buffer: { stdout: onStdout === undefined, stderr: true, fd3: false },
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
   const pid = subprocess.pid;
   let preempted = false;
@@ -286,6 +294,7 @@ async function runWith(tool: Tool, args: readonly string[], options: RunOptions,
   });
   const log = tail(Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8'));
   if (preempted) throw new PreemptedError(`${tool} was pre-empted to run again at normal priority`);
+  if (options.signal?.aborted) throw new StoppedError(`${tool} was stopped`);
   if (stalled) throw new ProcessError(tool, `${tool} stalled: no progress for ${options.stallTimeoutMs} ms`, log, undefined, true, true);
   if (result.timedOut) throw new ProcessError(tool, `${tool} timed out after ${options.timeoutMs ?? 120_000} ms`, log, undefined, true);
   if (result.failed) {

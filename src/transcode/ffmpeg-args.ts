@@ -26,7 +26,7 @@ import { hevcEncoderArgs, hevcFilters } from './hevc-args.js';
 /** info: the encoder's own summary (x264 frame stats) goes to the session logs; -nostats keeps it short. */
 const COMMON = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
 /** No mux delay: TS timestamps must be the encoder's, untouched. */
-const TS_OUTPUT = ['-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts'];
+export const TS_OUTPUT = ['-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts'];
 /** AAC frames of audio decoded before a segment's first kept frame, so the encoder's overlap window is primed with real audio. */
 export const AUDIO_PREROLL_FRAMES = 2;
 /** …and after its last, so the last kept frame is encoded with its true successor. */
@@ -64,12 +64,27 @@ export function videoEncodeArgs(
   outputPath: string,
   options: VideoEncodeOptions = {},
 ): string[] {
+  return videoEncodeArgsOver(sourcePath, plan, rendition, { first: segment, last: segment }, [...TS_OUTPUT, '-y', outputPath], options);
+}
+
+/**
+ * The encode of the consecutive segments first..last (one span, or a run: transcode/video-run.ts), written by
+ * `output` (the options after the encoder's: muxer and file).
+ */
+export function videoEncodeArgsOver(
+  sourcePath: string,
+  plan: Plan,
+  rendition: VideoRendition,
+  { first, last }: { first: VideoSegment; last: VideoSegment },
+  output: string[],
+  options: VideoEncodeOptions = {},
+): string[] {
   const encoder = options.encoder ?? 'libx264';
-  const seek = videoSeekSeconds(plan, segment);
+  const seek = videoSeekSeconds(plan, first);
   const seekArgs = seek === undefined ? [] : ['-noaccurate_seek', '-ss', seconds(Math.max(0, seek - (options.extraSeekBackSeconds ?? 0)))];
-  const isLast = segment.index === plan.videoSegments.length - 1;
+  const isLast = last.index === plan.videoSegments.length - 1;
   // trim on exact source ticks: the filter sees the stream's own time base under -copyts.
-  const trim = `trim=start_pts=${segment.startPts}${isLast ? '' : `:end_pts=${segment.endPts}`}`;
+  const trim = `trim=start_pts=${first.startPts}${isLast ? '' : `:end_pts=${last.endPts}`}`;
   // An HDR source is tone-mapped (and resized) in software first; the scaler then keeps its size. The HDR-keeping
   // HEVC rendition is libx265's, decoded and scaled in software, whatever encoder the H.264 ladder uses.
   const hevc = rendition.hevc;
@@ -98,8 +113,7 @@ export function videoEncodeArgs(
     ...encode,
     ...(options.frames ? ['-frames:v', String(options.frames)] : []),
     '-output_ts_offset', String(TIMELINE_OFFSET_SECONDS),
-    ...TS_OUTPUT,
-    '-y', outputPath,
+    ...output,
   ];
 }
 

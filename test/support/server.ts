@@ -9,11 +9,12 @@ export type TestServer = RunningServer & { cacheDir: string };
 
 /**
  * The defaults, with degrading under load off: whether a segment is degraded depends on this machine's speed, and
- * most tests count encodes or compare bytes. The tests of degrading turn it on (test/degrade-*.test.ts).
+ * most tests count encodes or compare bytes. The tests of degrading turn it on (test/degrade-*.test.ts). Heads
+ * (encoder runs in linear play) are off too: most tests count span encodes; test/heads.test.ts turns them on.
  */
 const TEST_DEFAULTS: StreamingConfig = (() => {
   const defaults = defaultStreamingConfig();
-  return { ...defaults, encoder: { ...defaults.encoder, degrade: { ...defaults.encoder.degrade, enabled: false } } };
+  return { ...defaults, encoder: { ...defaults.encoder, run_segments: 1, degrade: { ...defaults.encoder.degrade, enabled: false } } };
 })();
 
 /** A real origin on a loopback port with a fresh cache (or the given one). */
