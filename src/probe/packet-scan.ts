@@ -75,14 +75,18 @@ export class PacketScan {
     // Packets without pts (AVI, some raw streams) are presented at their dts.
     const raw = toInt(f.pts) ?? toInt(f.dts);
     if (raw === undefined) return;
+    this.add(raw, flags.includes('K'), toInt(f.duration));
+  }
+
+  /** One presented packet, in the stream's time_base units (also fed by the Matroska scan, matroska/video-scan.ts). */
+  add(rawPts: number, key: boolean, rawDuration: number | undefined): void {
     if (++this.packets > PROBE_LIMITS.maxFrames) return;
-    const pts = raw * this.tickMultiplier;
+    const pts = rawPts * this.tickMultiplier;
     this.all.push(pts);
-    if (flags.includes('K')) this.keys.push(pts);
+    if (key) this.keys.push(pts);
     if (pts >= this.lastPts) {
       this.lastPts = pts;
-      const d = toInt(f.duration);
-      this.lastDuration = d !== undefined && d > 0 ? d * this.tickMultiplier : undefined;
+      this.lastDuration = rawDuration !== undefined && rawDuration > 0 ? rawDuration * this.tickMultiplier : undefined;
     }
   }
 }
