@@ -19,7 +19,7 @@ import { normalizeRotation } from './mp4/display.js';
 import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 import { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
 import { PacketScan } from './packet-scan.js';
-import { scanMatroskaVideo } from './matroska/video-scan.js';
+import { sameTrack, scanMatroskaVideo, type MatroskaVideoScan } from './matroska/video-scan.js';
 import { assertGeometry } from './validate.js';
 import { colourFromFfprobe, type VideoColour } from './colour.js';
 
@@ -65,7 +65,18 @@ interface FfprobeOutput {
 /** `deadline`: Date.now() value by which every tool run must be done (they are killed then). */
 export async function probeWithFfprobe(path: string, deadline = Date.now() + PROBE_BUDGET.timeMs): Promise<ProbeResult> {
   await assertReadableFile(path);
+  // A Matroska file's own scan needs nothing from ffprobe: it runs beside it, and is used if it read ffprobe's stream.
+  let abandoned = false;
+  const matroska = scanMatroskaVideo(path, deadline, () => abandoned);
+  matroska.catch(() => undefined); // awaited below only when ffprobe gets that far
+  try {
+    return await probeWithInfo(path, deadline, matroska);
+  } finally {
+    abandoned = true;
+  }
+}
 
+async function probeWithInfo(path: string, deadline: number, matroska: Promise<MatroskaVideoScan | undefined>): Promise<ProbeResult> {
   const info = await runFfprobeJson(path, deadline);
   const format = info.format ?? {};
   const streams = info.streams ?? [];
@@ -85,9 +96,11 @@ export async function probeWithFfprobe(path: string, deadline = Date.now() + PRO
   // The decoder's size is known now: refuse an impossible one before reading the whole file.
   assertGeometry(vs.width ?? 0, vs.height ?? 0, validRatio(vs.sample_aspect_ratio) ?? '1:1');
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
+  const ownScan = formatName === 'matroska,webm' ? matroska : Promise.resolve(undefined);
+  const pictures = { count: videoStreams.filter((s) => !s.disposition?.attached_pic).length, ownScan };
   // The video scan reads the whole file; each audio start decodes a few packets: side by side.
   const [video, audioStarts] = await Promise.all([
-    scanVideo(path, vs, videoOrdinal, deadline, { formatName, videoCount: videoStreams.filter((s) => !s.disposition?.attached_pic).length }),
+    scanVideo(path, vs, videoOrdinal, deadline, pictures),
     Promise.all(audioStreams.map((_, i) => firstDecodedSeconds(path, i, deadline))),
   ]);
   const audio: AudioTrackProbe[] = audioStreams.map((s, i) => audioTrack(s, i, format, audioStarts[i]));
@@ -158,13 +171,18 @@ function parseTimeBase(tb: string | undefined): { num: number; den: number } {
 }
 
 /** How the file's video packets are read: one pass of our own over a Matroska file where it can, else the two scans. */
-async function scanVideo(path: string, s: FfprobeStream, ordinal: number, deadline: number, file: { formatName: string; videoCount: number }): Promise<VideoTrackProbe> {
+async function scanVideo(
+  path: string,
+  s: FfprobeStream,
+  ordinal: number,
+  deadline: number,
+  file: { count: number; ownScan: Promise<MatroskaVideoScan | undefined> },
+): Promise<VideoTrackProbe> {
   const { num, den } = parseTimeBase(s.time_base);
   const codec = s.codec_name ?? 'unknown';
-  const matroska = file.formatName === 'matroska,webm' && nalCodecOf(codec) && ordinal < file.videoCount
-    ? await scanMatroskaVideo(path, { ordinal, count: file.videoCount, codec, width: s.width ?? 0, height: s.height ?? 0, timeBase: { num, den } }, deadline)
-    : undefined;
-  const { packets, verdicts } = matroska ?? (await scanVideoPackets(path, codec, num, ordinal, deadline));
+  const own = await file.ownScan;
+  const expected = { ordinal, count: file.count, codec, width: s.width ?? 0, height: s.height ?? 0, timeBase: { num, den } };
+  const { packets, verdicts } = own && sameTrack(own, expected) ? own : await scanVideoPackets(path, codec, num, ordinal, deadline);
   return videoTrackOf(s, ordinal, den, packets, verdicts);
 }
 

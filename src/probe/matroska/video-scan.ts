@@ -11,20 +11,21 @@
  * It only answers when it is sure to agree with ffmpeg; anything it does not
  * model (laced or compressed video blocks, a track time scale, a codec delay,
  * unknown-size elements, no avcC/hvcC, a block before its cluster's time, a
- * track list that does not match ffprobe's, a last frame with no duration,
- * an IDR picture the container does not flag as a keyframe) makes it return
- * undefined, and the caller runs the two ffprobe/ffmpeg scans instead.
+ * last frame with no duration, an IDR picture the container does not flag as
+ * a keyframe) makes it return undefined, and so does a first video track
+ * that is not the stream ffprobe chose (sameTrack): the caller then runs the
+ * two ffprobe/ffmpeg scans instead.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { ProbeError } from '../errors.js';
 import { PROBE_BUDGET } from '../limits.js';
 import { PacketScan } from '../packet-scan.js';
-import { classifyLengthPrefixedSample } from '../random-access.js';
+import { classifyLengthPrefixedSample, isClosedGopStart, isVcl, nalType } from '../random-access.js';
 import { FileWindow } from './file-window.js';
 import { ID, readElementHeader, readUint, readVint, UNKNOWN_SIZE, type ElementHeader } from './ebml.js';
 import { nalCodecOfMatroska, nalLengthSize, timestampScaleOf, videoTracksOf, type MatroskaVideoTrack } from './tracks.js';
 
-/** What ffprobe said of the stream (the scan checks it reads the same track). */
+/** What ffprobe said of the stream (the scan must have read the same track). */
 export interface ExpectedVideo {
   /** Index among ffprobe's video streams that are not attached pictures. */
   ordinal: number;
@@ -37,7 +38,18 @@ export interface ExpectedVideo {
   timeBase: { num: number; den: number };
 }
 
+/** The track the scan read: the file's first video track. */
+export interface ScannedTrack {
+  /** Video tracks in the file. */
+  videoTracks: number;
+  codec: 'h264' | 'hevc';
+  width: number;
+  height: number;
+  timeBase: { num: number; den: number };
+}
+
 export interface MatroskaVideoScan {
+  track: ScannedTrack;
   packets: PacketScan;
   /** Per keyframe packet in file order: whether its first slice starts a closed GOP. */
   verdicts: boolean[];
@@ -46,19 +58,40 @@ export interface MatroskaVideoScan {
 /** Elements larger than this are not read whole (the scan gives up instead). */
 const MAX_ELEMENT_BYTES = 256 * 1024 * 1024;
 
-/** `deadline`: Date.now() value past which the file is refused as the probe's tools would be. */
-export async function scanMatroskaVideo(path: string, expected: ExpectedVideo, deadline: number): Promise<MatroskaVideoScan | undefined> {
+/**
+ * The scan of the file's first video track, undefined when the file is not
+ * Matroska or the scan cannot be sure (see above). It needs nothing from
+ * ffprobe, so it can run beside it; the caller uses it only when
+ * sameTrack(scan, what ffprobe says) holds. `deadline`: Date.now() value past
+ * which the file is refused as the probe's tools would refuse it;
+ * `abandoned`: polled between clusters (then the scan stops, undefined).
+ */
+export async function scanMatroskaVideo(path: string, deadline: number, abandoned: () => boolean = () => false): Promise<MatroskaVideoScan | undefined> {
   const fh = await open(path, 'r');
   try {
-    return await scanOpen(fh, (await fh.stat()).size, expected, deadline);
+    return await scanOpen(fh, (await fh.stat()).size, deadline, abandoned);
   } finally {
     await fh.close();
   }
 }
 
+/** Whether the scan read the stream ffprobe chose (Matroska streams are numbered in track order, attachments after them). */
+export function sameTrack(scan: MatroskaVideoScan, expected: ExpectedVideo): boolean {
+  const { track } = scan;
+  return (
+    expected.ordinal === 0 &&
+    expected.count === track.videoTracks &&
+    expected.codec === track.codec &&
+    expected.width === track.width &&
+    expected.height === track.height &&
+    expected.timeBase.num === track.timeBase.num &&
+    expected.timeBase.den === track.timeBase.den
+  );
+}
+
 class Unsupported extends Error {}
 
-async function scanOpen(fh: FileHandle, fileSize: number, expected: ExpectedVideo, deadline: number): Promise<MatroskaVideoScan | undefined> {
+async function scanOpen(fh: FileHandle, fileSize: number, deadline: number, abandoned: () => boolean): Promise<MatroskaVideoScan | undefined> {
   const file = new FileWindow(fh, fileSize);
   const readHeader = async (at: number): Promise<ElementHeader | undefined> => readElementHeader(await file.bytes(at, 12), 0);
   let p = 0;
@@ -82,9 +115,9 @@ async function scanOpen(fh: FileHandle, fileSize: number, expected: ExpectedVide
       if (!h || h.size === UNKNOWN_SIZE) return undefined;
       const data = p + h.headerLength;
       if (h.id === ID.Info && scale === undefined) scale = timestampScaleOf(await readWhole(data, h.size));
-      else if (h.id === ID.Tracks && !scan) scan = clusterScanFor(videoTracksOf(await readWhole(data, h.size)), expected, scale);
+      else if (h.id === ID.Tracks && !scan) scan = clusterScanFor(videoTracksOf(await readWhole(data, h.size)), scale);
       else if (h.id === ID.Cluster) {
-        if (!scan) return undefined;
+        if (!scan || abandoned()) return undefined;
         scan.cluster(await readWhole(data, h.size));
         if (Date.now() > deadline) {
           throw new ProbeError('impossible', `Matroska scan: reading the file took longer than the ${PROBE_BUDGET.timeMs / 1000} s probe budget`);
@@ -99,18 +132,24 @@ async function scanOpen(fh: FileHandle, fileSize: number, expected: ExpectedVide
   return scan?.result();
 }
 
-/** The scan of the expected video track, when the tracks match what ffprobe listed. */
-function clusterScanFor(tracks: MatroskaVideoTrack[] | undefined, expected: ExpectedVideo, scale: number | undefined): ClusterScan {
-  const track = tracks?.[expected.ordinal];
-  if (!tracks || !track || scale === undefined || tracks.length !== expected.count || track.unusual) throw new Unsupported();
+/** The scan of the first video track, when it is one the scan reads exactly. */
+function clusterScanFor(tracks: MatroskaVideoTrack[] | undefined, scale: number | undefined): ClusterScan {
+  const track = tracks?.[0];
+  if (!tracks || !track || scale === undefined || track.unusual) throw new Unsupported();
   const codec = nalCodecOfMatroska(track.codecId);
-  if (codec === undefined || codec !== expected.codec || track.width !== expected.width || track.height !== expected.height) throw new Unsupported();
-  const lengthSize = nalLengthSize(codec, track.codecPrivate);
-  if (lengthSize === undefined) throw new Unsupported();
-  // The ticks ffprobe reports are TimestampScale / 10^9 s, as its time_base says.
-  if (scale * expected.timeBase.den !== 1e9 * expected.timeBase.num) throw new Unsupported();
+  const lengthSize = codec && nalLengthSize(codec, track.codecPrivate);
+  if (!codec || lengthSize === undefined) throw new Unsupported();
+  // ffmpeg's time_base: TimestampScale / 10^9, reduced; its ticks are the file's.
+  const divisor = gcd(scale, 1e9);
+  const timeBase = { num: scale / divisor, den: 1e9 / divisor };
   // matroskadec: block_duration = default_duration * laces / time_scale (integers).
-  return new ClusterScan(track.number, codec, lengthSize, Math.floor(track.defaultDuration / scale), expected.timeBase.num);
+  const defaultDuration = Math.floor(track.defaultDuration / scale);
+  return new ClusterScan({ videoTracks: tracks.length, codec, width: track.width, height: track.height, timeBase }, track.number, lengthSize, defaultDuration);
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 class ClusterScan {
@@ -118,14 +157,16 @@ class ClusterScan {
   readonly verdicts: boolean[] = [];
   private clusterTime = -1;
 
+  private readonly codec: 'h264' | 'hevc';
+
   constructor(
+    private readonly track: ScannedTrack,
     private readonly trackNumber: number,
-    private readonly codec: 'h264' | 'hevc',
     private readonly lengthSize: number,
     private readonly defaultDuration: number,
-    tickMultiplier: number,
   ) {
-    this.packets = new PacketScan(tickMultiplier);
+    this.codec = track.codec;
+    this.packets = new PacketScan(track.timeBase.num);
   }
 
   private readonly header: ElementHeader = { id: 0, size: 0, headerLength: 0 };
@@ -182,16 +223,29 @@ class ClusterScan {
     if ((flags & 0x06) !== 0 || this.clusterTime < 0 || this.clusterTime + relative < 0) throw new Unsupported();
     const isKey = key ?? (flags & 0x80) !== 0;
     const start = head + 3;
-    const closed = classifyLengthPrefixedSample(this.codec, this.lengthSize, b.subarray(start, to), start, to) === true;
+    const closed = this.startsClosedGop(b, start, to);
     // ffmpeg's parser would flag an unflagged IDR as a keyframe; the two-scan path judges such a file.
     if (closed && !isKey) throw new Unsupported();
     if (isKey) this.verdicts.push(closed);
     this.packets.add(this.clusterTime + relative, isKey, blockDuration || this.defaultDuration);
   }
 
+  /** classifyLengthPrefixedSample's verdict, without a view of the block when its first NAL unit is a slice (most blocks). */
+  private startsClosedGop(b: Uint8Array, start: number, end: number): boolean {
+    const n = this.lengthSize;
+    if (start + n < end) {
+      let length = 0;
+      for (let i = 0; i < n; i++) length = length * 256 + b[start + i]!;
+      if (length === 0) return false;
+      const type = nalType(this.codec, b[start + n]!);
+      if (isVcl(this.codec, type)) return isClosedGopStart(this.codec, type);
+    }
+    return classifyLengthPrefixedSample(this.codec, n, b.subarray(start, end), start, end) === true;
+  }
+
   result(): MatroskaVideoScan | undefined {
     // ffprobe works out a duration for a last frame without one; the scan does not guess it.
     if (this.packets.packets > 0 && this.packets.lastDuration === undefined) return undefined;
-    return { packets: this.packets, verdicts: this.verdicts };
+    return { track: this.track, packets: this.packets, verdicts: this.verdicts };
   }
 }
