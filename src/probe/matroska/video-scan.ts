@@ -16,7 +16,7 @@
  * that is not the stream ffprobe chose (sameTrack): the caller then runs the
  * two ffprobe/ffmpeg scans instead.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { ProbeError } from '../errors.js';
 import { PROBE_BUDGET } from '../limits.js';
 import { PacketScan } from '../packet-scan.js';
@@ -69,10 +69,17 @@ const MAX_ELEMENT_BYTES = 256 * 1024 * 1024;
 export async function scanMatroskaVideo(path: string, deadline: number, abandoned: () => boolean = () => false): Promise<MatroskaVideoScan | undefined> {
   const fh = await open(path, 'r');
   try {
-    return await scanOpen(fh, (await fh.stat()).size, deadline, abandoned);
+    return await scanMatroskaBytes(new FileWindow(fh, (await fh.stat()).size), deadline, abandoned);
   } finally {
     await fh.close();
   }
+}
+
+/** Where the scan reads (a file: FileWindow). */
+export interface ByteSource {
+  readonly fileSize: number;
+  /** The bytes [at, at + size), fewer when the source ends first; valid until the next call. */
+  bytes(at: number, size: number): Promise<Uint8Array>;
 }
 
 /** Whether the scan read the stream ffprobe chose (Matroska streams are numbered in track order, attachments after them). */
@@ -91,8 +98,9 @@ export function sameTrack(scan: MatroskaVideoScan, expected: ExpectedVideo): boo
 
 class Unsupported extends Error {}
 
-async function scanOpen(fh: FileHandle, fileSize: number, deadline: number, abandoned: () => boolean): Promise<MatroskaVideoScan | undefined> {
-  const file = new FileWindow(fh, fileSize);
+/** scanMatroskaVideo on any source of bytes. */
+export async function scanMatroskaBytes(file: ByteSource, deadline: number, abandoned: () => boolean = () => false): Promise<MatroskaVideoScan | undefined> {
+  const { fileSize } = file;
   const readHeader = async (at: number): Promise<ElementHeader | undefined> => readElementHeader(await file.bytes(at, 12), 0);
   let p = 0;
   const ebml = await readHeader(p);
