@@ -180,7 +180,11 @@ async function scanVideo(
 ): Promise<VideoTrackProbe> {
   const { num, den } = parseTimeBase(s.time_base);
   const codec = s.codec_name ?? 'unknown';
-  const own = await file.ownScan;
+  // A refusal (the probe's time budget) stands; any other failure of our scan (I/O, a parser exception) leaves it to ffprobe, as the MP4 path does.
+  const own = await file.ownScan.catch((err: unknown) => {
+    if (err instanceof ProbeError) throw err;
+    return undefined;
+  });
   const expected = { ordinal, count: file.count, codec, width: s.width ?? 0, height: s.height ?? 0, timeBase: { num, den } };
   const { packets, verdicts } = own && sameTrack(own, expected) ? own : await scanVideoPackets(path, codec, num, ordinal, deadline);
   return videoTrackOf(s, ordinal, den, packets, verdicts);
