@@ -2,7 +2,7 @@
  * Closed-GOP keyframes: containers flag open-GOP I-frames (H.264 recovery
  * points, HEVC CRA) as keyframes; only IDR/BLA pictures may become cut points.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -141,6 +141,19 @@ describe('probe: open-GOP sources', () => {
     const probe = await probeSource(path);
     expect(probe.video.framePts).toEqual(a.frames);
     expect(probe.video.endPts).toBe(a.lastPts + a.lastDuration!);
+  });
+
+  it('leaves a cut-off MKV (its last cluster incomplete, as while it is still written) to the two scans', async () => {
+    const whole = await readFile(join(dir, 'h264.mkv'));
+    const path = join(dir, 'cut.mkv');
+    await writeFile(path, whole.subarray(0, Math.floor(whole.length * 0.7)));
+    expect(await scanMatroskaVideo(path, Date.now() + 30_000)).toBeUndefined();
+    const { packets, verdicts } = await scanVideoPackets(path, 'h264', 1, 0, Date.now() + 30_000);
+    const probe = await probeSource(path);
+    expect(probe.video.framePts).toEqual(packets.all.sortedUnique());
+    expect(probe.video.framePts.length).toBeGreaterThan(50);
+    expect(probe.video.framePts.length).toBeLessThan(150);
+    expect(probe.video.keyframePts).toEqual(packets.keys.filtered((k) => verdicts![k] === true));
   });
 
   async function flaggedKeyframes(path: string): Promise<number> {
