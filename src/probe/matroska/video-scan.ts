@@ -6,11 +6,12 @@
  * duration = BlockDuration, else DefaultDuration / TimestampScale rounded
  * down), and whether each keyframe's first slice starts a closed GOP. It
  * replaces two whole-file reads (ffprobe's packet scan, an ffmpeg copy of the
- * keyframes to a pipe) with one read of the file in cluster-sized pieces.
+ * keyframes to a pipe) with one read of the file in 8 MB pieces (file-window.ts).
  *
  * It only answers when it is sure to agree with ffmpeg; anything it does not
  * model (laced or compressed video blocks, a track time scale, a codec delay,
- * unknown-size elements, no avcC/hvcC, a block before its cluster's time, a
+ * unknown-size elements, an element past the file's end (a cut-off file), no
+ * avcC/hvcC, a block before its cluster's time, a
  * last frame with no duration, an IDR picture the container does not flag as
  * a keyframe) makes it return undefined, and so does a first video track
  * that is not the stream ffprobe chose (sameTrack): the caller then runs the
@@ -120,8 +121,9 @@ export async function scanMatroskaBytes(file: ByteSource, deadline: number, aban
   try {
     while (p < segmentEnd) {
       const h = await readHeader(p);
-      if (!h || h.size === UNKNOWN_SIZE) return undefined;
-      const data = p + h.headerLength;
+      const data = p + (h?.headerLength ?? 0);
+      // An element past the segment's (or the file's) end: the file is cut off or damaged, for ffmpeg's resync to judge.
+      if (!h || h.size === UNKNOWN_SIZE || data + h.size > segmentEnd) return undefined;
       if (h.id === ID.Info && scale === undefined) scale = timestampScaleOf(await readWhole(data, h.size));
       else if (h.id === ID.Tracks && !scan) scan = clusterScanFor(videoTracksOf(await readWhole(data, h.size)), scale);
       else if (h.id === ID.Cluster) {
