@@ -1,5 +1,5 @@
 /**
- * Where the cold manifest of the 2-hour MP4 spends its time:
+ * Where the cold manifest of the 2-hour MP4 (or any file given, e.g. the 2-hour MKV) spends its time:
  *   npx tsx bench/manifest-breakdown.ts [file] [trials]
  *
  * Each trial runs in a fresh Node process with a fresh cache dir (the modules
@@ -11,6 +11,8 @@
  * write), probe (split into its moov read and the moov analysis in a second
  * fresh process, so both halves are measured cold), plan, persisting
  * probe.json/metadata.json (serialise + write), and rendering the playlists.
+ * For a Matroska file the probe's parts are timed instead of the moov halves: ffprobe's stream
+ * listing, the one-pass scan of the video blocks, and (before) the two whole-file scans it replaced.
  * Prints the median of each step over the trials.
  *
  * This is a diagnostic: the steps run back to back here, while the server
@@ -71,7 +73,7 @@ async function childRegisterPath(file: string, warmUpFile?: string): Promise<Tim
     if (cached) throw new Error('fresh cache expected');
     lap('probe.json lookup (miss)');
     const probe = await probeSource(real);
-    lap('probe (moov read + analysis)');
+    lap(/\.(mp4|mov|m4v)$/i.test(file) ? 'probe (moov read + analysis)' : 'probe (in the probe worker)');
     const plan = makePlan(probe, config);
     lap('plan');
     const master = multivariantPlaylist(plan, `/api/v1/content/${hash}/`);
@@ -138,11 +140,35 @@ async function childProbeHalves(file: string): Promise<Timings> {
   return t;
 }
 
+/**
+ * A Matroska file's probe in parts, cold: ffprobe's stream listing, our one-pass scan of the
+ * video blocks (matroska/video-scan.ts), and the two whole-file scans it replaced (ffprobe's
+ * packet list beside an ffmpeg keyframe copy), which still run for what the scan does not read.
+ */
+async function childMatroskaParts(file: string): Promise<Timings> {
+  const { execa: run } = await import('execa');
+  const { scanMatroskaVideo } = await import('../src/probe/matroska/video-scan.js');
+  const { scanVideoPackets } = await import('../src/probe/ffprobe.js');
+  const { t, lap } = stopwatch();
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]);
+  lap('ffprobe stream listing');
+  const video = (JSON.parse(stdout) as { streams: Array<{ codec_type: string; codec_name: string; time_base: string }> }).streams.find((s) => s.codec_type === 'video')!;
+  const scan = await scanMatroskaVideo(file, Date.now() + 60_000);
+  lap(`one-pass Matroska scan (${scan ? `${scan.packets.packets} frames` : 'not used: falls back'})`);
+  await scanVideoPackets(file, video.codec_name, Number(video.time_base.split('/')[0]), 0, Date.now() + 60_000);
+  lap('(before) ffprobe packet scan + keyframe copy');
+  return t;
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
-  if (mode === '--child-register' || mode === '--child-warm' || mode === '--child-probe') {
+  if (mode === '--child-register' || mode === '--child-warm' || mode === '--child-probe' || mode === '--child-matroska') {
     const result =
-      mode === '--child-probe' ? await childProbeHalves(process.argv[3]!) : await childRegisterPath(process.argv[3]!, mode === '--child-warm' ? process.argv[4] : undefined);
+      mode === '--child-probe'
+        ? await childProbeHalves(process.argv[3]!)
+        : mode === '--child-matroska'
+          ? await childMatroskaParts(process.argv[3]!)
+          : await childRegisterPath(process.argv[3]!, mode === '--child-warm' ? process.argv[4] : undefined);
     process.stdout.write(JSON.stringify(result));
     return;
   }
@@ -151,8 +177,17 @@ async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const warmUp = await ensureLong30MinMp4();
   const runs: Record<string, Timings[]> = { register: [], warm: [], probe: [] };
+  // The probe's halves are the MP4 path's (moov read, moov analysis); other containers show the probe whole.
+  const isMp4 = /\.(mp4|mov|m4v)$/i.test(file);
+  const isMatroska = /\.(mkv|webm)$/i.test(file);
+  const modes = [
+    ['register', '--child-register'],
+    ['warm', '--child-warm'],
+    ...(isMp4 ? [['probe', '--child-probe'] as const] : []),
+    ...(isMatroska ? [['probe', '--child-matroska'] as const] : []),
+  ] as const;
   for (let i = 0; i < trials; i++) {
-    for (const [key, flag] of [['register', '--child-register'], ['warm', '--child-warm'], ['probe', '--child-probe']] as const) {
+    for (const [key, flag] of modes) {
       const { stdout } = await execa(process.execPath, [...process.execArgv, self, flag, file, warmUp]);
       runs[key]!.push(JSON.parse(stdout) as Timings);
     }
@@ -162,9 +197,10 @@ async function main(): Promise<void> {
   const titles = {
     register: 'register + /vod/ master.m3u8, step by step (fresh process: the first request after a start):',
     warm: `the same in a process that did it once for ${path.basename(warmUp)} first (new content, JIT-warm code):`,
-    probe: 'the probe in halves (another fresh process):',
+    probe: isMp4 ? 'the probe in halves (another fresh process):' : 'the probe in parts, and the scans it replaced (another fresh process):',
   };
   for (const key of ['register', 'warm', 'probe'] as const) {
+    if (runs[key]!.length === 0) continue;
     console.log(`\n${titles[key]}`);
     for (const name of Object.keys(runs[key]![0]!)) {
       const value = median(runs[key]!.map((t) => t[name]!));

@@ -2,13 +2,15 @@
  * Closed-GOP keyframes: containers flag open-GOP I-frames (H.264 recovery
  * points, HEVC CRA) as keyframes; only IDR/BLA pictures may become cut points.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnnexBPictureScanner, classifyLengthPrefixedSample } from '../src/probe/random-access.js';
 import { probeSource } from '../src/probe/index.js';
+import { scanVideoPackets } from '../src/probe/ffprobe.js';
+import { sameTrack, scanMatroskaVideo } from '../src/probe/matroska/video-scan.js';
 import { planCuts } from '../src/plan/plan.js';
 
 /** One length-prefixed NAL unit (4-byte length) with an H.264 header of the given type. */
@@ -101,9 +103,58 @@ describe('probe: open-GOP sources', () => {
       ff('-i', join(dir, 'h264.mp4'), '-c', 'copy', join(dir, 'h264.mkv')),
       ff('-i', join(dir, 'h264.mp4'), '-c', 'copy', join(dir, 'h264.ts')),
       ff('-i', join(dir, 'hevc.mp4'), '-c', 'copy', join(dir, 'hevc.mkv')),
+      // Variable frame rate (25 fps, then 50 fps from 2 s) with B-frames, and an AAC track interleaved.
+      ff('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=50:duration=4', '-f', 'lavfi', '-i', 'sine=duration=4',
+        '-vf', "select='lt(t,2)*not(mod(n,2))+gte(t,2)'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '40',
+        '-c:a', 'aac', join(dir, 'vfr.mkv')),
     ]);
   }, 60_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  // The one-pass Matroska scan (our own read of the blocks) against the two whole-file scans it replaces.
+  it.each(['h264.mkv', 'hevc.mkv', 'vfr.mkv'])('%s: the Matroska scan reads the packets and closed-GOP verdicts the two scans do', async (file) => {
+    const path = join(dir, file);
+    const { stdout } = await execa('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,time_base', '-of', 'json', path]);
+    const s = (JSON.parse(stdout) as { streams: Array<{ codec_name: string; width: number; height: number; time_base: string }> }).streams[0]!;
+    const [num, den] = s.time_base.split('/').map(Number) as [number, number];
+    const expected = { ordinal: 0, count: 1, codec: s.codec_name, width: s.width, height: s.height, timeBase: { num, den } };
+    const one = await scanMatroskaVideo(path, Date.now() + 30_000);
+    const two = await scanVideoPackets(path, s.codec_name, num, 0, Date.now() + 30_000);
+    expect(one).toBeDefined();
+    expect(sameTrack(one!, expected)).toBe(true);
+    const summary = ({ packets, verdicts }: Pick<NonNullable<typeof one>, 'packets' | 'verdicts'>) => ({
+      frames: packets.all.sortedUnique(),
+      keys: packets.keys.sortedUnique(),
+      verdicts,
+      packets: packets.packets,
+      lastPts: packets.lastPts,
+      lastDuration: packets.lastDuration,
+    });
+    const a = summary(one!);
+    expect(a).toEqual(summary({ packets: two.packets, verdicts: two.verdicts! }));
+    // B-frames (presentation order differs from file order), and for the open-GOP files flagged keyframes that are not cut points.
+    const filePts = (await execa('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts', '-of', 'csv=p=0', path])).stdout.split('\n').map(Number);
+    expect(filePts.some((pts, i) => i > 0 && pts < filePts[i - 1]!)).toBe(true);
+    if (file !== 'vfr.mkv') expect(a.verdicts).toContain(false);
+    else expect(new Set(a.frames.slice(1).map((t, i) => t - a.frames[i]!))).toEqual(new Set([40, 20]));
+    // The probe takes that path: the same probe through the two scans would be the one ffprobe gives.
+    const probe = await probeSource(path);
+    expect(probe.video.framePts).toEqual(a.frames);
+    expect(probe.video.endPts).toBe(a.lastPts + a.lastDuration!);
+  });
+
+  it('leaves a cut-off MKV (its last cluster incomplete, as while it is still written) to the two scans', async () => {
+    const whole = await readFile(join(dir, 'h264.mkv'));
+    const path = join(dir, 'cut.mkv');
+    await writeFile(path, whole.subarray(0, Math.floor(whole.length * 0.7)));
+    expect(await scanMatroskaVideo(path, Date.now() + 30_000)).toBeUndefined();
+    const { packets, verdicts } = await scanVideoPackets(path, 'h264', 1, 0, Date.now() + 30_000);
+    const probe = await probeSource(path);
+    expect(probe.video.framePts).toEqual(packets.all.sortedUnique());
+    expect(probe.video.framePts.length).toBeGreaterThan(50);
+    expect(probe.video.framePts.length).toBeLessThan(150);
+    expect(probe.video.keyframePts).toEqual(packets.keys.filtered((k) => verdicts![k] === true));
+  });
 
   async function flaggedKeyframes(path: string): Promise<number> {
     const { stdout } = await execa('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-of', 'csv=p=0', path]);

@@ -19,6 +19,7 @@ import { normalizeRotation } from './mp4/display.js';
 import { AnnexBPictureScanner, nalCodecOf } from './random-access.js';
 import { PROBE_BUDGET, PROBE_LIMITS } from './limits.js';
 import { PacketScan } from './packet-scan.js';
+import { sameTrack, scanMatroskaVideo, type MatroskaVideoScan } from './matroska/video-scan.js';
 import { assertGeometry } from './validate.js';
 import { colourFromFfprobe, type VideoColour } from './colour.js';
 
@@ -64,7 +65,18 @@ interface FfprobeOutput {
 /** `deadline`: Date.now() value by which every tool run must be done (they are killed then). */
 export async function probeWithFfprobe(path: string, deadline = Date.now() + PROBE_BUDGET.timeMs): Promise<ProbeResult> {
   await assertReadableFile(path);
+  // A Matroska file's own scan needs nothing from ffprobe: it runs beside it, and is used if it read ffprobe's stream.
+  let abandoned = false;
+  const matroska = scanMatroskaVideo(path, deadline, () => abandoned);
+  matroska.catch(() => undefined); // awaited below only when ffprobe gets that far
+  try {
+    return await probeWithInfo(path, deadline, matroska);
+  } finally {
+    abandoned = true;
+  }
+}
 
+async function probeWithInfo(path: string, deadline: number, matroska: Promise<MatroskaVideoScan | undefined>): Promise<ProbeResult> {
   const info = await runFfprobeJson(path, deadline);
   const format = info.format ?? {};
   const streams = info.streams ?? [];
@@ -83,10 +95,15 @@ export async function probeWithFfprobe(path: string, deadline = Date.now() + PRO
 
   // The decoder's size is known now: refuse an impossible one before reading the whole file.
   assertGeometry(vs.width ?? 0, vs.height ?? 0, validRatio(vs.sample_aspect_ratio) ?? '1:1');
-  const video = await scanVideo(path, vs, videoOrdinal, deadline);
   const audioStreams = streams.filter((s) => s.codec_type === 'audio');
-  const audio: AudioTrackProbe[] = [];
-  for (const [i, s] of audioStreams.entries()) audio.push(audioTrack(s, i, format, await firstDecodedSeconds(path, i, deadline)));
+  const ownScan = formatName === 'matroska,webm' ? matroska : Promise.resolve(undefined);
+  const pictures = { count: videoStreams.filter((s) => !s.disposition?.attached_pic).length, ownScan };
+  // The video scan reads the whole file; each audio start decodes a few packets: side by side.
+  const [video, audioStarts] = await Promise.all([
+    scanVideo(path, vs, videoOrdinal, deadline, pictures),
+    Promise.all(audioStreams.map((_, i) => firstDecodedSeconds(path, i, deadline))),
+  ]);
+  const audio: AudioTrackProbe[] = audioStreams.map((s, i) => audioTrack(s, i, format, audioStarts[i]));
   const flagged = audioStreams.map((s) => s.disposition?.default === 1);
   return { ...assembleProbeResult('ffprobe', containerName(formatName, format, path), video, audio, flagged), subtitles: subtitleStreams(streams) };
 }
@@ -153,12 +170,41 @@ function parseTimeBase(tb: string | undefined): { num: number; den: number } {
   return { num, den };
 }
 
-async function scanVideo(path: string, s: FfprobeStream, ordinal: number, deadline: number): Promise<VideoTrackProbe> {
-  // With time_base = num/den we report timescale = den and ticks = value * num,
-  // so a time_base like 1001/24000 (AVI) stays exact.
+/** How the file's video packets are read: one pass of our own over a Matroska file where it can, else the two scans. */
+async function scanVideo(
+  path: string,
+  s: FfprobeStream,
+  ordinal: number,
+  deadline: number,
+  file: { count: number; ownScan: Promise<MatroskaVideoScan | undefined> },
+): Promise<VideoTrackProbe> {
   const { num, den } = parseTimeBase(s.time_base);
   const codec = s.codec_name ?? 'unknown';
-  const packets = new PacketScan(num);
+  // A refusal (the probe's time budget) stands; any other failure of our scan (I/O, a parser exception) leaves it to ffprobe, as the MP4 path does.
+  const own = await file.ownScan.catch((err: unknown) => {
+    if (err instanceof ProbeError) throw err;
+    return undefined;
+  });
+  const expected = { ordinal, count: file.count, codec, width: s.width ?? 0, height: s.height ?? 0, timeBase: { num, den } };
+  const { packets, verdicts } = own && sameTrack(own, expected) ? own : await scanVideoPackets(path, codec, num, ordinal, deadline);
+  return videoTrackOf(s, ordinal, den, packets, verdicts);
+}
+
+/**
+ * The two whole-file scans: ffprobe's packet list of the stream, and (H.264/HEVC) an
+ * ffmpeg copy of its keyframes to a pipe for their NAL types, side by side.
+ * Exported for the test that compares it with the Matroska scan.
+ */
+export async function scanVideoPackets(
+  path: string,
+  codec: string,
+  tickMultiplier: number,
+  ordinal: number,
+  deadline: number,
+): Promise<{ packets: PacketScan; verdicts: boolean[] | undefined }> {
+  // With time_base = num/den we report timescale = den and ticks = value * num,
+  // so a time_base like 1001/24000 (AVI) stays exact.
+  const packets = new PacketScan(tickMultiplier);
   const packetArgs = ['-v', 'error', '-select_streams', `v:${ordinal}`, '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'compact', ...sourceInput(path)];
   // Both read the whole file; they run side by side.
   const [, pictureScanner] = await Promise.all([
@@ -166,12 +212,16 @@ async function scanVideo(path: string, s: FfprobeStream, ordinal: number, deadli
     scanKeyframePictures(path, codec, ordinal, deadline),
   ]);
   packets.end();
+  return { packets, verdicts: pictureScanner?.verdicts(packets.keys.length) };
+}
+
+function videoTrackOf(s: FfprobeStream, ordinal: number, den: number, packets: PacketScan, verdicts: boolean[] | undefined): VideoTrackProbe {
+  const codec = s.codec_name ?? 'unknown';
   if (packets.packets === 0) throw new ProbeError('no-video', 'the video stream has no frames');
   if (packets.overflowed) throw new ProbeError('impossible', `it has ${packets.packets} video frames, more than the ${PROBE_LIMITS.maxFrames} limit`);
 
   const framePts = packets.all.sortedUnique();
   // Open-GOP I-frames are flagged as keyframes too; keep the closed-GOP ones when the scan could tell them apart.
-  const verdicts = pictureScanner?.verdicts(packets.keys.length);
   const keyframePts = verdicts ? packets.keys.filtered((k) => verdicts[k] === true) : packets.keys.sortedUnique();
   const endPts = packets.lastPts + (packets.lastDuration ?? typicalFrameDelta(framePts));
   const durationTicks = endPts - framePts[0]!;

@@ -22,9 +22,14 @@ class GrowableTimes {
 
   /** Sorted, duplicates dropped (the packets' order is decode order). */
   sortedUnique(): number[] {
-    const sorted = this.values.slice(0, this.length).sort();
-    const out: number[] = [];
-    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]!);
+    const sorted = this.values.slice(0, this.length);
+    // Decode order is presentation order but for B-frames a few places apart: insertion sorts it in O(n).
+    if (!insertionSort(sorted, 64 * sorted.length + 1024)) sorted.sort();
+    let unique = 0;
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) unique++;
+    // Doubles from the start (not grown by push, which is slow for 170,000 values).
+    const out = new Array<number>(unique).fill(0.5);
+    for (let i = 0, k = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out[k++] = sorted[i]!;
     return out;
   }
 
@@ -34,6 +39,28 @@ class GrowableTimes {
     for (let i = 0; i < this.length; i++) if (keep(i)) kept.push(this.values[i]!);
     return kept.sortedUnique();
   }
+}
+
+/**
+ * Sorts `a` in place by insertion while that moves at most `budget` elements;
+ * false when it gives up (`a` is then a permutation of its values, for a
+ * native sort to finish).
+ */
+function insertionSort(a: Float64Array, budget: number): boolean {
+  let moves = 0;
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    if (a[j]! <= v) continue;
+    while (j >= 0 && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+    moves += i - 1 - j;
+    if (moves > budget) return false;
+  }
+  return true;
 }
 
 export class PacketScan {
@@ -75,14 +102,18 @@ export class PacketScan {
     // Packets without pts (AVI, some raw streams) are presented at their dts.
     const raw = toInt(f.pts) ?? toInt(f.dts);
     if (raw === undefined) return;
+    this.add(raw, flags.includes('K'), toInt(f.duration));
+  }
+
+  /** One presented packet, in the stream's time_base units (also fed by the Matroska scan, matroska/video-scan.ts). */
+  add(rawPts: number, key: boolean, rawDuration: number | undefined): void {
     if (++this.packets > PROBE_LIMITS.maxFrames) return;
-    const pts = raw * this.tickMultiplier;
+    const pts = rawPts * this.tickMultiplier;
     this.all.push(pts);
-    if (flags.includes('K')) this.keys.push(pts);
+    if (key) this.keys.push(pts);
     if (pts >= this.lastPts) {
       this.lastPts = pts;
-      const d = toInt(f.duration);
-      this.lastDuration = d !== undefined && d > 0 ? d * this.tickMultiplier : undefined;
+      this.lastDuration = rawDuration !== undefined && rawDuration > 0 ? rawDuration * this.tickMultiplier : undefined;
     }
   }
 }
