@@ -3,8 +3,6 @@ import { getQueryParam } from 'hono/utils/url';
 import type { Origin } from '../origin.js';
 import type { MediaLibrary } from '../library/media-library.js';
 import type { MediaKind } from '../store/content-store.js';
-import { segmentNumberFromFileName } from '../plan/plan.js';
-import { findRendition, segmentCountOf } from '../plan/renditions.js';
 import { PEER_HEADER } from '../coordinate/peer.js';
 import { clientFrom } from './client.js';
 import { PREFETCH_HEADER } from './headers.js';
@@ -54,7 +52,7 @@ export function segmentFront({ library, origin, warm, guards, cors }: SegmentFro
   const corsPairs = corsHeaders(cors).flatMap(([name, value]) => [name.toLowerCase(), value]);
   const serve = async (req: IncomingMessage, res: ServerResponse, next: () => void, target: RegExpExecArray): Promise<void> => {
     const started = performance.now();
-    const [url, hash, kindName, renditionId, file] = target as unknown as [string, string, MediaKind, string, string];
+    const [url, hash, kindName, renditionId] = target as unknown as [string, string, MediaKind, string];
     const queryAt = url.indexOf('?');
     const routed = queryAt < 0 ? url : url.slice(0, queryAt);
     const entry = warm.hot.get(routed.slice(PREFIX.length));
@@ -63,10 +61,8 @@ export function segmentFront({ library, origin, warm, guards, cors }: SegmentFro
     const query = (name: string) => (queryAt < 0 ? undefined : (getQueryParam(url, name) as string | undefined));
     const header = (name: string) => headers[name] as string | undefined;
     for (const guard of guards) await guard(routed, query, header);
+    // A content whose file changed or went is gone: the app says so.
     const content = await library.get(hash);
-    const number = file === 'init.mp4' ? 0 : segmentNumberFromFileName(content.plan.segmentTemplate, file);
-    if (number === undefined) return next();
-    const segmentCount = segmentCountOf(content.plan, findRendition(content.plan, kindName, renditionId));
     const answer = answerBytes(entry.body, entry.etag, header('if-none-match'), header('range'));
     if (answer.status === 416) return next();
     const out = [
@@ -83,7 +79,7 @@ export function segmentFront({ library, origin, warm, guards, cors }: SegmentFro
     res.writeHead(answer.status, out);
     res.end(req.method === 'HEAD' ? undefined : answer.body);
     const client = clientFrom(header('x-playback-session-id'), header('x-forwarded-for'), header('user-agent'), req.socket.remoteAddress);
-    warm.noteHit({ client, content, kind: kindName, renditionId, number, segmentCount, seconds: (performance.now() - started) / 1000 });
+    warm.noteHit({ client, content, kind: kindName, renditionId, number: entry.number, segmentCount: entry.segmentCount, seconds: (performance.now() - started) / 1000 });
   };
   return (req, res, next) => {
     const target = req.method === 'GET' || req.method === 'HEAD' ? SEGMENT_TARGET.exec(req.url ?? '') : null;

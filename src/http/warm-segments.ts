@@ -24,6 +24,9 @@ import { StartTracker } from './start-tracker.js';
 export interface WarmEntry extends CachedBody {
   /** The Link preload of the next segment, when the origin sends one (unsigned deployments). */
   link: string | undefined;
+  /** 1-based segment number, or 0 for the init segment, and the rendition's segment count (a content's plan never changes). */
+  number: number;
+  segmentCount: number;
 }
 
 /** A memory hit, for the books. */

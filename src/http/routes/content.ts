@@ -140,7 +140,7 @@ function segmentHandler(deps: AppDeps, warm: WarmSegments, withContent: (c: Cont
       // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
       // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
       const link = next <= segmentCount && !signer ? `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin` : undefined;
-      cached = { body, etag: etagOf(body), link };
+      cached = { body, etag: etagOf(body), link, number: position, segmentCount };
       // A degraded segment is replaced by its normal encode soon: not kept here, and not cached for long downstream.
       if (!origin.isDegraded(body)) warm.hot.set(key, cached);
     }
