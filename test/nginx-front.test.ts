@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaFolder, testSource } from './support/media.js';
 import { rawRequest } from './support/raw-http.js';
 import { NO_PREFETCH, testServer, type TestServer } from './support/server.js';
+import { UrlSigner } from '../src/http/signing.js';
 
 const DEPLOY = fileURLToPath(new URL('../deploy/nginx/', import.meta.url));
 /** jitseg's ETag (a hash of the bytes) and nginx's (mtime-size in hex): which server answered. */
@@ -226,9 +227,9 @@ describe('the nginx front (deploy/nginx/jitseg.conf)', () => {
 
 describe('the origin\'s warm-segment front', () => {
   // The same file by the front (plain target) and by the app (an escape in the query, which the front leaves alone).
-  const both = async (urlPath: string, init: RequestInit = {}) => {
-    const ask = (target: string) => rawRequest(server.url, target, { method: init.method ?? 'GET', headers: { 'X-Request-Id': 'same-id', ...(init.headers as Record<string, string>) } });
-    return [await ask(urlPath), await ask(`${urlPath}?x=%41`)] as const;
+  const both = async (urlPath: string, init: RequestInit = {}, base = server.url) => {
+    const ask = (target: string) => rawRequest(base, target, { method: init.method ?? 'GET', headers: { 'X-Request-Id': 'same-id', ...(init.headers as Record<string, string>) } });
+    return [await ask(urlPath), await ask(`${urlPath}${urlPath.includes('?') ? '&' : '?'}x=%41`)] as const;
   };
   const comparable = (headers: Record<string, string>) => {
     const { date: _date, ...rest } = headers;
@@ -250,5 +251,31 @@ describe('the origin\'s warm-segment front', () => {
     const [front] = await both(urlPath);
     expect(front.headers['link']).toBe('<segment_2.m4s>; rel=preload; as=fetch; crossorigin');
     expect(front.headers['cache-control']).toBe(IMMUTABLE);
+  });
+
+  it('with signed URLs: runs the signing guard on warm hits (a bad or missing signature is the app\'s 403), and answers a signed one as the app does', async () => {
+    const key = 'front-signing-key-0123456789abcdef';
+    const signed = await testServer(await mediaFolder({ 'small.mp4': await testSource('small') }), NO_PREFETCH, { signKey: key });
+    try {
+      const query = await new UrlSigner(key).query(UrlSigner.contentScope(hash), Math.floor(Date.now() / 1000) + 3600);
+      const registered = await (await fetch(`${signed.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'small.mp4' }) })).json();
+      expect(registered.hash).toBe(hash);
+      const urlPath = `${video}/segment_1.m4s`;
+      expect((await fetch(`${signed.url}${urlPath}${query}`)).status).toBe(200);
+      // Now warm: the front has it, and must still refuse what the app refuses.
+      for (const target of [urlPath, `${urlPath}${query.replace(/sig=./, 'sig=A')}`, `${urlPath}?exp=1&sig=x`]) {
+        const refused = await rawRequest(signed.url, target);
+        expect(refused.status, target).toBe(403);
+        expect(refused.headers['content-type']).toMatch(/application\/json/);
+      }
+      const [front, app] = await both(`${urlPath}${query}`, {}, signed.url);
+      expect(front.status).toBe(200);
+      expect(front.status).toBe(app.status);
+      expect(comparable(front.headers)).toEqual(comparable(app.headers));
+      expect(front.body.equals(app.body)).toBe(true);
+      expect(front.headers['link']).toBeUndefined();
+    } finally {
+      await signed.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { checkAdminToken } from './middleware/admin-auth.js';
-import { checkKeySession } from './middleware/key-sessions.js';
+import { checkKeySession, isKeyArea } from './middleware/key-sessions.js';
 import { checkSignedUrl } from './middleware/signed-urls.js';
 import type { UrlSigner } from './signing.js';
 
@@ -11,20 +11,28 @@ import type { UrlSigner } from './signing.js';
  * Each resolves, or rejects with ForbiddenError. The checks themselves live
  * in middleware/ and are shared with the edge.
  */
-export type RequestGuard = (routed: string, query: (name: string) => string | undefined, header: (name: string) => string | undefined) => void | Promise<void>;
+export interface GuardedRequest {
+  /** The path Hono routes on. */
+  readonly path: string;
+  query(name: string): string | undefined;
+  header(name: string): string | undefined;
+}
+
+/** Returns nothing when it has nothing to wait for (the front then waits for nothing). */
+export type RequestGuard = (request: GuardedRequest) => void | Promise<void>;
 
 export function originGuards({ signer, adminToken }: { signer?: UrlSigner | undefined; adminToken?: string | undefined }): RequestGuard[] {
   const guards: RequestGuard[] = [];
-  if (signer) guards.push((routed, query) => checkSignedUrl(signer, routed, query));
-  guards.push((routed, query) => checkKeySession(signer, routed, query));
-  if (adminToken) guards.push((routed, _query, header) => checkAdminToken(adminToken, routed, header('authorization')));
+  if (signer) guards.push((request) => checkSignedUrl(signer, request.path, (name) => request.query(name)));
+  guards.push((request) => (isKeyArea(request.path) ? checkKeySession(signer, request.path, (name) => request.query(name)) : undefined));
+  if (adminToken) guards.push((request) => checkAdminToken(adminToken, request.path, request.header('authorization')));
   return guards;
 }
 
 /** A guard as Hono middleware: it sees the path Hono routes on, and Hono's reading of the query and headers. */
 export function guardMiddleware(guard: RequestGuard): MiddlewareHandler {
   return async function guarded(c, next) {
-    await guard(c.req.path, (name) => c.req.query(name), (name) => c.req.header(name));
+    await guard({ path: c.req.path, query: (name) => c.req.query(name), header: (name) => c.req.header(name) });
     await next();
   };
 }
