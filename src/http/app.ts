@@ -26,14 +26,8 @@ export type { AppDeps } from './deps.js';
  * content, so segments are immutable and CDN-cacheable for a year;
  * /vod/{path}/… resolves a path on the first request and points players at
  * those hash-addressed URLs.
- */
-
-export function createApp(deps: AppDeps): Hono<AppEnv> {
-  return createHttp(deps).app;
-}
-
-/**
- * The app, and the warm-segment front to put before it on a Node server
+ *
+ * Returns the app, and the warm-segment front to put before it on a Node server
  * (listen.ts): both answer segments from one memory cache and run one list
  * of guards. No front with debug logging on (the app's access log then
  * writes a line per served request).
