@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything jitseg needs on a Debian/Ubuntu machine with Node 20:
 # system packages (ffmpeg, redis-server; with --test also chromium for the
-# browser-player tests) and the npm dependencies (which ship the Shaka Packager
+# browser-player tests and nginx-light for the nginx front test) and the npm dependencies (which ship the Shaka Packager
 # binary). Safe to run again: it only does what is missing.
 set -euo pipefail
 for_tests=false
@@ -20,6 +20,8 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if $for_tests && [ -z "${JITSEG_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
+# The nginx front test (test/nginx-front.test.ts) runs deploy/nginx/jitseg.conf with Debian's nginx.
+if $for_tests && ! command -v nginx >/dev/null 2>&1; then missing+=(nginx-light); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""

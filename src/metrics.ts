@@ -140,9 +140,9 @@ export class Metrics {
   private hits = 0;
   private misses = 0;
 
-  hit(tier: 'memory' | 'disk'): void {
-    this.hits++;
-    this.cacheHits.inc({ tier });
+  hit(tier: 'memory' | 'disk', count = 1): void {
+    this.hits += count;
+    this.cacheHits.inc({ tier }, count);
   }
 
   miss(): void {

@@ -8,7 +8,7 @@ import { DegradedSegments } from './coordinate/degraded-segments.js';
 import { degradePolicy } from './coordinate/degrade.js';
 import { RenditionHealth } from './coordinate/rendition-health.js';
 import { EncodeQueue } from './coordinate/encode-queue.js';
-import { createApp } from './http/app.js';
+import { createHttp } from './http/app.js';
 import { ImageStore } from './store/image-store.js';
 import { ThumbnailOrigin } from './thumbnail-origin.js';
 import { jpegProblem } from './transcode/thumbnails.js';
@@ -179,7 +179,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     logger,
   });
   metrics.registry.registerMetric(thumbnails.made);
-  const app = createApp({
+  const { app, front } = createHttp({
     droppedRenditions: (hash) => renditions.dropped(hash),
     library,
     thumbnails,
@@ -232,7 +232,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
   // The first probe must not wait for a worker to load its modules.
   await probeWorkerLoaded;
-  const server = await listen(app.fetch, config.port, config.host);
+  const server = await listen(app.fetch, config.port, config.host, front);
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

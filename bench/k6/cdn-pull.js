@@ -46,7 +46,7 @@ export const options = {
   thresholds: {
     http_req_failed: ['rate<0.001'],
     checks: ['rate>0.999'],
-    // Cold, and VUS encodes at once: allow for queueing on the origin's cores.
+    // Cold, VUS requests in flight: the origin encodes encoder.workers at a time and queues the rest.
     segment_duration_ms: [`p(95)<${envNumber(__ENV, 'SEGMENT_P95_MS', 15000)}`],
     cdn_pull_skipped: ['count==0'],
   },

@@ -95,7 +95,11 @@ export function parseDuration(text) {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
   /** @type {RegExpExecArray | null} */
   let m;
-  while ((m = re.exec(s)) !== null) ms += Number(m[1]) * (unit[/** @type {string} */ (m[2])] ?? 0);
+  // No `??` or `?.` in these scripts: k6 releases before v0.52 (Babel) reject them (see syntax.mjs).
+  while ((m = re.exec(s)) !== null) {
+    const factor = unit[/** @type {string} */ (m[2])];
+    ms += Number(m[1]) * (factor === undefined ? 0 : factor);
+  }
   return ms;
 }
 

@@ -21,6 +21,13 @@ import {
   resolveUrl,
   urlName,
 } from './lib.js';
+import { K6_SCRIPTS, K6_TARGET, newerSyntax } from './syntax.mjs';
+
+// --- the scripts load on older k6 (no syntax newer than ES2017) -------------------------------
+for (const script of K6_SCRIPTS) {
+  const newer = newerSyntax(new URL(script, import.meta.url).pathname);
+  assert.deepEqual(newer, [], `${script} uses syntax newer than ${K6_TARGET}`);
+}
 
 // --- fixed cases -----------------------------------------------------------------------------
 assert.equal(parseDuration('30s'), 30000);

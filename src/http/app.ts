@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorResponse } from './errors.js';
 import { accessLog } from './middleware/access-log.js';
-import { adminAuth } from './middleware/admin-auth.js';
 import { cors, ORIGIN_EXPOSED_HEADERS } from './middleware/cors.js';
 import { requestId } from './middleware/request-id.js';
-import { signedUrls } from './middleware/signed-urls.js';
-import { keySessions } from './middleware/key-sessions.js';
+import { guardMiddleware, originGuards } from './guards.js';
+import { segmentFront, type FrontHandler } from './segment-front.js';
+import { WarmSegments } from './warm-segments.js';
 import { manifestResponder } from './manifests.js';
 import { adminRoutes } from './routes/admin.js';
 import { contentRoutes } from './routes/content.js';
@@ -26,17 +26,22 @@ export type { AppDeps } from './deps.js';
  * content, so segments are immutable and CDN-cacheable for a year;
  * /vod/{path}/… resolves a path on the first request and points players at
  * those hash-addressed URLs.
+ *
+ * Returns the app, and the warm-segment front to put before it on a Node server
+ * (listen.ts): both answer segments from one memory cache and run one list
+ * of guards. No front with debug logging on (the app's access log then
+ * writes a line per served request).
  */
-
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export function createHttp(deps: AppDeps): { app: Hono<AppEnv>; front: FrontHandler | undefined } {
   const app = new Hono<AppEnv>();
+  const corsOptions = { exposeHeaders: ORIGIN_EXPOSED_HEADERS };
+  const guards = originGuards(deps);
+  const warm = new WarmSegments(deps.metrics, deps.prefetcher, deps.memoryCacheBytes ?? 256 * 1024 * 1024);
   // Order matters: CORS and the request id wrap everything, refusals included.
-  app.use('*', cors({ exposeHeaders: ORIGIN_EXPOSED_HEADERS }));
+  app.use('*', cors(corsOptions));
   app.use('*', requestId());
   app.use('*', accessLog(deps.logger));
-  if (deps.signer) app.use('*', signedUrls(deps.signer));
-  app.use('*', keySessions(deps.signer));
-  if (deps.adminToken) app.use('*', adminAuth(deps.adminToken));
+  for (const guard of guards) app.use('*', guardMiddleware(guard));
   app.onError((err, c) => errorResponse(c, err, deps.logger.child({ requestId: c.get('requestId') })));
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
@@ -48,8 +53,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Before the content routes: their /:kind/:rendition/:file would take thumbs/{track}/….
   if (deps.thumbnails) app.route('/', thumbnailRoutes(deps, deps.thumbnails));
   if (deps.subtitles) app.route('/', subtitleRoutes(deps, deps.subtitles, manifest));
-  app.route('/', contentRoutes(deps, manifest));
+  app.route('/', contentRoutes(deps, manifest, warm));
   app.route('/', vodRoutes(deps, manifest));
   app.route('/', keyRoutes(deps));
-  return app;
+  const front = deps.logger.isLevelEnabled('debug') ? undefined : segmentFront({ library: deps.library, origin: deps.origin, warm, guards, cors: corsOptions });
+  return { app, front };
 }

@@ -7,9 +7,13 @@ import type { Context } from 'hono';
  * appends the viewer's address to what it was given).
  */
 export function clientOf(c: Context): string {
-  const session = c.req.header('x-playback-session-id');
-  if (session) return `session:${session.slice(0, 128)}`;
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  const address = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || incoming?.socket?.remoteAddress || '?';
-  return `${address}|${(c.req.header('user-agent') ?? '').slice(0, 256)}`;
+  return clientFrom(c.req.header('x-playback-session-id'), c.req.header('x-forwarded-for'), c.req.header('user-agent'), incoming?.socket?.remoteAddress);
+}
+
+/** The same from the request's headers and socket address (the warm-segment front has no Hono context). */
+export function clientFrom(session: string | undefined, forwardedFor: string | undefined, userAgent: string | undefined, remoteAddress: string | undefined): string {
+  if (session) return `session:${session.slice(0, 128)}`;
+  const address = forwardedFor?.split(',')[0]?.trim() || remoteAddress || '?';
+  return `${address}|${(userAgent ?? '').slice(0, 256)}`;
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { getRequestListener, RequestError } from '@hono/node-server';
+import type { FrontHandler } from './segment-front.js';
 
 /**
  * A Hono app on a Node HTTP server (the origin and the Node edge). Like
@@ -10,8 +11,10 @@ import { getRequestListener, RequestError } from '@hono/node-server';
  */
 type FetchCallback = Parameters<typeof getRequestListener>[0];
 
-export function listen(fetch: FetchCallback, port: number, hostname: string): Promise<Server> {
-  const server = createServer(getRequestListener(fetch, { hostname, errorHandler: refuse }));
+export function listen(fetch: FetchCallback, port: number, hostname: string, front?: FrontHandler): Promise<Server> {
+  const app = getRequestListener(fetch, { hostname, errorHandler: refuse });
+  // The warm-segment front answers what it can and hands the rest to the app (segment-front.ts).
+  const server = createServer(front ? (req, res) => front(req, res, () => void app(req, res)) : app);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, hostname, () => {

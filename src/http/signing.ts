@@ -88,6 +88,8 @@ export function hasAdminToken(authorization: string | undefined, token: string):
 export function isSignedArea(routed: string): boolean {
   // The one path of that family outside the area: the admin's content list (GET/POST /api/v1/content).
   if (routed === '/api/v1/content') return false;
+  // The players' hot path, answered without folding: these prefixes are in the area however the rest is spelled.
+  if (routed.startsWith('/api/v1/content/') || routed.startsWith('/vod/')) return true;
   return [foldPath(routed), routed.toLowerCase().split(/[/\\]+/).filter(Boolean)].some(
     ([first, second, third]) => first === 'vod' || (first === 'api' && second === 'v1' && third === 'content'),
   );

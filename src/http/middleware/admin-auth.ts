@@ -13,10 +13,14 @@ import { hasAdminToken, isPlayerRoute } from '../signing.js';
  */
 export function adminAuth(token: string, isPublic: (routed: string) => boolean = isPublicPath): MiddlewareHandler {
   return async function adminAuth(c, next) {
-    const routed = c.req.path;
-    if (!isPublic(routed) && !isPlayerRoute(routed) && !hasAdminToken(c.req.header('authorization'), token)) {
-      throw new ForbiddenError('this endpoint needs the admin token (Authorization: Bearer …)');
-    }
+    checkAdminToken(token, c.req.path, c.req.header('authorization'), isPublic);
     await next();
   };
+}
+
+/** The guard itself (also run by the warm-segment front, http/segment-front.ts): returns, or throws ForbiddenError. */
+export function checkAdminToken(token: string, routed: string, authorization: string | undefined, isPublic: (routed: string) => boolean = isPublicPath): void {
+  if (!isPublic(routed) && !isPlayerRoute(routed) && !hasAdminToken(authorization, token)) {
+    throw new ForbiddenError('this endpoint needs the admin token (Authorization: Bearer …)');
+  }
 }

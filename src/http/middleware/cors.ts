@@ -15,10 +15,10 @@ export interface CorsOptions {
 const ALLOW_METHODS = 'GET, HEAD, POST, OPTIONS';
 
 export function cors(options: CorsOptions): MiddlewareHandler {
-  const expose = options.exposeHeaders.join(', ');
+  const [allowOrigin, expose] = corsHeaders(options) as [[string, string], [string, string]];
   const set = (headers: Headers) => {
-    headers.set('Access-Control-Allow-Origin', '*');
-    headers.set('Access-Control-Expose-Headers', expose);
+    headers.set(...allowOrigin);
+    headers.set(...expose);
     if (!/(^|,)\s*origin\s*(,|$)/i.test(headers.get('Vary') ?? '')) headers.append('Vary', 'Origin');
   };
   return async function cors(c, next) {
@@ -37,3 +37,12 @@ export function cors(options: CorsOptions): MiddlewareHandler {
 
 /** What the origin lets players read. */
 export const ORIGIN_EXPOSED_HEADERS = ['Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Cache-Control', 'Date', 'X-Request-Id'];
+
+/** The headers cors() gives a response that has no Vary of its own (the warm-segment front writes these). */
+export function corsHeaders(options: CorsOptions): [string, string][] {
+  return [
+    ['Access-Control-Allow-Origin', '*'],
+    ['Access-Control-Expose-Headers', options.exposeHeaders.join(', ')],
+    ['Vary', 'Origin'],
+  ];
+}

@@ -16,21 +16,26 @@ export const KEYS_PATH = '/api/v1/keys';
  */
 export function keySessions(signer: UrlSigner | undefined): MiddlewareHandler {
   return async function keySessions(c, next) {
-    const routed = c.req.path;
-    if (isKeyArea(routed)) {
-      if (routed !== KEYS_PATH) throw new ForbiddenError('this path is not one a signature can grant');
-      const hash = c.req.query('content');
-      if (!hash || !/^[0-9a-f]{64}$/.test(hash)) throw new ForbiddenError('the key endpoint needs content={hash} and a signature for it');
-      // Without signing configured there is no session to check: keys are never given out.
-      if (!signer) throw new ForbiddenError('keys are only given to signed sessions, and this server signs none');
-      await signer.verify(UrlSigner.contentScope(hash), c.req.query('exp'), c.req.query('sig'));
-    }
+    await checkKeySession(signer, c.req.path, (name) => c.req.query(name));
     await next();
   };
 }
 
+/** The guard itself (also run by the warm-segment front, http/segment-front.ts): resolves, or rejects with ForbiddenError. */
+export async function checkKeySession(signer: UrlSigner | undefined, routed: string, query: (name: string) => string | undefined): Promise<void> {
+  if (!isKeyArea(routed)) return;
+  if (routed !== KEYS_PATH) throw new ForbiddenError('this path is not one a signature can grant');
+  const hash = query('content');
+  if (!hash || !/^[0-9a-f]{64}$/.test(hash)) throw new ForbiddenError('the key endpoint needs content={hash} and a signature for it');
+  // Without signing configured there is no session to check: keys are never given out.
+  if (!signer) throw new ForbiddenError('keys are only given to signed sessions, and this server signs none');
+  await signer.verify(UrlSigner.contentScope(hash), query('exp'), query('sig'));
+}
+
 /** Any spelling of a path under /api/v1/keys (case, repeated or back slashes): guarded, and only the exact one served. */
 export function isKeyArea(routed: string): boolean {
+  // The players' hot path, answered without splitting: its third segment is "content".
+  if (routed.startsWith('/api/v1/content/')) return false;
   const [first, second, third] = routed.toLowerCase().split(/[/\\]+/).filter(Boolean);
   return first === 'api' && second === 'v1' && third !== undefined && third.startsWith('keys');
 }

@@ -14,10 +14,14 @@ const VALID_ID = /^[\w.:-]{1,64}$/;
  */
 export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }> {
   return async function requestId(c, next) {
-    const given = c.req.header('x-request-id');
-    const id = given && VALID_ID.test(given) ? given : crypto.randomUUID();
+    const id = requestIdFor(c.req.header('x-request-id'));
     c.set('requestId', id);
     await next();
     c.res.headers.set('X-Request-Id', id);
   };
+}
+
+/** The caller's id when it is a sane token, else a new one (also used by the warm-segment front). */
+export function requestIdFor(given: string | undefined): string {
+  return given && VALID_ID.test(given) ? given : crypto.randomUUID();
 }

@@ -13,12 +13,15 @@ import { isSignedArea, UrlSigner } from '../signing.js';
  */
 export function signedUrls(signer: UrlSigner): MiddlewareHandler {
   return async function signedUrls(c, next) {
-    const routed = c.req.path;
-    if (isSignedArea(routed)) {
-      const scope = UrlSigner.scopeOf(routed);
-      if (!scope) throw new ForbiddenError('this path is not one a signature can grant');
-      await signer.verify(scope, c.req.query('exp'), c.req.query('sig'));
-    }
+    await checkSignedUrl(signer, c.req.path, (name) => c.req.query(name));
     await next();
   };
+}
+
+/** The guard itself (also run by the warm-segment front, http/segment-front.ts): resolves, or rejects with ForbiddenError. */
+export async function checkSignedUrl(signer: UrlSigner, routed: string, query: (name: string) => string | undefined): Promise<void> {
+  if (!isSignedArea(routed)) return;
+  const scope = UrlSigner.scopeOf(routed);
+  if (!scope) throw new ForbiddenError('this path is not one a signature can grant');
+  await signer.verify(scope, query('exp'), query('sig'));
 }

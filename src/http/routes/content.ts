@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../../errors.js';
 import type { Content } from '../../library/media-library.js';
 import { dashManifest } from '../../manifest/dash.js';
@@ -9,14 +8,14 @@ import { PEER_HEADER } from '../../coordinate/peer.js';
 import { findRendition, segmentCountOf } from '../../plan/renditions.js';
 import { segmentFileName, segmentNumberFromFileName } from '../../plan/plan.js';
 import type { MediaKind } from '../../store/content-store.js';
-import { contentUrls, etagOf, type CachedBody } from '../body-cache.js';
+import { contentUrls, etagOf } from '../body-cache.js';
 import { clientOf } from '../client.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { PREFETCH_HEADER } from '../headers.js';
 import { childQuery, contentFigures, manifestProtection, CONTENT_MANIFEST_TTL, DASH_TYPE, HLS_TYPE, type ManifestResponder } from '../manifests.js';
 import { sendBytes } from '../serve-bytes.js';
 import { offeredSubtitles, subtitleInfo } from '../subtitle-list.js';
-import { StartTracker } from '../start-tracker.js';
+import { WarmSegments } from '../warm-segments.js';
 import { thumbnailInfo, thumbnailManifestEntries } from './thumbnails.js';
 
 /**
@@ -27,9 +26,7 @@ import { thumbnailInfo, thumbnailManifestEntries } from './thumbnails.js';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A degraded segment (coordinate/degraded-segments.ts): caches ask again soon and then get the normal encode. */
 const DEGRADED = 'public, max-age=10';
-const mediaType = (kind: MediaKind) => (kind === 'video' ? 'video/mp4' : 'audio/mp4');
-
-export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<AppEnv> {
+export function contentRoutes(deps: AppDeps, manifest: ManifestResponder, warm: WarmSegments): Hono<AppEnv> {
   const { library, origin, signer } = deps;
   const app = new Hono<AppEnv>();
   const withContent = async (c: Context): Promise<Content> => library.get(c.req.param('hash') ?? '');
@@ -94,18 +91,13 @@ export function contentRoutes(deps: AppDeps, manifest: ManifestResponder): Hono<
       : manifest(c, content, `audio/${found.rendition.id}`, () => audioMediaPlaylist(plan, found.rendition, query, protection), HLS_TYPE, CONTENT_MANIFEST_TTL);
   });
 
-  app.get('/api/v1/content/:hash/:kind/:rendition/:file', segmentHandler(deps, withContent, mediaKind));
+  app.get('/api/v1/content/:hash/:kind/:rendition/:file', segmentHandler(deps, warm, withContent, mediaKind));
   return app;
 }
 
 /** A media or init segment: from memory, the store, a peer or a new encode. */
-function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Content>, mediaKind: (c: Context) => MediaKind) {
+function segmentHandler(deps: AppDeps, warm: WarmSegments, withContent: (c: Context) => Promise<Content>, mediaKind: (c: Context) => MediaKind) {
   const { origin, signer } = deps;
-  const hot = new LRUCache<string, CachedBody>({
-    maxSize: deps.memoryCacheBytes ?? 256 * 1024 * 1024,
-    sizeCalculation: (v) => Math.max(1, v.body.length),
-  });
-  const starts = new StartTracker();
   return async (c: Context<AppEnv>) => {
     const started = performance.now();
     const content = await withContent(c);
@@ -115,41 +107,51 @@ function segmentHandler(deps: AppDeps, withContent: (c: Context) => Promise<Cont
     const number: number | 'init' | undefined = file === 'init.mp4' ? 'init' : segmentNumberFromFileName(content.plan.segmentTemplate, file);
     if (number === undefined) throw new NotFoundError(`no segment "${file}"`);
     const request = { content, kind, renditionId, number };
-    const key = `${content.metadata.hash}/${kind}/${renditionId}/${file}`;
+    const key = WarmSegments.key(content.metadata.hash, kind, renditionId, file);
     if (c.req.header(PEER_HEADER)) {
       // Another instance asking for what we have: the store only, no encode, no prefetch.
-      const body = hot.get(key)?.body ?? (await origin.getStored(request));
+      const body = warm.hot.get(key)?.body ?? (await origin.getStored(request));
       return sendBytes(c, { body, etag: etagOf(body), contentType: 'application/octet-stream', cacheControl: 'no-store' });
     }
     const segmentCount = segmentCountOf(content.plan, findRendition(content.plan, kind, renditionId));
     const client = clientOf(c);
     // The edge warming its cache: queued behind players, and not a player's position to prefetch from.
     const edgePrefetch = c.req.header(PREFETCH_HEADER) === '1';
-    // Judged (and the player's position kept) on memory hits too: a seek is a jump from where the player was.
-    const start = !edgePrefetch && starts.isStart({ client, hash: content.metadata.hash, kind, number: number === 'init' ? 0 : number });
-    const prefetch = () => {
-      if (!edgePrefetch) deps.prefetcher.onRequest({ client, content, kind, renditionId, number: number === 'init' ? 0 : number, segmentCount });
-    };
-    let cached = hot.get(key);
+    const position = number === 'init' ? 0 : number;
+    let cached = warm.hot.get(key);
     if (cached) {
-      deps.metrics.hit('memory');
-      if (!edgePrefetch) deps.metrics.segmentLatency.observe({ path: 'warm' }, (performance.now() - started) / 1000);
-      prefetch();
+      // The books of a player's hit are kept after the response (warm-segments.ts); an edge prefetch only counts.
+      if (edgePrefetch) deps.metrics.hit('memory');
+      else warm.noteHit({ client, content, kind, renditionId, number: position, segmentCount, seconds: (performance.now() - started) / 1000 });
     } else {
+      // Judged (and the player's position kept) after every hit before it: a seek is a jump from where the player was.
+      warm.flush();
+      const start = !edgePrefetch && warm.starts.isStart({ client, hash: content.metadata.hash, kind, number: position });
       // Prefetch is set off once this request holds its place in the encode queue.
+      const prefetch = () => {
+        if (!edgePrefetch) deps.prefetcher.onRequest({ client, content, kind, renditionId, number: position, segmentCount });
+      };
       const requestId = c.get('requestId');
       const reason = edgePrefetch ? 'prefetch' : start ? 'start' : 'request';
       // An edge prefetch has no player behind it to go away.
       const gone = edgePrefetch ? undefined : c.req.raw.signal;
       const body = await origin.get(request, { onScheduled: prefetch, client, requestId, reason, ...(gone ? { gone } : {}) });
-      cached = { body, etag: etagOf(body) };
+      const next = position + 1;
+      // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
+      // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
+      const link = next <= segmentCount && !signer ? `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin` : undefined;
+      cached = { body, etag: etagOf(body), link, number: position, segmentCount };
       // A degraded segment is replaced by its normal encode soon: not kept here, and not cached for long downstream.
-      if (!origin.isDegraded(body)) hot.set(key, cached);
+      if (!origin.isDegraded(body)) warm.hot.set(key, cached);
     }
-    const next = number === 'init' ? 1 : number + 1;
-    // Origin-assisted prefetch for CDNs: the next segment of this rendition. Not with signed URLs: this response is
-    // cached for a year and shared, and must not carry one viewer's signature (and its expiry) to the next.
-    if (next <= segmentCount && !signer) c.header('Link', `<${segmentFileName(content.plan.segmentTemplate, next)}>; rel=preload; as=fetch; crossorigin`);
-    return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: origin.isDegraded(cached.body) ? DEGRADED : IMMUTABLE });
+    if (cached.link) c.header('Link', cached.link);
+    return sendBytes(c, { ...cached, contentType: mediaType(kind), cacheControl: segmentCacheControl(origin, cached.body) });
   };
 }
+
+/** Cache-Control of a segment response: a year, immutable; a degraded one only briefly. */
+export function segmentCacheControl(origin: { isDegraded(body: Uint8Array): boolean }, body: Uint8Array): string {
+  return origin.isDegraded(body) ? DEGRADED : IMMUTABLE;
+}
+
+export const mediaType = (kind: MediaKind) => (kind === 'video' ? 'video/mp4' : 'audio/mp4');
