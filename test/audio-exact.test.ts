@@ -1,7 +1,13 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultStreamingConfig } from '../src/config/config.js';
+import { setSequenceNumber } from '../src/package/fmp4.js';
+import { packageSpans } from '../src/package/package.js';
+import { makePlan } from '../src/plan/plan.js';
+import { probeSource } from '../src/probe/index.js';
+import { encodeAudioRun } from '../src/transcode/audio-run.js';
 import { parseM3u8, parseMpd } from './support/conformance.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
@@ -18,10 +24,15 @@ import { encoderWith, testServer } from './support/server.js';
  * frame is decoded with the frame before it, so a stream that starts on the
  * source's first frame without the encoder's priming frame before it decodes
  * its first ~448 samples as silence.
+ *
+ * The origin makes each segment alone (a span); a run makes several at once
+ * (transcode/audio-run.ts). Run-made segments must be the span-made ones byte
+ * for byte, so a stream mixing them is sample-exact too.
  */
 
 const RATE = 48_000;
 const SECONDS = 10;
+const SEGMENT_SECONDS = 3;
 const video = ['-f', 'lavfi', '-i', `testsrc=size=160x120:rate=25:duration=${SECONDS}`];
 const noise = (rate: number) => ['-f', 'lavfi', '-i', `anoisesrc=color=pink:seed=7:amplitude=0.3:sample_rate=${rate}:duration=${SECONDS},aformat=channel_layouts=stereo`];
 const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'];
@@ -91,7 +102,7 @@ beforeAll(async () => {
     await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...kind.args, files[kind.file]!]);
   }
   // 3 s segments: a first one of 2 s, then 3 s ones: three joins in 10 s.
-  server = await testServer(await mediaFolder(files), { segment_duration: 3, encoder: encoderWith({ preset: 'ultrafast' }) });
+  server = await testServer(await mediaFolder(files), { segment_duration: SEGMENT_SECONDS, encoder: encoderWith({ preset: 'ultrafast' }) });
 });
 
 afterAll(async () => {
@@ -177,6 +188,18 @@ function expectSampleExact(label: string, source: Decoded, output: Decoded, dura
   expect(Math.abs(outputOffset - sourceOffset), `${label}: A/V offset ${outputOffset.toFixed(6)} s vs the source's ${sourceOffset.toFixed(6)} s`).toBeLessThanOrEqual(1 / RATE);
 }
 
+/** Every audio segment of a source made by runs that start at the given segment indexes, as the origin stores them. */
+async function makeByRuns(source: string, cuts: number[]): Promise<Buffer[]> {
+  const plan = makePlan(await probeSource(source), { ...defaultStreamingConfig(), segment_duration: SEGMENT_SECONDS });
+  const audio = plan.audio[0]!;
+  const made: Buffer[] = [];
+  for (const [from, to] of [0, ...cuts].map((c, i, all) => [c, all[i + 1]] as const)) {
+    const encoded = await encodeAudioRun(source, plan, audio, audio.segments.slice(from, to), await mkdtemp(path.join(work, 'run-')));
+    for (const packaged of await packageSpans(encoded.spans, 'audio')) made.push(Buffer.from(setSequenceNumber(packaged.segment, made.length + 1)));
+  }
+  return made;
+}
+
 describe('sample-exact audio', () => {
   it.each(KINDS)('$name: output sample k is source sample k, from the first sample, at every join, with the A/V offset, in HLS and DASH', async (kind) => {
     const source = path.join(work, kind.file);
@@ -186,9 +209,20 @@ describe('sample-exact audio', () => {
     const hls = parseM3u8(await (await fetch(master)).text());
     const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
     const videoUri = new URL(hls.playlists[0].uri, master).href;
-    const durations = parseM3u8(await (await fetch(audioUri)).text()).segments.map((s: { duration: number }) => s.duration);
+    const audioList = parseM3u8(await (await fetch(audioUri)).text());
+    const durations = audioList.segments.map((s: { duration: number }) => s.duration);
     expect(durations.length).toBeGreaterThanOrEqual(4);
     expectSampleExact('HLS', src, await decoded(audioUri, videoUri, path.join(work, `${kind.file}.hls.f32`)), durations);
+
+    // The same segments from two runs, [1, 2] and [3 … last] (joins inside a run and between runs): the bytes the
+    // origin served for each, and a stream of odd segments from the runs and even ones from the origin, sample-exact.
+    const bytes = async (uri: string) => Buffer.from(await (await fetch(new URL(uri, audioUri))).arrayBuffer());
+    const served = await Promise.all(audioList.segments.map((s: { uri: string }) => bytes(s.uri)));
+    const runMade = await makeByRuns(source, [2]);
+    expect(runMade.map((b, i) => (b.equals(served[i]!) ? 'same' : `segment ${i + 1} differs`))).toEqual(served.map(() => 'same'));
+    const mixedPath = path.join(work, `${kind.file}.mixed.mp4`);
+    await writeFile(mixedPath, Buffer.concat([await bytes(audioList.segments[0].map.uri), ...served.map((s, i) => (i % 2 === 0 ? runMade[i]! : s))]));
+    expectSampleExact('runs and spans', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
 
     const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
     const dash = parseMpd(await (await fetch(mpd)).text(), { manifestUri: mpd });
