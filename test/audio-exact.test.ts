@@ -1,13 +1,13 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultStreamingConfig } from '../src/config/config.js';
 import { setSequenceNumber } from '../src/package/fmp4.js';
 import { packageSpans } from '../src/package/package.js';
-import { makePlan } from '../src/plan/plan.js';
+import { makePlan, type Plan } from '../src/plan/plan.js';
 import { probeSource } from '../src/probe/index.js';
-import { encodeAudioRun } from '../src/transcode/audio-run.js';
+import { encodeAudioRun, encodeAudioRunContinuous } from '../src/transcode/audio-run.js';
 import { parseM3u8, parseMpd } from './support/conformance.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
@@ -27,7 +27,9 @@ import { encoderWith, testServer } from './support/server.js';
  *
  * The origin makes each segment alone (a span); a run makes several at once
  * (transcode/audio-run.ts). Run-made segments must be the span-made ones byte
- * for byte, so a stream mixing them is sample-exact too.
+ * for byte, so a stream mixing them is sample-exact too; a continuous run (one
+ * encoder for the run) makes other bytes, and a stream mixing its segments
+ * with span-made ones must be sample-exact all the same.
  */
 
 const RATE = 48_000;
@@ -107,6 +109,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 /** The source's samples in the output's index space: source sample 0 at output index `at`; silence outside the source. */
@@ -189,12 +192,11 @@ function expectSampleExact(label: string, source: Decoded, output: Decoded, dura
 }
 
 /** Every audio segment of a source made by runs that start at the given segment indexes, as the origin stores them. */
-async function makeByRuns(source: string, cuts: number[]): Promise<Buffer[]> {
-  const plan = makePlan(await probeSource(source), { ...defaultStreamingConfig(), segment_duration: SEGMENT_SECONDS });
+async function makeByRuns(source: string, plan: Plan, cuts: number[], encode: typeof encodeAudioRun = encodeAudioRun): Promise<Buffer[]> {
   const audio = plan.audio[0]!;
   const made: Buffer[] = [];
   for (const [from, to] of [0, ...cuts].map((c, i, all) => [c, all[i + 1]] as const)) {
-    const encoded = await encodeAudioRun(source, plan, audio, audio.segments.slice(from, to), await mkdtemp(path.join(work, 'run-')));
+    const encoded = await encode(source, plan, audio, audio.segments.slice(from, to), await mkdtemp(path.join(work, 'run-')));
     for (const packaged of await packageSpans(encoded.spans, 'audio')) made.push(Buffer.from(setSequenceNumber(packaged.segment, made.length + 1)));
   }
   return made;
@@ -215,14 +217,19 @@ describe('sample-exact audio', () => {
     expectSampleExact('HLS', src, await decoded(audioUri, videoUri, path.join(work, `${kind.file}.hls.f32`)), durations);
 
     // The same segments from two runs, [1, 2] and [3 … last] (joins inside a run and between runs): the bytes the
-    // origin served for each, and a stream of odd segments from the runs and even ones from the origin, sample-exact.
+    // origin served for each, so any mix of run- and span-made segments is the stream just found sample-exact.
     const bytes = async (uri: string) => Buffer.from(await (await fetch(new URL(uri, audioUri))).arrayBuffer());
     const served = await Promise.all(audioList.segments.map((s: { uri: string }) => bytes(s.uri)));
-    const runMade = await makeByRuns(source, [2]);
+    // The origin's plan: the same config as the server's (its audio does not depend on the test defaults it changes).
+    const plan = makePlan(await probeSource(source), { ...defaultStreamingConfig(), segment_duration: SEGMENT_SECONDS });
+    const runMade = await makeByRuns(source, plan, [2]);
     expect(runMade.map((b, i) => (b.equals(served[i]!) ? 'same' : `segment ${i + 1} differs`))).toEqual(served.map(() => 'same'));
+    // Continuous runs [1, 2] and [3 … last] make other bytes: segment 1 from the first, 2 from the origin, the rest from
+    // the second (joins run → span, span → run and inside a run), sample-exact.
+    const continuous = await makeByRuns(source, plan, [2], encodeAudioRunContinuous);
     const mixedPath = path.join(work, `${kind.file}.mixed.mp4`);
-    await writeFile(mixedPath, Buffer.concat([await bytes(audioList.segments[0].map.uri), ...served.map((s, i) => (i % 2 === 0 ? runMade[i]! : s))]));
-    expectSampleExact('runs and spans', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
+    await writeFile(mixedPath, Buffer.concat([await bytes(audioList.segments[0].map.uri), ...served.map((s, i) => (i === 1 ? s : continuous[i]!))]));
+    expectSampleExact('continuous runs and a span', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
 
     const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
     const dash = parseMpd(await (await fetch(mpd)).text(), { manifestUri: mpd });

@@ -2,7 +2,16 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AUDIO_SAMPLE_RATE, type AudioRendition, type AudioSegment, type Plan } from '../plan/plan.js';
 import { run } from '../process/runner.js';
-import { audioDecodeArgs, audioEncodeArgs, audioSeekSeconds, audioSpanSamples, type AudioDecodeOutput, type AudioEncodeJob, type AudioSpanSamples } from './ffmpeg-args.js';
+import {
+  audioContinuousEncodeArgs,
+  audioDecodeArgs,
+  audioEncodeArgs,
+  audioSeekSeconds,
+  audioSpanSamples,
+  type AudioDecodeOutput,
+  type AudioEncodeJob,
+  type AudioSpanSamples,
+} from './ffmpeg-args.js';
 import { keepSampleIndex, sampleIndex, type SampleIndexStorage } from './sample-index.js';
 import { SpanError, type EncodedSpan, type SpanLimits } from './span.js';
 
@@ -66,13 +75,49 @@ export async function encodeAudioRun(
     jobs.push({ segment: segments[i]!, span: decode.span, pcmPath, tsPath: path.join(dirs[i]!, 'audio.ts') });
   }
   const encoded = await run('ffmpeg', audioEncodeArgs(audio, jobs), limits);
-  for (const job of jobs) {
-    // ffmpeg exits 0 when an output gets no packets; the packager would fail less clearly on an empty file.
-    if (((await stat(job.tsPath).catch(() => undefined))?.size ?? 0) === 0) {
-      throw new SpanError(`the AAC encode of segment ${job.segment.index + 1} wrote no frames`, decoded.log + encoded.log);
-    }
+  const spans = jobs.map(({ segment, tsPath }, i) => ({ segment, tsPath, dir: dirs[i]! }));
+  await expectWritten(spans, decoded.log + encoded.log);
+  return { spans, log: decoded.log + encoded.log };
+}
+
+/**
+ * Consecutive segments with one decode and one AAC encode for the whole run
+ * (two ffmpeg processes, about the CPU of one pass): every kept frame is on
+ * the same global grid as a span-made one, so joins between segments from
+ * runs and spans stay sample-exact (test/audio-exact), but a segment's bytes
+ * depend on the run that made it (the encoder's state at its first frame):
+ * not byte-identical to the span-made segment of the same URL.
+ */
+export async function encodeAudioRunContinuous(
+  sourcePath: string,
+  plan: Plan,
+  audio: AudioRendition,
+  segments: readonly AudioSegment[],
+  workDir: string,
+  limits: SpanLimits = {},
+  indexStorage?: SampleIndexStorage,
+): Promise<EncodedAudioRun> {
+  if (segments.length === 0) return { spans: [], log: '' };
+  if (segments.some((s, i) => i > 0 && s.index !== segments[i - 1]!.index + 1)) throw new Error('a continuous audio run needs consecutive segments');
+  const first = audioSpanSamples(audio, segments[0]!);
+  const span: AudioSpanSamples = { ...first, endSample: audioSpanSamples(audio, segments.at(-1)!).endSample };
+  const dirs = segments.map((segment) => path.join(workDir, `audio-${segment.index + 1}`));
+  await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
+  const decode: AudioDecodeOutput = { span, pcmPath: path.join(workDir, 'run-decoded.f32'), framesPath: path.join(workDir, 'run-frames.crc') };
+  const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, [decode]), limits);
+  const pcmPath = path.join(workDir, 'run-span.f32');
+  await writeFile(pcmPath, await spanPcm(sourcePath, plan, audio, decode, decoded.log, indexStorage));
+  const encoded = await run('ffmpeg', audioContinuousEncodeArgs(audio, { segments, span, pcmPath, tsPattern: path.join(workDir, 'audio-%d', 'audio.ts') }), limits);
+  const spans = segments.map((segment, i) => ({ segment, tsPath: path.join(dirs[i]!, 'audio.ts'), dir: dirs[i]! }));
+  await expectWritten(spans, decoded.log + encoded.log);
+  return { spans, log: decoded.log + encoded.log };
+}
+
+/** ffmpeg exits 0 when an output gets no packets; the packager would fail less clearly on an empty file. */
+async function expectWritten(spans: readonly AudioRunSpan[], log: string): Promise<void> {
+  for (const { segment, tsPath } of spans) {
+    if (((await stat(tsPath).catch(() => undefined))?.size ?? 0) === 0) throw new SpanError(`the AAC encode of segment ${segment.index + 1} wrote no frames`, log);
   }
-  return { spans: jobs.map(({ segment, tsPath }, i) => ({ segment, tsPath, dir: dirs[i]! })), log: decoded.log + encoded.log };
 }
 
 /** One segment: a run of one (two ffmpeg processes). */

@@ -237,3 +237,45 @@ export function audioEncodeArgs(audio: AudioRendition, jobs: readonly AudioEncod
     }),
   ];
 }
+
+/** A run's one continuous encode: the PCM of all its spans at once, each segment's frames to its own MPEG-TS file. */
+export interface AudioContinuousJob {
+  /** Consecutive segments of one rendition. */
+  segments: readonly AudioSegment[];
+  /** From the first segment's pre-roll to the last one's post-roll. */
+  span: AudioSpanSamples;
+  pcmPath: string;
+  /** The TS files' path with `%d` for the segment's number (index + 1). */
+  tsPattern: string;
+}
+
+/**
+ * One AAC encoder for a run's consecutive segments: every frame is encoded
+ * with its true neighbours, as in one pass, so each is on the same grid as a
+ * span-made one but not the same bytes. The noise filter drops the pre-roll
+ * and post-roll frames, one offset places the first kept frame at the first
+ * segment's tick (the segments' ticks are contiguous: 1024 samples are 1920
+ * ticks), and the segment muxer starts a new file at each segment's first
+ * frame (split half a frame early, so no rounding can move it).
+ */
+export function audioContinuousEncodeArgs(audio: AudioRendition, job: AudioContinuousJob): string[] {
+  const first = job.segments[0]!;
+  const frames = job.segments.reduce((sum, s) => sum + s.frameCount, 0);
+  const frameTicks = (AAC_FRAME_SAMPLES * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE;
+  const firstKeptPts = (job.span.firstKeptFrame - AAC_PRIMING_FRAMES) * frameTicks;
+  const splits = job.segments.slice(1).map((s) => seconds((s.start - frameTicks / 2) / OUTPUT_TIMESCALE));
+  return [
+    ...COMMON,
+    '-protocol_whitelist', 'file',
+    '-f', 'f32le', '-ar', String(AUDIO_SAMPLE_RATE), '-ac', String(audio.channels), '-i', `file:${job.pcmPath}`,
+    '-map', '0:a', '-map_metadata', '-1',
+    '-c:a', 'aac', '-b:a', `${audio.bitrateKbps}k`,
+    '-bsf:a', `noise=drop=lt(n\\,${job.span.firstKeptFrame})+gte(n\\,${job.span.firstKeptFrame + frames})`,
+    '-output_ts_offset', seconds((first.start - firstKeptPts) / OUTPUT_TIMESCALE),
+    '-muxdelay', '0', '-muxpreload', '0',
+    '-f', 'segment', '-segment_format', 'mpegts', '-segment_start_number', String(first.index + 1),
+    // One segment: no split at all (the muxer's default is a new file every 2 s).
+    ...(splits.length > 0 ? ['-segment_times', splits.join(',')] : ['-segment_time', '1000000']),
+    '-y', `file:${job.tsPattern}`,
+  ];
+}
