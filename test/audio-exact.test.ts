@@ -29,7 +29,8 @@ import { encoderWith, testServer } from './support/server.js';
  * (transcode/audio-run.ts). Run-made segments must be the span-made ones byte
  * for byte, so a stream mixing them is sample-exact too; a continuous run (one
  * encoder for the run) makes other bytes, and a stream mixing its segments
- * with span-made ones must be sample-exact all the same.
+ * with span-made ones must be sample-exact all the same (three source kinds:
+ * the runs share the spans' decode and placement code).
  */
 
 const RATE = 48_000;
@@ -202,6 +203,17 @@ async function makeByRuns(source: string, plan: Plan, cuts: number[], encode: ty
   return made;
 }
 
+/** The plan the origin makes for a source: the server's segment duration (its audio depends on nothing else the test changes). */
+async function originPlan(source: string): Promise<Plan> {
+  return makePlan(await probeSource(source), { ...defaultStreamingConfig(), segment_duration: SEGMENT_SECONDS });
+}
+
+/** The init and segments of an HLS media playlist, as served. */
+async function servedSegments(playlistUri: string, playlist: { segments: Array<{ uri: string; map?: { uri: string } }> }): Promise<{ init: Buffer; segments: Buffer[] }> {
+  const bytes = async (uri: string) => Buffer.from(await (await fetch(new URL(uri, playlistUri))).arrayBuffer());
+  return { init: await bytes(playlist.segments[0]!.map!.uri), segments: await Promise.all(playlist.segments.map((s) => bytes(s.uri))) };
+}
+
 describe('sample-exact audio', () => {
   it.each(KINDS)('$name: output sample k is source sample k, from the first sample, at every join, with the A/V offset, in HLS and DASH', async (kind) => {
     const source = path.join(work, kind.file);
@@ -216,25 +228,42 @@ describe('sample-exact audio', () => {
     expect(durations.length).toBeGreaterThanOrEqual(4);
     expectSampleExact('HLS', src, await decoded(audioUri, videoUri, path.join(work, `${kind.file}.hls.f32`)), durations);
 
-    // The same segments from two runs, [1, 2] and [3 … last] (joins inside a run and between runs): the bytes the
-    // origin served for each, so any mix of run- and span-made segments is the stream just found sample-exact.
-    const bytes = async (uri: string) => Buffer.from(await (await fetch(new URL(uri, audioUri))).arrayBuffer());
-    const served = await Promise.all(audioList.segments.map((s: { uri: string }) => bytes(s.uri)));
-    // The origin's plan: the same config as the server's (its audio does not depend on the test defaults it changes).
-    const plan = makePlan(await probeSource(source), { ...defaultStreamingConfig(), segment_duration: SEGMENT_SECONDS });
-    const runMade = await makeByRuns(source, plan, [2]);
-    expect(runMade.map((b, i) => (b.equals(served[i]!) ? 'same' : `segment ${i + 1} differs`))).toEqual(served.map(() => 'same'));
-    // Continuous runs [1, 2] and [3 … last] make other bytes: segment 1 from the first, 2 from the origin, the rest from
-    // the second (joins run → span, span → run and inside a run), sample-exact.
-    const continuous = await makeByRuns(source, plan, [2], encodeAudioRunContinuous);
-    const mixedPath = path.join(work, `${kind.file}.mixed.mp4`);
-    await writeFile(mixedPath, Buffer.concat([await bytes(audioList.segments[0].map.uri), ...served.map((s, i) => (i === 1 ? s : continuous[i]!))]));
-    expectSampleExact('continuous runs and a span', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
+    // The same segments from one run: the bytes the origin served (made one by one), so any mix of run- and span-made
+    // segments is the stream just found sample-exact.
+    const served = await servedSegments(audioUri, audioList);
+    const runMade = await makeByRuns(source, await originPlan(source), []);
+    expect(runMade.map((b, i) => (b.equals(served.segments[i]!) ? 'same' : `segment ${i + 1} differs`))).toEqual(served.segments.map(() => 'same'));
 
     const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
     const dash = parseMpd(await (await fetch(mpd)).text(), { manifestUri: mpd });
     const dashAudio = (Object.values(dash.mediaGroups.AUDIO.audio) as any[])[0].playlists[0];
     const dashDurations = dashAudio.segments.map((s: { duration: number }) => s.duration);
     expectSampleExact('DASH', src, await decoded(mpd, mpd, path.join(work, `${kind.file}.dash.f32`)), dashDurations);
+  });
+});
+
+/**
+ * A continuous run encodes its segments with one encoder: other bytes than span-made segments, on the same grid. The
+ * three kinds whose placement differs most: a fine clock resampled (AAC in MP4, 44.1 kHz), a millisecond clock with
+ * a pre-skip (Opus in Matroska), audio before video on an offset timeline (AC-3 in MPEG-TS).
+ */
+describe('continuous audio runs', () => {
+  it.each(KINDS.filter((k) => ['aac.mp4', 'opus.mkv', 'ac3.ts'].includes(k.file)))('$name: mixed with span-made segments, sample-exact at every join', async (kind) => {
+    const source = path.join(work, kind.file);
+    const src = await decoded(source, source, path.join(work, `${kind.file}.src.f32`));
+    const master = `${server.url}/vod/${kind.file}/master.m3u8`;
+    const hls = parseM3u8(await (await fetch(master)).text());
+    const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
+    const videoUri = new URL(hls.playlists[0].uri, master).href;
+    const audioList = parseM3u8(await (await fetch(audioUri)).text());
+    const durations = audioList.segments.map((s: { duration: number }) => s.duration);
+    const served = await servedSegments(audioUri, audioList);
+    // Runs [1, 2] and [3 … last]; segment 1 from the first, 2 from the origin, the rest from the second: joins
+    // run → span, span → run and inside a run.
+    const continuous = await makeByRuns(source, await originPlan(source), [2], encodeAudioRunContinuous);
+    expect(continuous.length).toBe(served.segments.length);
+    const mixedPath = path.join(work, `${kind.file}.mixed.mp4`);
+    await writeFile(mixedPath, Buffer.concat([served.init, ...served.segments.map((s, i) => (i === 1 ? s : continuous[i]!))]));
+    expectSampleExact('continuous runs and a span', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
   });
 });
