@@ -95,8 +95,9 @@ async function packagedFiles(dir: string, kind: 'video' | 'audio', initPath: str
 
 /**
  * Several spans of one kind (e.g. an audio run's), each TS in its own
- * directory, packaged by one packager run into that directory: the same init
- * and segment bytes as packageSpan makes for each alone (test/audio-exact).
+ * directory, packaged by one packager run into that directory: the same media
+ * segment bytes as packageSpan makes for each alone (test/audio-exact; the
+ * inits differ only in their creation times, which the origin canonicalizes).
  * Clear content only: the packager takes one IV per run, and each protected
  * segment has its own (drm/keys.ts), so protected spans are packaged one by one.
  */

@@ -107,7 +107,7 @@ export async function encodeAudioRunContinuous(
   const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, [decode]), limits);
   const pcmPath = path.join(workDir, 'run-span.f32');
   await writeFile(pcmPath, await spanPcm(sourcePath, plan, audio, decode, decoded.log, indexStorage));
-  const encoded = await run('ffmpeg', audioContinuousEncodeArgs(audio, { segments, span, pcmPath, tsPattern: path.join(workDir, 'audio-%d', 'audio.ts') }), limits);
+  const encoded = await run('ffmpeg', audioContinuousEncodeArgs(audio, { segments, span, pcmPath, tsPattern: path.join(workDir.replaceAll('%', '%%'), 'audio-%d', 'audio.ts') }), limits);
   const spans = segments.map((segment, i) => ({ segment, tsPath: path.join(dirs[i]!, 'audio.ts'), dir: dirs[i]! }));
   await expectWritten(spans, decoded.log + encoded.log);
   return { spans, log: decoded.log + encoded.log };

@@ -245,7 +245,7 @@ export interface AudioContinuousJob {
   /** From the first segment's pre-roll to the last one's post-roll. */
   span: AudioSpanSamples;
   pcmPath: string;
-  /** The TS files' path with `%d` for the segment's number (index + 1). */
+  /** The TS files' path with `%d` for the segment's number (index + 1); a literal % written %%. */
   tsPattern: string;
 }
 
