@@ -1,7 +1,13 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultStreamingConfig } from '../src/config/config.js';
+import { setSequenceNumber } from '../src/package/fmp4.js';
+import { packageSpans } from '../src/package/package.js';
+import { makePlan, type Plan } from '../src/plan/plan.js';
+import { probeSource } from '../src/probe/index.js';
+import { encodeAudioRun, encodeAudioRunContinuous } from '../src/transcode/audio-run.js';
 import { parseM3u8, parseMpd } from './support/conformance.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
@@ -18,10 +24,18 @@ import { encoderWith, testServer } from './support/server.js';
  * frame is decoded with the frame before it, so a stream that starts on the
  * source's first frame without the encoder's priming frame before it decodes
  * its first ~448 samples as silence.
+ *
+ * The origin makes each segment alone (a span); a run makes several at once
+ * (transcode/audio-run.ts). Run-made segments must be the span-made ones byte
+ * for byte, so a stream mixing them is sample-exact too; a continuous run (one
+ * encoder for the run) makes other bytes, and a stream mixing its segments
+ * with span-made ones must be sample-exact all the same (three source kinds:
+ * the runs share the spans' decode and placement code).
  */
 
 const RATE = 48_000;
 const SECONDS = 10;
+const SEGMENT_SECONDS = 3;
 const video = ['-f', 'lavfi', '-i', `testsrc=size=160x120:rate=25:duration=${SECONDS}`];
 const noise = (rate: number) => ['-f', 'lavfi', '-i', `anoisesrc=color=pink:seed=7:amplitude=0.3:sample_rate=${rate}:duration=${SECONDS},aformat=channel_layouts=stereo`];
 const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'];
@@ -91,11 +105,12 @@ beforeAll(async () => {
     await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...kind.args, files[kind.file]!]);
   }
   // 3 s segments: a first one of 2 s, then 3 s ones: three joins in 10 s.
-  server = await testServer(await mediaFolder(files), { segment_duration: 3, encoder: encoderWith({ preset: 'ultrafast' }) });
+  server = await testServer(await mediaFolder(files), { segment_duration: SEGMENT_SECONDS, encoder: encoderWith({ preset: 'ultrafast' }) });
 });
 
 afterAll(async () => {
   await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 /** The source's samples in the output's index space: source sample 0 at output index `at`; silence outside the source. */
@@ -177,6 +192,28 @@ function expectSampleExact(label: string, source: Decoded, output: Decoded, dura
   expect(Math.abs(outputOffset - sourceOffset), `${label}: A/V offset ${outputOffset.toFixed(6)} s vs the source's ${sourceOffset.toFixed(6)} s`).toBeLessThanOrEqual(1 / RATE);
 }
 
+/** Every audio segment of a source made by runs that start at the given segment indexes, as the origin stores them. */
+async function makeByRuns(source: string, plan: Plan, cuts: number[], encode: typeof encodeAudioRun = encodeAudioRun): Promise<Buffer[]> {
+  const audio = plan.audio[0]!;
+  const made: Buffer[] = [];
+  for (const [from, to] of [0, ...cuts].map((c, i, all) => [c, all[i + 1]] as const)) {
+    const encoded = await encode(source, plan, audio, audio.segments.slice(from, to), await mkdtemp(path.join(work, 'run-')));
+    for (const packaged of await packageSpans(encoded.spans, 'audio')) made.push(Buffer.from(setSequenceNumber(packaged.segment, made.length + 1)));
+  }
+  return made;
+}
+
+/** The plan the origin makes for a source: the server's segment duration (its audio depends on nothing else the test changes). */
+async function originPlan(source: string): Promise<Plan> {
+  return makePlan(await probeSource(source), { ...defaultStreamingConfig(), segment_duration: SEGMENT_SECONDS });
+}
+
+/** The init and segments of an HLS media playlist, as served. */
+async function servedSegments(playlistUri: string, playlist: { segments: Array<{ uri: string; map?: { uri: string } }> }): Promise<{ init: Buffer; segments: Buffer[] }> {
+  const bytes = async (uri: string) => Buffer.from(await (await fetch(new URL(uri, playlistUri))).arrayBuffer());
+  return { init: await bytes(playlist.segments[0]!.map!.uri), segments: await Promise.all(playlist.segments.map((s) => bytes(s.uri))) };
+}
+
 describe('sample-exact audio', () => {
   it.each(KINDS)('$name: output sample k is source sample k, from the first sample, at every join, with the A/V offset, in HLS and DASH', async (kind) => {
     const source = path.join(work, kind.file);
@@ -186,14 +223,47 @@ describe('sample-exact audio', () => {
     const hls = parseM3u8(await (await fetch(master)).text());
     const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
     const videoUri = new URL(hls.playlists[0].uri, master).href;
-    const durations = parseM3u8(await (await fetch(audioUri)).text()).segments.map((s: { duration: number }) => s.duration);
+    const audioList = parseM3u8(await (await fetch(audioUri)).text());
+    const durations = audioList.segments.map((s: { duration: number }) => s.duration);
     expect(durations.length).toBeGreaterThanOrEqual(4);
     expectSampleExact('HLS', src, await decoded(audioUri, videoUri, path.join(work, `${kind.file}.hls.f32`)), durations);
+
+    // The same segments from one run: the bytes the origin served (made one by one), so any mix of run- and span-made
+    // segments is the stream just found sample-exact.
+    const served = await servedSegments(audioUri, audioList);
+    const runMade = await makeByRuns(source, await originPlan(source), []);
+    expect(runMade.map((b, i) => (b.equals(served.segments[i]!) ? 'same' : `segment ${i + 1} differs`))).toEqual(served.segments.map(() => 'same'));
 
     const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
     const dash = parseMpd(await (await fetch(mpd)).text(), { manifestUri: mpd });
     const dashAudio = (Object.values(dash.mediaGroups.AUDIO.audio) as any[])[0].playlists[0];
     const dashDurations = dashAudio.segments.map((s: { duration: number }) => s.duration);
     expectSampleExact('DASH', src, await decoded(mpd, mpd, path.join(work, `${kind.file}.dash.f32`)), dashDurations);
+  });
+});
+
+/**
+ * A continuous run encodes its segments with one encoder: other bytes than span-made segments, on the same grid. The
+ * three kinds whose placement differs most: a fine clock resampled (AAC in MP4, 44.1 kHz), a millisecond clock with
+ * a pre-skip (Opus in Matroska), audio before video on an offset timeline (AC-3 in MPEG-TS).
+ */
+describe('continuous audio runs', () => {
+  it.each(KINDS.filter((k) => ['aac.mp4', 'opus.mkv', 'ac3.ts'].includes(k.file)))('$name: mixed with span-made segments, sample-exact at every join', async (kind) => {
+    const source = path.join(work, kind.file);
+    const src = await decoded(source, source, path.join(work, `${kind.file}.src.f32`));
+    const master = `${server.url}/vod/${kind.file}/master.m3u8`;
+    const hls = parseM3u8(await (await fetch(master)).text());
+    const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
+    const videoUri = new URL(hls.playlists[0].uri, master).href;
+    const audioList = parseM3u8(await (await fetch(audioUri)).text());
+    const durations = audioList.segments.map((s: { duration: number }) => s.duration);
+    const served = await servedSegments(audioUri, audioList);
+    // Runs [1, 2] and [3 … last]; segment 1 from the first, 2 from the origin, the rest from the second: joins
+    // run → span, span → run and inside a run.
+    const continuous = await makeByRuns(source, await originPlan(source), [2], encodeAudioRunContinuous);
+    expect(continuous.length).toBe(served.segments.length);
+    const mixedPath = path.join(work, `${kind.file}.mixed.mp4`);
+    await writeFile(mixedPath, Buffer.concat([served.init, ...served.segments.map((s, i) => (i === 1 ? s : continuous[i]!))]));
+    expectSampleExact('continuous runs and a span', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
   });
 });

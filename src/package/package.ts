@@ -22,11 +22,32 @@ export interface SpanEncryption {
   pssh: Uint8Array;
 }
 
+/** Four of the packager's 64 KiB I/O blocks. */
+const PACKAGER_IO_CACHE_BYTES = 256 * 1024;
+
+/** One span's stream descriptor: its TS in, its init and its one media segment out. */
+export interface PackagerStream {
+  inputPath: string;
+  initPath: string;
+  segmentTemplatePath: string;
+}
+
 export function packagerArgs(inputPath: string, kind: 'video' | 'audio', initPath: string, segmentTemplatePath: string, encryption?: SpanEncryption): string[] {
+  return multiPackagerArgs([{ inputPath, initPath, segmentTemplatePath }], kind, encryption);
+}
+
+/** Any number of spans of one kind in one packager run: each descriptor is packaged on its own, as if alone. */
+export function multiPackagerArgs(streams: readonly PackagerStream[], kind: 'video' | 'audio', encryption?: SpanEncryption): string[] {
   return [
-    `in=${inputPath},stream=${kind},init_segment=${initPath},segment_template=${segmentTemplatePath}${encryption ? `,drm_label=${kind.toUpperCase()}` : ''}`,
+    ...streams.map(
+      ({ inputPath, initPath, segmentTemplatePath }) =>
+        `in=${inputPath},stream=${kind},init_segment=${initPath},segment_template=${segmentTemplatePath}${encryption ? `,drm_label=${kind.toUpperCase()}` : ''}`,
+    ),
     // Longer than any span, so the whole span becomes one segment.
     '--segment_duration', '100000',
+    // The default threaded-I/O cache (32 MiB per file) costs more to map and fault in than packaging a span does
+    // (~0.04 CPU-s and 0.2-0.3 s of wall time per stream, measured); 256 KiB changes no output byte.
+    '--io_cache_size', String(PACKAGER_IO_CACHE_BYTES),
     '--quiet',
     ...(encryption ? encryptionArgs(kind, encryption) : []),
   ];
@@ -61,8 +82,33 @@ export async function packageSpan(
   // One span packages in tens of milliseconds; a minute is a hang, and so is using no CPU for the stall timeout.
   const stall = limits.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: limits.stallTimeoutMs };
   const { log } = await run('packager', packagerArgs(tsPath, kind, initPath, template, encryption), { timeoutMs: 60_000, ...stall });
-  const produced = (await readdir(workDir)).filter((name) => name.startsWith(`${kind}-`) && name.endsWith('.m4s'));
+  return { ...(await packagedFiles(workDir, kind, initPath)), log };
+}
+
+/** The init and the one media segment the packager wrote for a span in `dir`. */
+async function packagedFiles(dir: string, kind: 'video' | 'audio', initPath: string): Promise<{ init: Uint8Array; segment: Uint8Array }> {
+  const produced = (await readdir(dir)).filter((name) => name.startsWith(`${kind}-`) && name.endsWith('.m4s'));
   if (produced.length !== 1) throw new Error(`packager produced ${produced.length} media segments for one span`);
-  const [init, segment] = await Promise.all([readFile(initPath), readFile(path.join(workDir, produced[0]!))]);
-  return { init, segment, log };
+  const [init, segment] = await Promise.all([readFile(initPath), readFile(path.join(dir, produced[0]!))]);
+  return { init, segment };
+}
+
+/**
+ * Several spans of one kind (e.g. an audio run's), each TS in its own
+ * directory, packaged by one packager run into that directory: the same media
+ * segment bytes as packageSpan makes for each alone (test/audio-exact; the
+ * inits differ only in their creation times, which the origin canonicalizes).
+ * Clear content only: the packager takes one IV per run, and each protected
+ * segment has its own (drm/keys.ts), so protected spans are packaged one by one.
+ */
+export async function packageSpans(
+  spans: ReadonlyArray<{ tsPath: string; dir: string }>,
+  kind: 'video' | 'audio',
+  limits: Pick<RunOptions, 'stallTimeoutMs'> = {},
+): Promise<PackagedSpan[]> {
+  if (spans.length === 0) return [];
+  const streams = spans.map(({ tsPath, dir }) => ({ inputPath: tsPath, initPath: path.join(dir, `${kind}-init.mp4`), segmentTemplatePath: path.join(dir, `${kind}-$Number$.m4s`) }));
+  const stall = limits.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: limits.stallTimeoutMs };
+  const { log } = await run('packager', multiPackagerArgs(streams, kind), { timeoutMs: 60_000 + 5_000 * spans.length, ...stall });
+  return Promise.all(spans.map(async ({ dir }, i) => ({ ...(await packagedFiles(dir, kind, streams[i]!.initPath)), log: i === 0 ? log : '' })));
 }

@@ -149,33 +149,43 @@ export function audioSpanSamples(audio: AudioRendition, segment: AudioSegment): 
   };
 }
 
+/** Where one span's decode writes: raw 48 kHz PCM (f32, interleaved) and the framecrc listing of its decoded frames. */
+export interface AudioDecodeOutput {
+  span: AudioSpanSamples;
+  pcmPath: string;
+  framesPath: string;
+}
+
 /**
- * Decodes the source's audio from a little before a span to a little past it,
- * as raw 48 kHz PCM (f32, interleaved) on stdout, and lists the decoded
- * frames before resampling (framecrc: time and length of each, at the
- * source's rate) in `framesPath`, so the caller learns where the first one
- * sits. No accurate seek: the first frame is then a whole packet, whose place
- * is known exactly (transcode.ts); ffmpeg's own trim would cut it on a
- * millisecond-rounded time. A second early covers any decoder's convergence
- * after a seek (Opus: 80 ms).
+ * Decodes the source's audio from a little before each span to a little past
+ * it, as raw 48 kHz PCM (f32, interleaved), and lists the decoded frames
+ * before resampling (framecrc: time and length of each, at the source's rate),
+ * so the caller learns where the first one sits. One ffmpeg for any number of
+ * spans: each is its own input with its own seek, so a span's PCM is the same
+ * bytes whether it is decoded alone or in a run. No accurate seek: the first
+ * frame is then a whole packet, whose place is known exactly (transcode.ts);
+ * ffmpeg's own trim would cut it on a millisecond-rounded time. A second early
+ * covers any decoder's convergence after a seek (Opus: 80 ms).
  */
-export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, span: AudioSpanSamples, framesPath: string): string[] {
-  const seek = audioSeekSeconds(plan, span);
-  // Both outputs stop half a second past the span (pts are the source's, under -copyts), so nothing decodes on to
-  // the end of the file. Not -t: that counts from where the demuxer lands, which can be a whole GOP before the seek.
-  const end = seconds(span.endSample / AUDIO_SAMPLE_RATE + 0.5);
-  const graph = [
-    `[0:a:${audio.trackIndex}]atrim=end=${end},asplit[pcm][frames]`,
-    `[pcm]aresample=${AUDIO_SAMPLE_RATE}[out]`,
-  ].join(';');
+export function audioDecodeArgs(sourcePath: string, plan: Plan, audio: AudioRendition, outputs: readonly AudioDecodeOutput[]): string[] {
+  const inputs = outputs.flatMap(({ span }) => {
+    const seek = audioSeekSeconds(plan, span);
+    return [...(seek > 0 ? ['-noaccurate_seek', '-ss', seconds(seek)] : []), ...sourceInput(sourcePath)];
+  });
+  // Both outputs of a span stop half a second past it (pts are the source's, under -copyts), so nothing decodes on
+  // to the end of the file. Not -t: that counts from where the demuxer lands, which can be a whole GOP before the seek.
+  const graph = outputs
+    .map(({ span }, i) => `[${i}:a:${audio.trackIndex}]atrim=end=${seconds(span.endSample / AUDIO_SAMPLE_RATE + 0.5)},asplit[pcm${i}][frames${i}];[pcm${i}]aresample=${AUDIO_SAMPLE_RATE}[out${i}]`)
+    .join(';');
   return [
     ...COMMON,
-    ...(seek > 0 ? ['-noaccurate_seek', '-ss', seconds(seek)] : []),
     '-copyts',
-    ...sourceInput(sourcePath),
+    ...inputs,
     '-filter_complex', graph,
-    '-map', '[out]', '-map_metadata', '-1', '-ac', String(audio.channels), '-f', 'f32le', 'pipe:1',
-    '-map', '[frames]', '-map_metadata', '-1', '-c:a', 'pcm_s16le', '-f', 'framecrc', '-y', framesPath,
+    ...outputs.flatMap(({ pcmPath, framesPath }, i) => [
+      '-map', `[out${i}]`, '-map_metadata', '-1', '-ac', String(audio.channels), '-f', 'f32le', '-y', `file:${pcmPath}`,
+      '-map', `[frames${i}]`, '-map_metadata', '-1', '-c:a', 'pcm_s16le', '-f', 'framecrc', '-y', `file:${framesPath}`,
+    ]),
   ];
 }
 
@@ -184,8 +194,8 @@ export function audioSeekSeconds(plan: Plan, span: AudioSpanSamples): number {
   return Math.max(0, span.startSample / AUDIO_SAMPLE_RATE - plan.sourceStartSeconds - 1);
 }
 
-/** Encodes raw 48 kHz PCM from stdin (exactly the span's samples) to ADTS on stdout. */
-export function audioEncodeArgs(audio: AudioRendition): string[] {
+/** Encodes raw 48 kHz PCM from stdin to ADTS on stdout (the init segment's few frames of silence). */
+export function audioPipeEncodeArgs(audio: AudioRendition): string[] {
   return [
     ...COMMON,
     '-protocol_whitelist', 'pipe',
@@ -202,4 +212,84 @@ export function audioRemuxArgs(segment: AudioSegment, outputPath: string): strin
   // Ticks / 90 kHz printed to the microsecond comes back as the same tick (the error is under 0.05 tick).
   const offset = segment.start / OUTPUT_TIMESCALE;
   return [...COMMON, '-protocol_whitelist', 'pipe', '-f', 'aac', '-i', 'pipe:0', '-c:a', 'copy', '-output_ts_offset', seconds(offset), ...TS_OUTPUT, '-y', outputPath];
+}
+
+/** One span's encode: exactly its samples as raw 48 kHz PCM in, its kept AAC frames as MPEG-TS out. */
+export interface AudioEncodeJob {
+  segment: AudioSegment;
+  span: AudioSpanSamples;
+  pcmPath: string;
+  tsPath: string;
+}
+
+/**
+ * Encodes each span's PCM with its own AAC encoder (one per output, so a
+ * span's frames are the same bytes in a run of any length) and writes only
+ * its kept frames to MPEG-TS, the first at the segment's tick exactly: the
+ * encoder's output frame i has pts (i − priming) × 1024 samples, the noise
+ * bitstream filter drops the frames before `firstKeptFrame` and after the
+ * segment's last, and the output offset moves the first kept one to the plan's
+ * start. One ffmpeg for any number of spans; its outputs are complete when it
+ * exits.
+ */
+export function audioEncodeArgs(audio: AudioRendition, jobs: readonly AudioEncodeJob[]): string[] {
+  const pcmInput = ['-f', 'f32le', '-ar', String(AUDIO_SAMPLE_RATE), '-ac', String(audio.channels)];
+  return [
+    ...COMMON,
+    ...jobs.flatMap(({ pcmPath }) => ['-protocol_whitelist', 'file', ...pcmInput, '-i', `file:${pcmPath}`]),
+    ...jobs.flatMap(({ segment, span, tsPath }, i) => {
+      const last = span.firstKeptFrame + segment.frameCount;
+      // Ticks / 90 kHz printed to the microsecond comes back as the same tick (the error is under 0.05 tick).
+      const firstKeptPts = ((span.firstKeptFrame - AAC_PRIMING_FRAMES) * AAC_FRAME_SAMPLES * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE;
+      return [
+        '-map', `${i}:a`, '-map_metadata', '-1',
+        '-c:a', 'aac', '-b:a', `${audio.bitrateKbps}k`,
+        '-bsf:a', `noise=drop=lt(n\\,${span.firstKeptFrame})+gte(n\\,${last})`,
+        '-output_ts_offset', seconds((segment.start - firstKeptPts) / OUTPUT_TIMESCALE),
+        ...TS_OUTPUT, '-y', `file:${tsPath}`,
+      ];
+    }),
+  ];
+}
+
+/** A run's one continuous encode: the PCM of all its spans at once, each segment's frames to its own MPEG-TS file. */
+export interface AudioContinuousJob {
+  /** Consecutive segments of one rendition. */
+  segments: readonly AudioSegment[];
+  /** From the first segment's pre-roll to the last one's post-roll. */
+  span: AudioSpanSamples;
+  pcmPath: string;
+  /** The TS files' path with `%d` for the segment's number (index + 1); a literal % written %%. */
+  tsPattern: string;
+}
+
+/**
+ * One AAC encoder for a run's consecutive segments: every frame is encoded
+ * with its true neighbours, as in one pass, so each is on the same grid as a
+ * span-made one but not the same bytes. The noise filter drops the pre-roll
+ * and post-roll frames, one offset places the first kept frame at the first
+ * segment's tick (the segments' ticks are contiguous: 1024 samples are 1920
+ * ticks), and the segment muxer starts a new file at each segment's first
+ * frame (split half a frame early, so no rounding can move it).
+ */
+export function audioContinuousEncodeArgs(audio: AudioRendition, job: AudioContinuousJob): string[] {
+  const first = job.segments[0]!;
+  const frames = job.segments.reduce((sum, s) => sum + s.frameCount, 0);
+  const frameTicks = (AAC_FRAME_SAMPLES * OUTPUT_TIMESCALE) / AUDIO_SAMPLE_RATE;
+  const firstKeptPts = (job.span.firstKeptFrame - AAC_PRIMING_FRAMES) * frameTicks;
+  const splits = job.segments.slice(1).map((s) => seconds((s.start - frameTicks / 2) / OUTPUT_TIMESCALE));
+  return [
+    ...COMMON,
+    '-protocol_whitelist', 'file',
+    '-f', 'f32le', '-ar', String(AUDIO_SAMPLE_RATE), '-ac', String(audio.channels), '-i', `file:${job.pcmPath}`,
+    '-map', '0:a', '-map_metadata', '-1',
+    '-c:a', 'aac', '-b:a', `${audio.bitrateKbps}k`,
+    '-bsf:a', `noise=drop=lt(n\\,${job.span.firstKeptFrame})+gte(n\\,${job.span.firstKeptFrame + frames})`,
+    '-output_ts_offset', seconds((first.start - firstKeptPts) / OUTPUT_TIMESCALE),
+    '-muxdelay', '0', '-muxpreload', '0',
+    '-f', 'segment', '-segment_format', 'mpegts', '-segment_start_number', String(first.index + 1),
+    // One segment: no split at all (the muxer's default is a new file every 2 s).
+    ...(splits.length > 0 ? ['-segment_times', splits.join(',')] : ['-segment_time', '1000000']),
+    '-y', `file:${job.tsPattern}`,
+  ];
 }

@@ -5,7 +5,7 @@ import { AAC_FRAME_SAMPLES } from '../plan/plan.js';
 import { packageSpan, type SpanEncryption } from '../package/package.js';
 import { ProcessError, run } from '../process/runner.js';
 import { splitAdtsFrames } from './adts.js';
-import { audioEncodeArgs, audioRemuxArgs, type VideoEncodeOptions } from './ffmpeg-args.js';
+import { audioPipeEncodeArgs, audioRemuxArgs, type VideoEncodeOptions } from './ffmpeg-args.js';
 import { encodeVideoSpan, SpanError, type SpanLimits } from './transcode.js';
 
 /**
@@ -75,7 +75,7 @@ export async function packageVideoInit(
  */
 export async function packageAudioInit(audio: AudioRendition, workDir: string, limits: SpanLimits = {}, encryption?: SpanEncryption): Promise<PackagedInit> {
   const pcm = Buffer.alloc(INIT_AUDIO_FRAMES * AAC_FRAME_SAMPLES * 4 * audio.channels);
-  const encoded = await run('ffmpeg', audioEncodeArgs(audio), { ...limits, input: pcm });
+  const encoded = await run('ffmpeg', audioPipeEncodeArgs(audio), { ...limits, input: pcm });
   const frames = splitAdtsFrames(encoded.stdout);
   if (frames.length === 0) throw new SpanError('the AAC encoder wrote no frames for the init segment', encoded.log);
   const tsPath = path.join(workDir, 'audio.ts');
