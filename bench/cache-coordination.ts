@@ -32,7 +32,19 @@ const REBUILD_TRIALS = 3;
 
 export interface CacheCoordinationResults {
   stampede: { setup: string; requests: number; encodes: number; requestsPerEncode: number; wallMs: number; identical: boolean }[];
-  linearPlay: { source: string; rendition: string; segments: number; hitRatioAfterStartup: number; hitRatioOverall: number; playedSeconds: number };
+  linearPlay: {
+    source: string;
+    rendition: string;
+    segments: number;
+    speed: number;
+    /** Segments per track not counted in hitRatioAfterStartup. */
+    startupSegments: number;
+    hitsAfterStartup: number;
+    countedAfterStartup: number;
+    hitRatioAfterStartup: number;
+    hitRatioOverall: number;
+    playedSeconds: number;
+  };
   rebuild: { entries: number; fromSnapshotMs: number; fromListingMs: number };
 }
 
@@ -68,7 +80,16 @@ async function stampede(setup: string, servers: RunningServer[], file: string): 
   };
 }
 
-async function linearPlay(file: string): Promise<CacheCoordinationResults['linearPlay']> {
+/**
+ * A player-like client on a fresh origin (the defaults: prefetch on): the
+ * 720p video and audio inits, then segment n of both tracks when n is due at
+ * `speed` × real time (or when the previous answer comes, if later). A
+ * request is a hit when the origin's cache-miss counter did not move, i.e.
+ * the segment was already made (prefetch) when it was asked for.
+ */
+export async function linearPlay(file: string, options: { speed?: number; startupSegments?: number } = {}): Promise<CacheCoordinationResults['linearPlay']> {
+  const speed = options.speed ?? 1;
+  const startup = options.startupSegments ?? 3;
   const [server] = await origins(1, defaultStreamingConfig());
   try {
     const { hash, info } = await registerContent(server!.url, file);
@@ -85,13 +106,13 @@ async function linearPlay(file: string): Promise<CacheCoordinationResults['linea
     let hits = 0;
     for (let n = 1; n <= info.segments; n++) {
       await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-      due += info.segmentDurations[n - 1]! * 1000;
+      due += (info.segmentDurations[n - 1]! * 1000) / speed;
       for (const t of tracks) {
         const before = await misses();
         await (await fetch(`${server!.url}${t}/segment_${n}.m4s`)).arrayBuffer();
         const hit = (await misses()) === before ? 1 : 0;
         hits += hit;
-        if (n > 3) {
+        if (n > startup) {
           hitsAfter += hit;
           countedAfter++;
         }
@@ -101,6 +122,10 @@ async function linearPlay(file: string): Promise<CacheCoordinationResults['linea
       source: file,
       rendition: top.name,
       segments: info.segments,
+      speed,
+      startupSegments: startup,
+      hitsAfterStartup: hitsAfter,
+      countedAfterStartup: countedAfter,
       hitRatioAfterStartup: countedAfter ? hitsAfter / countedAfter : 1,
       hitRatioOverall: hits / (info.segments * tracks.length),
       playedSeconds: (performance.now() - started) / 1000,
