@@ -50,13 +50,28 @@ export interface CacheCoordinationResults {
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
+/** Each origin's cache dir, removed when it stops (stopOrigins). */
+const cacheDirs = new WeakMap<RunningServer, string>();
+
 async function origins(count: number, streaming: StreamingConfig, redisUrl?: string): Promise<RunningServer[]> {
   const servers: RunningServer[] = [];
   for (let i = 0; i < count; i++) {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-bench-cc-'));
-    servers.push(await startServer({ mediaDir: BENCH_DIR, cacheDir, port: 0, host: '127.0.0.1', streaming, ...(redisUrl ? { redisUrl } : {}) }, { logger: silentLogger() }));
+    const server = await startServer({ mediaDir: BENCH_DIR, cacheDir, port: 0, host: '127.0.0.1', streaming, ...(redisUrl ? { redisUrl } : {}) }, { logger: silentLogger() });
+    cacheDirs.set(server, cacheDir);
+    servers.push(server);
   }
   return servers;
+}
+
+async function stopOrigins(servers: RunningServer[]): Promise<void> {
+  await Promise.all(
+    servers.map(async (s) => {
+      await s.close();
+      const dir = cacheDirs.get(s);
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }),
+  );
 }
 
 async function stampede(setup: string, servers: RunningServer[], file: string): Promise<CacheCoordinationResults['stampede'][number]> {
@@ -131,7 +146,7 @@ export async function linearPlay(file: string, options: { speed?: number; startu
       playedSeconds: (performance.now() - started) / 1000,
     };
   } finally {
-    await server!.close();
+    await stopOrigins([server!]);
   }
 }
 
@@ -184,7 +199,7 @@ export async function measureCacheAndCoordination(): Promise<CacheCoordinationRe
   try {
     results.push(await stampede('one origin', single, file));
   } finally {
-    await Promise.all(single.map((s) => s.close()));
+    await stopOrigins(single);
   }
 
   log(`[bench] stampede: ${STAMPEDE_REQUESTS} requests over three origins on one Redis`);
@@ -194,7 +209,7 @@ export async function measureCacheAndCoordination(): Promise<CacheCoordinationRe
     try {
       results.push(await stampede('three origins, one Redis, own caches', cluster, file));
     } finally {
-      await Promise.all(cluster.map((s) => s.close()));
+      await stopOrigins(cluster);
     }
   } finally {
     await redis.stop();

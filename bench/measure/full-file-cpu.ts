@@ -13,11 +13,12 @@
  * them, not counted) once the origin has no child left running.
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makePlan, segmentFileName, type Plan, type VideoRendition } from '../../src/plan/plan.js';
 import { probeSource } from '../../src/probe/index.js';
-import { benchStreamingConfig, log, ratio, removeTempDir, seconds, startOrigin, tempDir, type Info, type SourceFile } from '../harness.js';
+import { benchStreamingConfig, cleanup, exitOnInterrupt, log, ratio, removeTempDir, seconds, startOrigin, tempDir, type Info, type SourceFile } from '../harness.js';
 import { connect, getJson, median } from '../lib.js';
-import { BENCH_DIR } from '../sources.js';
+import { BENCH_DIR, ensureMain1080p } from '../sources.js';
 import { originCpu } from './origin-cpu.js';
 import { checkKeyframesAtCuts, childCpu, onePassCommand, onePassPackagerArgs, type CpuRun } from './one-pass.js';
 
@@ -206,4 +207,18 @@ export function reportFullFile(results: FullFileResult[]): string[] {
   }
   lines.push('', 'What each side counts: bench/README.md, "Full-file JIT CPU".');
   return lines;
+}
+
+/** Alone: npx tsx bench/measure/full-file-cpu.ts [720p|ladder] [pairs] (the 30 s 1080p source). */
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [scopeArg = FULL_FILE_RENDITION, pairsArg = String(FULL_FILE_PAIRS)] = process.argv.slice(2);
+  exitOnInterrupt();
+  try {
+    const source: SourceFile = { key: 'mp4_1080p_30s', label: '30 s 1080p MP4', name: path.basename(await ensureMain1080p()) };
+    const result = await measureFullFile(source, scopeArg === 'ladder' ? 'ladder' : { renditions: scopeArg }, Number(pairsArg));
+    console.log(reportFullFile([result]).join('\n'));
+    console.log(`\n${JSON.stringify(result)}`);
+  } finally {
+    await cleanup();
+  }
 }
