@@ -39,8 +39,8 @@ export async function measureSegments(sourceName: string, counts: { coldSegments
     const target = { client, originPid: origin.pid, sourceName, sourcePath, hash, info, plan, workDir };
     const { numbers, cold } = await measureColdSegments(target, counts.coldSegments);
 
-    // Warm: a segment encoded above, now in the origin's memory cache and on disk.
-    const warmRendition = renditionByName(target, Object.keys(cold)[0]!);
+    // Warm: a segment encoded above, now in the origin's memory cache and on disk; 720p where measured (the target's).
+    const warmRendition = renditionByName(target, '720p' in cold ? '720p' : Object.keys(cold)[0]!);
     const warmNumber = numbers[0]!;
     const fileName = segmentFileName(plan.segmentTemplate, warmNumber);
     const warm = await measureWarm(
