@@ -32,19 +32,46 @@ const REBUILD_TRIALS = 3;
 
 export interface CacheCoordinationResults {
   stampede: { setup: string; requests: number; encodes: number; requestsPerEncode: number; wallMs: number; identical: boolean }[];
-  linearPlay: { source: string; rendition: string; segments: number; hitRatioAfterStartup: number; hitRatioOverall: number; playedSeconds: number };
+  linearPlay: {
+    source: string;
+    rendition: string;
+    segments: number;
+    speed: number;
+    /** Segments per track not counted in hitRatioAfterStartup. */
+    startupSegments: number;
+    hitsAfterStartup: number;
+    countedAfterStartup: number;
+    hitRatioAfterStartup: number;
+    hitRatioOverall: number;
+    playedSeconds: number;
+  };
   rebuild: { entries: number; fromSnapshotMs: number; fromListingMs: number };
 }
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
+/** Each origin's cache dir, removed when it stops (stopOrigins). */
+const cacheDirs = new WeakMap<RunningServer, string>();
+
 async function origins(count: number, streaming: StreamingConfig, redisUrl?: string): Promise<RunningServer[]> {
   const servers: RunningServer[] = [];
   for (let i = 0; i < count; i++) {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'jitseg-bench-cc-'));
-    servers.push(await startServer({ mediaDir: BENCH_DIR, cacheDir, port: 0, host: '127.0.0.1', streaming, ...(redisUrl ? { redisUrl } : {}) }, { logger: silentLogger() }));
+    const server = await startServer({ mediaDir: BENCH_DIR, cacheDir, port: 0, host: '127.0.0.1', streaming, ...(redisUrl ? { redisUrl } : {}) }, { logger: silentLogger() });
+    cacheDirs.set(server, cacheDir);
+    servers.push(server);
   }
   return servers;
+}
+
+async function stopOrigins(servers: RunningServer[]): Promise<void> {
+  await Promise.all(
+    servers.map(async (s) => {
+      await s.close();
+      const dir = cacheDirs.get(s);
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }),
+  );
 }
 
 async function stampede(setup: string, servers: RunningServer[], file: string): Promise<CacheCoordinationResults['stampede'][number]> {
@@ -68,7 +95,16 @@ async function stampede(setup: string, servers: RunningServer[], file: string): 
   };
 }
 
-async function linearPlay(file: string): Promise<CacheCoordinationResults['linearPlay']> {
+/**
+ * A player-like client on a fresh origin (the defaults: prefetch on): the
+ * 720p video and audio inits, then segment n of both tracks when n is due at
+ * `speed` × real time (or when the previous answer comes, if later). A
+ * request is a hit when the origin's cache-miss counter did not move, i.e.
+ * the segment was already made (prefetch) when it was asked for.
+ */
+export async function linearPlay(file: string, options: { speed?: number; startupSegments?: number } = {}): Promise<CacheCoordinationResults['linearPlay']> {
+  const speed = options.speed ?? 1;
+  const startup = options.startupSegments ?? 3;
   const [server] = await origins(1, defaultStreamingConfig());
   try {
     const { hash, info } = await registerContent(server!.url, file);
@@ -85,13 +121,13 @@ async function linearPlay(file: string): Promise<CacheCoordinationResults['linea
     let hits = 0;
     for (let n = 1; n <= info.segments; n++) {
       await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-      due += info.segmentDurations[n - 1]! * 1000;
+      due += (info.segmentDurations[n - 1]! * 1000) / speed;
       for (const t of tracks) {
         const before = await misses();
         await (await fetch(`${server!.url}${t}/segment_${n}.m4s`)).arrayBuffer();
         const hit = (await misses()) === before ? 1 : 0;
         hits += hit;
-        if (n > 3) {
+        if (n > startup) {
           hitsAfter += hit;
           countedAfter++;
         }
@@ -101,12 +137,16 @@ async function linearPlay(file: string): Promise<CacheCoordinationResults['linea
       source: file,
       rendition: top.name,
       segments: info.segments,
+      speed,
+      startupSegments: startup,
+      hitsAfterStartup: hitsAfter,
+      countedAfterStartup: countedAfter,
       hitRatioAfterStartup: countedAfter ? hitsAfter / countedAfter : 1,
       hitRatioOverall: hits / (info.segments * tracks.length),
       playedSeconds: (performance.now() - started) / 1000,
     };
   } finally {
-    await server!.close();
+    await stopOrigins([server!]);
   }
 }
 
@@ -159,7 +199,7 @@ export async function measureCacheAndCoordination(): Promise<CacheCoordinationRe
   try {
     results.push(await stampede('one origin', single, file));
   } finally {
-    await Promise.all(single.map((s) => s.close()));
+    await stopOrigins(single);
   }
 
   log(`[bench] stampede: ${STAMPEDE_REQUESTS} requests over three origins on one Redis`);
@@ -169,7 +209,7 @@ export async function measureCacheAndCoordination(): Promise<CacheCoordinationRe
     try {
       results.push(await stampede('three origins, one Redis, own caches', cluster, file));
     } finally {
-      await Promise.all(cluster.map((s) => s.close()));
+      await stopOrigins(cluster);
     }
   } finally {
     await redis.stop();

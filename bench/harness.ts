@@ -19,12 +19,20 @@ export const SERVE_SCRIPT = fileURLToPath(new URL('./serve.ts', import.meta.url)
  * The origin's defaults with prefetch off: a background encode started by
  * one request would overlap the next measurement (or the bare ffmpeg run) on
  * this 2-core machine. Prefetch is measured on its own (cache-coordination.ts).
+ * Degrade off too: on a loaded machine it makes a segment at x264's fast
+ * speed and queues its normal re-make, so the origin would not run the
+ * command the bare ffmpeg baseline runs, and the re-make would land in the
+ * next measurement.
  */
-export const benchStreamingConfig = (): StreamingConfig => ({
-  ...defaultStreamingConfig(),
-  buffer_ahead: 0,
-  prefetch: { ...defaultStreamingConfig().prefetch, enabled: false },
-});
+export const benchStreamingConfig = (): StreamingConfig => {
+  const defaults = defaultStreamingConfig();
+  return {
+    ...defaults,
+    buffer_ahead: 0,
+    prefetch: { ...defaults.prefetch, enabled: false },
+    encoder: { ...defaults.encoder, degrade: { ...defaults.encoder.degrade, enabled: false } },
+  };
+};
 
 /** Progress goes to stderr; the report to stdout. */
 export const log = (message: string) => process.stderr.write(`${message}\n`);

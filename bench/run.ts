@@ -1,5 +1,5 @@
 /**
- * jitseg bench:  npm run bench   (see bench/README.md; about 5 minutes on 2 cores, plus the cold start of real players)
+ * jitseg bench:  npm run bench   (see bench/README.md; about 5 minutes on 2 cores, plus the cold start of real players and full-file)
  *
  * Chooses the measurements, runs them one after another, prints the report
  * (markdown) and writes every number to bench/results/latest.json. Each
@@ -10,7 +10,10 @@
  *   cold-start          bench/measure/cold-start.ts      real players in Chromium on new content: first frame, stalls, cold seek, and where the seconds go
  *   segments            bench/measure/segment-latency.ts cold segments next to bare ffmpeg (cold-segment.ts), then warm latency and
  *                                                        throughput next to a static server, and the origin's peak RSS (warm-throughput.ts)
- *   full-file           bench/measure/full-file-cpu.ts   CPU of a whole rendition segment by segment next to one ffmpeg pass
+ *   full-file           bench/measure/full-file-cpu.ts   CPU of every process the origin runs for 720p + audio, and for the whole
+ *                                                        ladder + audio, segment by segment, next to one ffmpeg pass (one-pass.ts)
+ *   linear-play         bench/measure/linear-play.ts     segments per second made in linear play, encoder.run_segments 1 vs 8 (heads)
+ *   prefetch-hog        bench/prefetch-hog.ts            prefetch hits at 1× and 2× play next to a one-core CPU hog
  *   cache-coordination  bench/cache-coordination.ts      stampede, prefetch hit ratio, cache index rebuild
  *   edge                bench/edge.ts                    warm throughput through the edge
  *   soak                bench/soak.ts                    origin RSS through 1,000 cold registrations and 20,000 warm requests
@@ -40,19 +43,29 @@ import { MANIFEST_TRIALS, measureManifest, reportManifests, type ManifestResult 
 import { measureSegments, reportSegments, type SegmentResults } from './measure/segment-latency.js';
 import { WARM_COUNTS } from './measure/warm-throughput.js';
 import { measureSoak, QUICK_SOAK_COUNTS, reportSoak, SOAK_COUNTS, type SoakResults } from './soak.js';
+import { LINEAR_TRIALS, measureLinearPlay, reportLinearPlay, type LinearPlayResults } from './measure/linear-play.js';
+import { measurePrefetchHog, PREFETCH_RUNS, reportPrefetchHog, type PrefetchHogResults } from './prefetch-hog.js';
 import { ensureLong30MinMp4, ensureLongMkv, ensureLongMp4, ensureMain1080p } from './sources.js';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
-const MEASUREMENTS = ['manifest', 'first-segment', 'cold-start', 'segments', 'full-file', 'cache-coordination', 'edge', 'soak'] as const;
+const MEASUREMENTS = ['manifest', 'first-segment', 'cold-start', 'segments', 'full-file', 'linear-play', 'prefetch-hog', 'cache-coordination', 'edge', 'soak'] as const;
 type Measurement = (typeof MEASUREMENTS)[number];
 
-/** What the project aims at on the 2-core reference machine (the "targets" line). */
+/** What the project aims at on the 2-core reference machine (issue 14's "done when"; the "targets" line). */
 const TARGETS = {
   coldManifestMs: 20,
-  coldSegmentRatio: 1.1,
-  warmThroughputRatio: 0.6,
-  fullFileCpuRatio: 1.15,
+  warmManifestMs: 2,
+  /** 25 % of the 2 h MKV's cold manifest before issue 14 (2.3–2.8 s): of the lower end. */
+  mkvManifestMs: 0.25 * 2_300,
+  /** Cold span / the bare ffmpeg of the same span, per rendition (others: no target). */
+  coldSpanRatio: { '180p': 1.15, '720p': 1.05 } as Record<string, number>,
+  /** Warm 720p segments vs nginx serving the same file, same run. */
+  warmThroughputRatio: 0.9,
+  warmP99Ratio: 1.5,
+  /** Origin (video + audio, every child process) / one ffmpeg pass making both, 720p. */
+  fullFileCpuRatio: 1.05,
+  prefetchHitRatio: 0.95,
 };
 
 /** Trials and request counts: the bench's, or a quick run's. */
@@ -64,6 +77,8 @@ function settingsFor(quick: boolean) {
     coldSegments: quick ? 2 : COLD_SEGMENTS,
     warm: quick ? { sequential: 20, clients: WARM_COUNTS.clients, loadMs: 1_000 } : WARM_COUNTS,
     fullFilePairs: quick ? 1 : FULL_FILE_PAIRS,
+    linearTrials: quick ? 1 : LINEAR_TRIALS,
+    prefetchPlays: quick ? 1 : PREFETCH_RUNS,
     soak: quick ? QUICK_SOAK_COUNTS : SOAK_COUNTS,
   };
 }
@@ -96,7 +111,9 @@ interface Results {
   ttfs?: TtfsResult[];
   coldStart?: ColdStartResults;
   segmentRuns?: { label: string; results: SegmentResults }[];
-  fullFile?: FullFileResult;
+  fullFile?: FullFileResult[];
+  linearPlay?: LinearPlayResults;
+  prefetchHog?: PrefetchHogResults;
   cacheCoordination?: CacheCoordinationResults;
   edge?: EdgeResults;
   soak?: SoakResults;
@@ -111,36 +128,66 @@ function targets(r: Results): { target: string; measured: string; met: boolean }
   const cold = r.manifests?.mp4_2h;
   const running = r.manifests?.mp4_2h_running;
   if (cold && running) {
-    rows.push({
-      target: `cold manifest, 2 h MP4 < ${TARGETS.coldManifestMs} ms`,
-      measured: `${ms(cold.coldMedianMs)} first request after a start; ${ms(running.coldMedianMs)} on a running server`,
-      met: cold.coldMedianMs < TARGETS.coldManifestMs && running.coldMedianMs < TARGETS.coldManifestMs,
-    });
-  }
-  const main = r.segmentRuns?.[0]?.results;
-  if (main) {
-    const coldRatios = Object.entries(main.cold).map(([name, c]) => `${ratio(c.medianRatio)} ${name}`);
-    const worstCold = Math.max(...Object.values(main.cold).map((c) => c.medianRatio));
-    const throughput = main.warm.jitseg.concurrent.requestsPerSecond / main.warm.static.concurrent.requestsPerSecond;
     rows.push(
       {
-        target: `cold segment ≤ ${TARGETS.coldSegmentRatio}× bare ffmpeg`,
-        measured: `${coldRatios.join(', ')} (30 s 1080p source, median of per-segment ratios)`,
-        met: worstCold <= TARGETS.coldSegmentRatio,
+        target: `cold manifest, 2 h MP4 < ${TARGETS.coldManifestMs} ms`,
+        measured: `${ms(cold.coldMedianMs)} first request after a start; ${ms(running.coldMedianMs)} on a running server`,
+        met: cold.coldMedianMs < TARGETS.coldManifestMs && running.coldMedianMs < TARGETS.coldManifestMs,
       },
       {
-        target: `warm throughput ≥ ${TARGETS.warmThroughputRatio}× the static server's`,
-        measured: `${ratio(throughput)} (${Math.round(main.warm.jitseg.concurrent.requestsPerSecond)} vs ${Math.round(main.warm.static.concurrent.requestsPerSecond)} req/s, ${main.warm.staticKind})`,
-        met: throughput >= TARGETS.warmThroughputRatio,
+        target: `manifest with the plan in memory, 2 h MP4 < ${TARGETS.warmManifestMs} ms`,
+        measured: ms(cold.warmMedianMs),
+        met: cold.warmMedianMs < TARGETS.warmManifestMs,
       },
     );
   }
-  if (r.fullFile) {
+  const mkv = r.manifests?.mkv_2h;
+  if (mkv) {
+    rows.push({ target: `cold manifest, 2 h MKV ≤ ${ms(TARGETS.mkvManifestMs)} (25 % of 2.3 s)`, measured: ms(mkv.coldMedianMs), met: mkv.coldMedianMs <= TARGETS.mkvManifestMs });
+  }
+  for (const { label, results } of r.segmentRuns ?? []) {
+    for (const [name, c] of Object.entries(results.cold)) {
+      const limit = TARGETS.coldSpanRatio[name];
+      if (limit === undefined) continue;
+      rows.push({
+        target: `cold ${name} span ≤ ${limit}× bare ffmpeg (wall)`,
+        measured: `${ratio(c.medianRatio)} wall, ${ratio(c.medianCpuRatio)} CPU (${label}, median of per-span ratios)`,
+        met: c.medianRatio <= limit,
+      });
+    }
+  }
+  const main = r.segmentRuns?.[0]?.results;
+  if (main) {
+    const { jitseg, static: baseline, staticKind } = main.warm;
+    const throughput = jitseg.concurrent.requestsPerSecond / baseline.concurrent.requestsPerSecond;
+    const p99 = jitseg.concurrent.p99Ms / baseline.concurrent.p99Ms;
     rows.push({
-      target: `full-file JIT CPU ≤ ${TARGETS.fullFileCpuRatio}× one pass`,
-      measured: `${ratio(r.fullFile.medianRatio)} (${r.fullFile.rendition}, ${seconds(r.fullFile.medianJitCpuSeconds)} vs ${seconds(r.fullFile.medianOnePassCpuSeconds)} CPU)`,
-      met: r.fullFile.medianRatio <= TARGETS.fullFileCpuRatio,
+      target: `warm segment ≥ ${TARGETS.warmThroughputRatio}× nginx's req/s, p99 ≤ ${TARGETS.warmP99Ratio}× nginx's`,
+      measured:
+        `${ratio(throughput)} req/s (${Math.round(jitseg.concurrent.requestsPerSecond)} vs ${Math.round(baseline.concurrent.requestsPerSecond)}), p99 ${ratio(p99)}, ` +
+        `${main.warm.renditionName}, against ${staticKind === 'nginx' ? 'nginx' : '**node:http, not nginx** (no nginx found)'}`,
+      met: staticKind === 'nginx' && throughput >= TARGETS.warmThroughputRatio && p99 <= TARGETS.warmP99Ratio,
     });
+  }
+  // The target is at 720p; the ladder's figures are in its own table.
+  for (const f of (r.fullFile ?? []).filter((f) => f.renditions.length === 1)) {
+    rows.push({
+      target: `full-file JIT CPU (${f.renditions[0]} + audio, every child process) ≤ ${TARGETS.fullFileCpuRatio}× one pass`,
+      measured:
+        `${ratio(f.median.totalRatio)} (${f.scope}: video ${ratio(f.median.videoRatio)}, audio ${ratio(f.median.audioRatio)}; ` +
+        `${ratio(f.median.packagedRatio)} of one pass + packager)`,
+      met: f.median.totalRatio <= TARGETS.fullFileCpuRatio,
+    });
+  }
+  if (r.prefetchHog) {
+    // The target is at 1×; 2× is in the prefetch table.
+    for (const run of r.prefetchHog.runs.filter((run) => run.speed === 1)) {
+      rows.push({
+        target: `prefetch hits ≥ ${TARGETS.prefetchHitRatio * 100} % after start-up at 1×, next to a one-core hog`,
+        measured: `${(100 * run.hitRatioAfterStartup).toFixed(1)} % at ${run.speed}× (${run.hits} of ${run.counted})`,
+        met: run.hitRatioAfterStartup >= TARGETS.prefetchHitRatio,
+      });
+    }
   }
   if (r.coldStart) {
     const players = r.coldStart.players;
@@ -184,7 +231,9 @@ function report(r: Results): string {
   if (r.ttfs) lines.push('', ...reportTtfs(r.ttfs));
   if (r.coldStart) lines.push('', ...reportColdStart(r.coldStart));
   for (const { label, results } of r.segmentRuns ?? []) lines.push(...reportSegments(label, results));
-  if (r.fullFile) lines.push('', ...reportFullFile(r.fullFile));
+  if (r.fullFile) lines.push(...reportFullFile(r.fullFile));
+  if (r.linearPlay) lines.push(...reportLinearPlay(r.linearPlay));
+  if (r.prefetchHog) lines.push(...reportPrefetchHog(r.prefetchHog));
   if (r.cacheCoordination) lines.push(...reportCacheAndCoordination(r.cacheCoordination));
   if (r.edge) lines.push(...reportEdge(r.edge));
   if (r.soak) lines.push(...reportSoak(r.soak));
@@ -252,8 +301,19 @@ async function measure(chosen: Set<Measurement>, settings: ReturnType<typeof set
     }
   }
   if (chosen.has('full-file')) {
-    log(`[bench] full-file JIT CPU: ${main1080p.label}, ${FULL_FILE_RENDITION}`);
-    results.fullFile = await measureFullFile(main1080p, FULL_FILE_RENDITION, settings.fullFilePairs);
+    results.fullFile = [];
+    for (const scope of [{ renditions: FULL_FILE_RENDITION }, 'ladder'] as const) {
+      log(`[bench] full-file JIT CPU: ${main1080p.label}, ${scope === 'ladder' ? 'whole ladder' : scope.renditions} + audio`);
+      results.fullFile.push(await measureFullFile(main1080p, scope, settings.fullFilePairs));
+    }
+  }
+  if (chosen.has('linear-play')) {
+    log(`[bench] linear-play throughput: ${main1080p.label}`);
+    results.linearPlay = await measureLinearPlay(main1080p, settings.linearTrials);
+  }
+  if (chosen.has('prefetch-hog')) {
+    log('[bench] prefetch next to a one-core CPU hog');
+    results.prefetchHog = await measurePrefetchHog(settings.prefetchPlays);
   }
   if (chosen.has('cache-coordination')) results.cacheCoordination = await measureCacheAndCoordination();
   if (chosen.has('edge')) {
@@ -276,7 +336,7 @@ async function main(): Promise<void> {
   const table = report(results);
   const totalSeconds = (performance.now() - started) / 1000;
   await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
-  const { manifests, ttfs, coldStart, segmentRuns, fullFile, cacheCoordination, edge, soak } = results;
+  const { manifests, ttfs, coldStart, segmentRuns, fullFile, linearPlay, prefetchHog, cacheCoordination, edge, soak } = results;
   await writeFile(
     RESULTS_FILE,
     `${JSON.stringify(
@@ -295,8 +355,10 @@ async function main(): Promise<void> {
           coldStartRuns: settings.coldStartRuns,
           playerConnections: PLAYER_CONNECTIONS,
           fullFilePairs: settings.fullFilePairs,
+          linearTrials: settings.linearTrials,
+          prefetchPlays: settings.prefetchPlays,
           soak: settings.soak,
-          streaming: 'defaultStreamingConfig() with prefetch off',
+          streaming: 'defaultStreamingConfig() with prefetch and degrade off (linear-play and prefetch-hog: prefetch on, see their files)',
         },
         targets: targets(results),
         manifests,
@@ -304,6 +366,8 @@ async function main(): Promise<void> {
         coldStart,
         segments: segmentRuns && Object.fromEntries(segmentRuns.map((run) => [run.label, run.results])),
         fullFile,
+        linearPlay,
+        prefetchHog,
         cacheCoordination,
         edge,
         soak,

@@ -1,23 +1,25 @@
 /**
- * Cold segment latency: segments never made before, requested from the
- * origin, next to the bare ffmpeg command the origin runs for the same span
- * (720p and 1080p; sampled segment numbers from a fixed seed).
+ * Cold segment cost: segments never made before, requested from the origin,
+ * next to the bare ffmpeg command the origin runs for the same span (180p,
+ * 480p, 720p and 1080p, those the source has; sampled segment numbers from a
+ * fixed seed). Wall time (send to last byte vs ffmpeg's start to exit) and
+ * CPU (the origin's own and every child's, origin-cpu.ts, vs ffmpeg's).
  */
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { rm, stat } from 'node:fs/promises';
-import { execa } from 'execa';
 import type { Client } from 'undici';
 import { segmentFileName, type Plan } from '../../src/plan/plan.js';
 import { videoEncodeArgs } from '../../src/transcode/ffmpeg-args.js';
 import { log, type Info } from '../harness.js';
 import { formatMs, median, percentile, pickDistinct, round, seededRandom, timedRequest } from '../lib.js';
+import { childCpu, type CpuRun } from './one-pass.js';
+import { originCpu } from './origin-cpu.js';
 
 /** Cold segments sampled per rendition (the 30 s source has ~8 segments). */
 export const COLD_SEGMENTS = 6;
 /** Fixed seed: every run samples the same segment numbers, so runs are comparable. */
 export const SEED = 20240611;
-export const COLD_RENDITIONS = ['720p', '1080p'] as const;
+export const COLD_RENDITIONS = ['180p', '480p', '720p', '1080p'] as const;
 
 interface ColdSample {
   number: number;
@@ -26,6 +28,10 @@ interface ColdSample {
   jitsegMs: number;
   bareMs: number;
   ratio: number;
+  /** CPU seconds: the origin and its children for the request; the bare ffmpeg. */
+  jitsegCpuSeconds: number;
+  bareCpuSeconds: number;
+  cpuRatio: number;
 }
 
 export interface ColdResult {
@@ -38,11 +44,14 @@ export interface ColdResult {
   bareP50Ms: number;
   bareP95Ms: number;
   medianRatio: number;
+  medianCpuRatio: number;
 }
 
 /** A registered content on a running origin, with the plan the origin made for it. */
 export interface ColdTarget {
   client: Client;
+  /** The origin's process, whose CPU (and its children's) a cold request costs. */
+  originPid: number;
   sourceName: string;
   sourcePath: string;
   hash: string;
@@ -58,18 +67,19 @@ export const renditionByName = (target: ColdTarget, name: string) => {
   return rendition;
 };
 
-/** The exact ffmpeg command the origin would run for this span, timed, writing into a temp .ts. */
-export async function bareFfmpeg(sourcePath: string, plan: Plan, renditionName: string, number: number, workDir: string): Promise<number> {
+/** The exact ffmpeg command the origin would run for this span, timed (wall and CPU), writing into a temp .ts. */
+export async function bareSpan(sourcePath: string, plan: Plan, renditionName: string, number: number, workDir: string): Promise<CpuRun> {
   const rendition = plan.renditions.find((r) => r.name === renditionName)!;
   const out = path.join(workDir, `bare-${renditionName}-${number}.ts`);
-  const args = videoEncodeArgs(sourcePath, plan, rendition, plan.videoSegments[number - 1]!, out);
-  const t0 = performance.now();
-  await execa('ffmpeg', args, { stdin: 'ignore' });
-  const ms = performance.now() - t0;
+  const run = await childCpu('ffmpeg', videoEncodeArgs(sourcePath, plan, rendition, plan.videoSegments[number - 1]!, out));
   if ((await stat(out)).size === 0) throw new Error(`bare ffmpeg wrote nothing for ${renditionName} segment ${number}`);
   await rm(out, { force: true });
-  return ms;
+  return run;
 }
+
+/** bareSpan's wall time, ms. */
+export const bareFfmpeg = async (sourcePath: string, plan: Plan, renditionName: string, number: number, workDir: string): Promise<number> =>
+  (await bareSpan(sourcePath, plan, renditionName, number, workDir)).wallMs;
 
 /**
  * Each sampled segment of each measured rendition, origin then bare ffmpeg
@@ -99,25 +109,31 @@ export async function measureColdSegments(target: ColdTarget, sampleCount = COLD
     for (const [k, number] of numbers.entries()) {
       const segmentPath = `${base}/video/${rendition.id}/${segmentFileName(plan.segmentTemplate, number)}`;
       // Alternate which of the pair runs first, so neither always inherits the other's warm caches.
-      let jitseg: { ms: number; bytes: number };
-      let bareMs: number;
+      let jitseg: Awaited<ReturnType<typeof originCpu>>;
+      let bare: CpuRun;
       if (k % 2 === 0) {
-        jitseg = await timedRequest(client, segmentPath);
-        bareMs = await bareFfmpeg(sourcePath, plan, name, number, workDir);
+        jitseg = await originCpu(target.originPid, client, [segmentPath]);
+        bare = await bareSpan(sourcePath, plan, name, number, workDir);
       } else {
-        bareMs = await bareFfmpeg(sourcePath, plan, name, number, workDir);
-        jitseg = await timedRequest(client, segmentPath);
+        bare = await bareSpan(sourcePath, plan, name, number, workDir);
+        jitseg = await originCpu(target.originPid, client, [segmentPath]);
       }
-      const sample = {
+      const sample: ColdSample = {
         number,
         durationSeconds: round(info.segmentDurations[number - 1]!, 4),
-        bytes: jitseg.bytes,
-        jitsegMs: jitseg.ms,
-        bareMs,
-        ratio: jitseg.ms / bareMs,
+        bytes: jitseg.responses[0]!.bytes,
+        jitsegMs: jitseg.wallMs,
+        bareMs: bare.wallMs,
+        ratio: jitseg.wallMs / bare.wallMs,
+        jitsegCpuSeconds: jitseg.cpuSeconds,
+        bareCpuSeconds: bare.cpuSeconds,
+        cpuRatio: jitseg.cpuSeconds / bare.cpuSeconds,
       };
       samples.push(sample);
-      log(`  ${name} segment ${number} (${sample.durationSeconds} s): jitseg ${formatMs(jitseg.ms)}, bare ffmpeg ${formatMs(bareMs)}, ×${sample.ratio.toFixed(2)}`);
+      log(
+        `  ${name} segment ${number} (${sample.durationSeconds} s): jitseg ${formatMs(sample.jitsegMs)} / ${sample.jitsegCpuSeconds.toFixed(2)} CPU-s, ` +
+          `bare ffmpeg ${formatMs(sample.bareMs)} / ${sample.bareCpuSeconds.toFixed(2)} CPU-s, ×${sample.ratio.toFixed(2)} wall, ×${sample.cpuRatio.toFixed(2)} CPU`,
+      );
     }
     const jitsegMs = samples.map((s) => s.jitsegMs);
     const bare = samples.map((s) => s.bareMs);
@@ -131,6 +147,7 @@ export async function measureColdSegments(target: ColdTarget, sampleCount = COLD
       bareP50Ms: percentile(bare, 50),
       bareP95Ms: percentile(bare, 95),
       medianRatio: median(samples.map((s) => s.ratio)),
+      medianCpuRatio: median(samples.map((s) => s.cpuRatio)),
     };
   }
   return { numbers, cold };

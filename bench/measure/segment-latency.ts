@@ -7,7 +7,7 @@ import path from 'node:path';
 import { makePlan, segmentFileName } from '../../src/plan/plan.js';
 import { probeSource } from '../../src/probe/index.js';
 import { benchStreamingConfig, mib, ratio, removeTempDir, startOrigin, tempDir, type Info } from '../harness.js';
-import { connect, formatMs, getJson } from '../lib.js';
+import { connect, formatMs, getJson, median } from '../lib.js';
 import { BENCH_DIR } from '../sources.js';
 import { COLD_SEGMENTS, measureColdSegments, renditionByName, type ColdResult } from './cold-segment.js';
 import { measureWarm, WARM_COUNTS, type WarmCounts, type WarmResult } from './warm-throughput.js';
@@ -36,11 +36,11 @@ export async function measureSegments(sourceName: string, counts: { coldSegments
     if (!sameIds || plan.videoSegments.length !== info.segments) {
       throw new Error('the local plan does not match the server (rendition ids or segment count differ): the baseline would encode something else');
     }
-    const target = { client, sourceName, sourcePath, hash, info, plan, workDir };
+    const target = { client, originPid: origin.pid, sourceName, sourcePath, hash, info, plan, workDir };
     const { numbers, cold } = await measureColdSegments(target, counts.coldSegments);
 
-    // Warm: a segment encoded above, now in the origin's memory cache and on disk.
-    const warmRendition = renditionByName(target, Object.keys(cold)[0]!);
+    // Warm: a segment encoded above, now in the origin's memory cache and on disk; 720p where measured (the target's).
+    const warmRendition = renditionByName(target, '720p' in cold ? '720p' : Object.keys(cold)[0]!);
     const warmNumber = numbers[0]!;
     const fileName = segmentFileName(plan.segmentTemplate, warmNumber);
     const warm = await measureWarm(
@@ -77,6 +77,7 @@ export function reportSegments(label: string, segments: SegmentResults): string[
     lines.push(
       `| Cold ${name} segment, p50 (n=${c.samples.length}) | ${ms(c.jitsegP50Ms)} | ${ms(c.bareP50Ms)} bare ffmpeg | ${ratio(c.medianRatio)} (median of per-segment ratios) |`,
       `| Cold ${name} segment, p95 | ${ms(c.jitsegP95Ms)} | ${ms(c.bareP95Ms)} bare ffmpeg | ${ratio(c.jitsegP95Ms / c.bareP95Ms)} |`,
+      `| Cold ${name} segment, CPU (origin + its children vs ffmpeg), median | ${median(c.samples.map((x) => x.jitsegCpuSeconds)).toFixed(2)} s | ${median(c.samples.map((x) => x.bareCpuSeconds)).toFixed(2)} s bare ffmpeg | ${ratio(c.medianCpuRatio)} (median of per-segment ratios) |`,
     );
   }
   const { jitseg, static: baseline, bytes, staticKind, counts } = segments.warm;
