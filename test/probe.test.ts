@@ -383,7 +383,7 @@ describe('probe worker warm-up', () => {
     expect(probe.video.framePts).toHaveLength(43200);
     expect(probe.video.framePts.slice(0, 3)).toEqual([0, 1001, 2002]);
     expect(probe.video.keyframePts).toHaveLength(450);
-    expect(syncSamples?.samples).toHaveLength(450);
+    expect(syncSamples?.pts).toHaveLength(450);
     expect(() => warmMp4Probe()).not.toThrow();
   });
 });
