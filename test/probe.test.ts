@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSource, ProbeError } from '../src/probe/index.js';
 import { MP4BoxBuffer } from 'mp4box';
 import { analyzeMoov, probeMp4 } from '../src/probe/mp4.js';
-import { madeUpMoov, warmMp4Probe } from '../src/probe/mp4/warm-up.js';
+import { madeUpFile, madeUpMoov, warmMp4Probe, warmMp4ProbeWithFile } from '../src/probe/mp4/warm-up.js';
+import { probeFileDeferred } from '../src/probe/probe-file.js';
 import { probeWithFfprobe } from '../src/probe/ffprobe.js';
 import { decodeRuns, deserializeProbe, encodeRuns, serializeProbe } from '../src/probe/serialize.js';
 import type { ProbeResult } from '../src/probe/types.js';
@@ -383,7 +384,24 @@ describe('probe worker warm-up', () => {
     expect(probe.video.framePts).toHaveLength(43200);
     expect(probe.video.framePts.slice(0, 3)).toEqual([0, 1001, 2002]);
     expect(probe.video.keyframePts).toHaveLength(450);
-    expect(syncSamples?.samples).toHaveLength(450);
+    expect(syncSamples?.pts).toHaveLength(450);
     expect(() => warmMp4Probe()).not.toThrow();
+  });
+
+  it('probes its made-up file end to end on the MP4 fast path (never ffprobe): closed-GOP check and first picture included', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jitseg-warm-'));
+    try {
+      const file = join(dir, 'warm.mp4');
+      await writeFile(file, madeUpFile());
+      const { probe, firstFrame } = await probeFileDeferred(file, Date.now() + 60_000);
+      expect(probe.prober).toBe('mp4box');
+      expect(probe.video.framePts).toHaveLength(43200);
+      // Every sync sample starts with an IDR NAL unit: all 450 stay cut points.
+      expect(probe.video.keyframePts).toHaveLength(450);
+      expect(firstFrame.picture?.codec).toBe('h264');
+      await warmMp4ProbeWithFile();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,10 @@ export interface SyncSampleCheck {
   codec: NalCodec;
   /** Bytes of each NAL unit's length prefix (avcC/hvcC lengthSizeMinusOne + 1). */
   lengthSize: number;
-  samples: Array<{ pts: number; offset: number; size: number }>;
+  /** The presented sync samples, in demux order, as parallel arrays (no object per sample): pts, file offset, bytes. */
+  pts: Float64Array;
+  offset: Float64Array;
+  size: Float64Array;
   /** The avcC/hvcC parameter sets, to decode a sample on its own (first-picture.ts). */
   parameterSets: Uint8Array[];
 }
@@ -51,7 +54,8 @@ const NAL_PEEK_CONCURRENCY = 16;
 export async function keepClosedGopKeyframes(fh: FileHandle, analysis: MoovAnalysis): Promise<ProbeResult> {
   const { probe, syncSamples } = analysis;
   if (!syncSamples) return probe;
-  const { codec, lengthSize, samples } = syncSamples;
+  const { codec, lengthSize, pts, offset, size } = syncSamples;
+  const count = pts.length;
   // One sample's verdict as a sequence of reads (usually one), driven synchronously or asynchronously below.
   function* lookups(offset: number, size: number): Generator<{ position: number; length: number }, boolean, Uint8Array> {
     const end = offset + size;
@@ -68,11 +72,15 @@ export async function keepClosedGopKeyframes(fh: FileHandle, analysis: MoovAnaly
   }
   const buffer = new Uint8Array(NAL_PEEK_BYTES);
   const classifyNow = (offset: number, size: number): boolean => {
+    // The usual case, one read that reaches the first slice, without the generator (its first step, inlined).
+    const got = readSync(fh.fd, buffer, 0, Math.min(NAL_PEEK_BYTES, size), offset);
+    const verdict = classifyLengthPrefixedSample(codec, lengthSize, buffer.subarray(0, got), offset, offset + size);
+    if (typeof verdict === 'boolean') return verdict;
     const steps = lookups(offset, size);
     let step = steps.next();
     while (!step.done) {
-      const got = readSync(fh.fd, buffer, 0, step.value.length, step.value.position);
-      step = steps.next(buffer.subarray(0, got));
+      const read = readSync(fh.fd, buffer, 0, step.value.length, step.value.position);
+      step = steps.next(buffer.subarray(0, read));
     }
     return step.value;
   };
@@ -87,23 +95,27 @@ export async function keepClosedGopKeyframes(fh: FileHandle, analysis: MoovAnaly
     return step.value;
   };
 
+  // A sample presented by several edits is read once.
   const verdictAt = new Map<number, boolean>();
   const started = performance.now();
   let next = 0;
-  while (next < samples.length) {
-    const { offset, size } = samples[next++]!;
-    if (!verdictAt.has(offset)) verdictAt.set(offset, classifyNow(offset, size));
+  while (next < count) {
+    const at = offset[next]!;
+    if (!verdictAt.has(at)) verdictAt.set(at, classifyNow(at, size[next]!));
+    next++;
     if (next % READ_TIMING_WINDOW === 0 && (performance.now() - started) / next > FAST_READ_MS) break;
   }
   const worker = async () => {
-    while (next < samples.length) {
-      const { offset, size } = samples[next++]!;
-      if (!verdictAt.has(offset)) verdictAt.set(offset, await classifyLater(offset, size));
+    while (next < count) {
+      const k = next++;
+      const at = offset[k]!;
+      if (!verdictAt.has(at)) verdictAt.set(at, await classifyLater(at, size[k]!));
     }
   };
-  await Promise.all(Array.from({ length: NAL_PEEK_CONCURRENCY }, worker));
-  const closed = new Set(samples.filter((s) => verdictAt.get(s.offset)).map((s) => s.pts));
-  const keyframePts = probe.video.keyframePts.filter((pts) => closed.has(pts));
+  if (next < count) await Promise.all(Array.from({ length: NAL_PEEK_CONCURRENCY }, worker));
+  const closed = new Set<number>();
+  for (let k = 0; k < count; k++) if (verdictAt.get(offset[k]!)) closed.add(pts[k]!);
+  const keyframePts = probe.video.keyframePts.filter((p) => closed.has(p));
   return { ...probe, video: { ...probe.video, keyframePts } };
 }
 
@@ -126,9 +138,15 @@ export function syncSampleCheck(
   const wanted = Array.from(new Set(keySrc)).sort((a, b) => a - b);
   const ranges = sampleFileRanges(tables, view, wanted);
   if (!ranges) return undefined;
-  const samples = Array.from(keyPts, (pts, k) => ({ pts, ...ranges.get(keySrc[k]!)! }));
+  const offset = new Float64Array(keySrc.length);
+  const size = new Float64Array(keySrc.length);
+  for (let k = 0; k < keySrc.length; k++) {
+    const range = ranges.get(keySrc[k]!)!;
+    offset[k] = range.offset;
+    size[k] = range.size;
+  }
   const record = decoderConfigRecord(entry, nalCodec, view);
   const parameterSets = record ? parameterSetNals(nalCodec, record) : [];
-  return { codec: nalCodec, lengthSize: lengthSizeMinusOne + 1, samples, parameterSets };
+  return { codec: nalCodec, lengthSize: lengthSizeMinusOne + 1, pts: keyPts.slice(), offset, size, parameterSets };
 }
 

@@ -21,12 +21,15 @@ const MAX_PICTURE_BYTES = 32 * 1024 * 1024;
 const START_CODE = Uint8Array.of(0, 0, 0, 1);
 
 export async function readFirstPicture(fh: FileHandle, check: SyncSampleCheck): Promise<FirstPicture | undefined> {
-  if (check.parameterSets.length === 0 || check.samples.length === 0) return undefined;
-  const first = check.samples.reduce((a, b) => (b.pts < a.pts ? b : a));
-  if (first.size === 0 || first.size > MAX_PICTURE_BYTES) return undefined;
-  const sample = new Uint8Array(first.size);
+  if (check.parameterSets.length === 0 || check.pts.length === 0) return undefined;
+  // The earliest presented (the first of equals, as before).
+  let first = 0;
+  for (let k = 1; k < check.pts.length; k++) if (check.pts[k]! < check.pts[first]!) first = k;
+  const firstSize = check.size[first]!;
+  if (firstSize === 0 || firstSize > MAX_PICTURE_BYTES) return undefined;
+  const sample = new Uint8Array(firstSize);
   try {
-    await readFully(fh, sample, first.offset);
+    await readFully(fh, sample, check.offset[first]!);
   } catch (err) {
     // The sample lies past the end of the file: the whole-file check will say what ffmpeg makes of that.
     if (err instanceof Mp4ProbeUnsupportedError) return undefined;
