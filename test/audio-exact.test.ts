@@ -9,6 +9,7 @@ import { makePlan, type Plan } from '../src/plan/plan.js';
 import { probeSource } from '../src/probe/index.js';
 import { encodeAudioRun, encodeAudioRunContinuous } from '../src/transcode/audio-run.js';
 import { parseM3u8, parseMpd } from './support/conformance.js';
+import { lanes } from './support/lanes.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
 import { encoderWith, testServer } from './support/server.js';
 
@@ -100,10 +101,16 @@ let work: string;
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'jitseg-audio-exact-'));
   const files: Record<string, string> = {};
-  for (const kind of KINDS) {
-    files[kind.file] = path.join(work, kind.file);
-    await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...kind.args, files[kind.file]!]);
-  }
+  // Two ffmpeg runs at a time (two cores); each file is made the same way whatever runs beside it.
+  const make = lanes(2);
+  await Promise.all(
+    KINDS.map((kind) =>
+      make(async () => {
+        files[kind.file] = path.join(work, kind.file);
+        await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...kind.args, files[kind.file]!]);
+      }),
+    ),
+  );
   // 3 s segments: a first one of 2 s, then 3 s ones: three joins in 10 s.
   server = await testServer(await mediaFolder(files), { segment_duration: SEGMENT_SECONDS, encoder: encoderWith({ preset: 'ultrafast' }) });
 });
@@ -214,8 +221,13 @@ async function servedSegments(playlistUri: string, playlist: { segments: Array<{
   return { init: await bytes(playlist.segments[0]!.map!.uri), segments: await Promise.all(playlist.segments.map((s) => bytes(s.uri))) };
 }
 
+/**
+ * Two kinds at a time on the one origin: each test reads only its own source's files and output, and most of a
+ * test's time is waiting on the origin's encodes and ffmpeg's sequential reads of the segments.
+ */
+const lane = lanes(2);
 describe('sample-exact audio', () => {
-  it.each(KINDS)('$name: output sample k is source sample k, from the first sample, at every join, with the A/V offset, in HLS and DASH', async (kind) => {
+  it.concurrent.each(KINDS)('$name: output sample k is source sample k, from the first sample, at every join, with the A/V offset, in HLS and DASH', (kind) => lane(async () => {
     const source = path.join(work, kind.file);
     const src = await decoded(source, source, path.join(work, `${kind.file}.src.f32`));
 
@@ -239,7 +251,7 @@ describe('sample-exact audio', () => {
     const dashAudio = (Object.values(dash.mediaGroups.AUDIO.audio) as any[])[0].playlists[0];
     const dashDurations = dashAudio.segments.map((s: { duration: number }) => s.duration);
     expectSampleExact('DASH', src, await decoded(mpd, mpd, path.join(work, `${kind.file}.dash.f32`)), dashDurations);
-  });
+  }));
 });
 
 /**

@@ -79,7 +79,7 @@ async function playsThrough(player: PlayerKind, entry: string, url: string): Pro
   page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
   try {
-    await page.goto(pages.url);
+    await page.goto(`${pages.url}?player=${player}`);
     await page.evaluate(([kind, source]) => (window as any).harness.start(kind, source), [player, url] as const);
 
     // Playback starts.

@@ -54,7 +54,7 @@ describe('the start variant', () => {
 
     const page = await browser.newPage();
     try {
-      await page.goto(pages.url);
+      await page.goto(`${pages.url}?player=hls`);
       await page.evaluate((url) => (window as any).harness.start('hls', url), masterUrl);
       const started = await until(page, 'playback to start', (s) => s.currentTime > 0.3 && !s.paused && s.parsedFragments.length > 0);
       const first = started.parsedFragments[0]!;
@@ -79,7 +79,7 @@ describe('the start variant', () => {
       if (file) requested.push(`${file[1]!.split('/')[0]}/${file[2]}`);
     });
     try {
-      await page.goto(pages.url);
+      await page.goto(`${pages.url}?player=shaka`);
       await page.evaluate((url) => (window as any).harness.start('shaka', url), masterUrl);
       const started = await until(page, 'playback to start', (s) => s.currentTime > 0.3 && !s.paused);
       expect(started.events.fatal).toEqual([]);

@@ -285,7 +285,7 @@ describe('seek thumbnails', () => {
 
   it('Shaka Player reads the track from the MPD, the HLS playlist and the WebVTT index: the tile for a time', async () => {
     const page = await browser.newPage();
-    await page.goto(pages.url);
+    await page.goto(`${pages.url}?player=shaka`);
     const times = [0.3, 1.99, 2.0, 5.5, 7.9, 9.2, 11.7];
     const found = await shakaThumbnails(page, { mpd: `${base}manifest.mpd`, m3u8: `${base}master.m3u8`, vtt: `${server.url}${info.thumbnails.vtt}`, times });
     await page.close();

@@ -36,15 +36,32 @@ const PLAYER_FILES: Record<string, string> = {
  */
 export async function servePlayerPages(): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer(async (req, res) => {
-    const file = PLAYER_FILES[new URL(req.url ?? '/', 'http://x').pathname];
+    const url = new URL(req.url ?? '/', 'http://x');
+    const file = PLAYER_FILES[url.pathname];
     if (!file) return res.writeHead(404).end();
-    res.writeHead(200, { 'Content-Type': file.endsWith('.html') ? 'text/html' : 'text/javascript' }).end(await readFile(file));
+    const body = await readFile(file);
+    const player = url.searchParams.get('player');
+    const html = file.endsWith('.html');
+    res.writeHead(200, { 'Content-Type': html ? 'text/html' : 'text/javascript' }).end(html && player ? onlyPlayer(body.toString(), player) : body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://localhost:${(server.address() as AddressInfo).port}/`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The player bundle each harness kind uses (test/support/player-run.ts's PlayerKind). */
+const PLAYER_SCRIPT: Record<string, string> = { hls: '/players/hls.min.js', dash: '/players/dash.all.min.js', shaka: '/players/shaka-player.compiled.js' };
+
+/**
+ * A harness page that loads one player's bundle, not all three (2.2 MB of script to fetch, parse and compile in a
+ * fresh context for every page): the page script only touches the player it starts.
+ */
+function onlyPlayer(page: string, player: string): string {
+  const keep = PLAYER_SCRIPT[player];
+  if (!keep) throw new Error(`unknown player ${player}`);
+  return page.replace(/<script src="(\/players\/[^"]+)"><\/script>\n?/g, (tag, src: string) => (src === keep ? tag : ''));
 }
 
 export interface PlayerState {

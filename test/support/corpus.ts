@@ -167,15 +167,25 @@ export const CORPUS: CorpusItem[] = [
  * Broadcast-style MPEG-TS, the kind people record off air: H.264 with
  * B-frames + AAC, timestamps far from zero (2.8 s: -output_ts_offset 1.4 plus
  * ffmpeg's default 1.4 s mux delay), the first audio frame one AAC frame
- * (21.3 ms) before the first picture. 30 s, so a player can switch renditions
- * six times while it plays; each frame carries its number (frameCodeFilter).
+ * (21.3 ms) before the first picture; each frame carries its number (frameCodeFilter).
  */
-export const BROADCAST_H264_TS: CorpusItem = {
-  name: 'MPEG-TS H.264 B-frames + AAC, start 2.8 s',
-  file: 'broadcast-h264-30s-coded.ts',
-  args: [
-    ...video('320x240', '25', 30), ...tone(440, 48000, 30), '-vf', frameCodeFilter(),
-    ...x264('-g', '50', '-bf', '2'), ...aac, '-output_ts_offset', '1.4', '-f', 'mpegts',
-  ],
-  expect: { audioTracks: 1 },
-};
+function broadcastTs(seconds: number): CorpusItem {
+  return {
+    name: 'MPEG-TS H.264 B-frames + AAC, start 2.8 s',
+    file: `broadcast-h264-${seconds}s-coded.ts`,
+    args: [
+      ...video('320x240', '25', seconds), ...tone(440, 48000, seconds), '-vf', frameCodeFilter(),
+      ...x264('-g', '50', '-bf', '2'), ...aac, '-output_ts_offset', '1.4', '-f', 'mpegts',
+    ],
+    expect: { audioTracks: 1 },
+  };
+}
+
+/** 30 s, so a player can switch renditions six times while it plays. */
+export const BROADCAST_H264_TS: CorpusItem = broadcastTs(30);
+
+/**
+ * The same stream, 12 s: for players that play its first 8 s (test/mpegts-no-skip.test.ts), so warming an origin
+ * encodes 12 s, not 30.
+ */
+export const BROADCAST_H264_TS_12S: CorpusItem = broadcastTs(12);
