@@ -1,6 +1,6 @@
 /**
  * Children CPU (user + system, from /proc/self/stat) of making 8 consecutive
- * audio segments of one rendition (each packaged), as single spans, as one run (an encoder per span) and as one continuous run, next to
+ * audio segments of one rendition (each packaged), as single spans and as one run (an encoder per span), next to
  * one pass of `ffmpeg -i src -vn -c:a aac` over the same duration.
  * Usage: tsx bench/audio-cpu.ts <source> [segment_duration=2]
  */
@@ -12,7 +12,7 @@ import { makePlan } from '../src/plan/plan.js';
 import { probeSource } from '../src/probe/index.js';
 import { run } from '../src/process/runner.js';
 import { packageSpan, packageSpans } from '../src/package/package.js';
-import { encodeAudioRun, encodeAudioRunContinuous } from '../src/transcode/audio-run.js';
+import { encodeAudioRun } from '../src/transcode/audio-run.js';
 import { encodeAudioSpan } from '../src/transcode/transcode.js';
 
 const TICKS = 100;
@@ -48,10 +48,6 @@ await measure('spans', async (work) => {
 });
 await measure('one run', async (work) => {
   const made = await encodeAudioRun(source, plan, audio, segments, work);
-  await packageSpans(made.spans, 'audio');
-});
-await measure('one continuous run', async (work) => {
-  const made = await encodeAudioRunContinuous(source, plan, audio, segments, work);
   await packageSpans(made.spans, 'audio');
 });
 await measure(`one pass (${seconds.toFixed(2)} s)`, async (work) => {

@@ -2,12 +2,11 @@ import type { Content } from './library/media-library.js';
 import { SingleFlight } from './coordinate/single-flight.js';
 import { Waiters } from './coordinate/waiters.js';
 import { EncodeError, NotFoundError, ServiceUnavailableError, UnplayableError } from './errors.js';
-import { canonicalizeInit, retimeVideoFragment, setSequenceNumber } from './package/fmp4.js';
-import { packageSpan } from './package/package.js';
+import { makeInitSegment, makeSpanSegment } from './package/span-segment.js';
 import { spanEncryption, type Protector } from './package/drm/protector.js';
-import { fragmentProblem, sameSampleDescription } from './package/validate.js';
+import { sameSampleDescription } from './package/validate.js';
 import { segmentFileName } from './plan/plan.js';
-import { findRendition, initFields, type Rendition } from './plan/renditions.js';
+import { findRendition, type Rendition } from './plan/renditions.js';
 import { PreemptedError, ProcessError } from './process/runner.js';
 import type { MediaKind } from './store/content-store.js';
 import type { SegmentStore } from './store/segment-store.js';
@@ -15,13 +14,13 @@ import type { Coordinator, Obtain } from './coordinate/cluster.js';
 import { NEXT_UP_PRIORITY, PRIORITY, type EncodeQueue, type TaskReason } from './coordinate/encode-queue.js';
 import { PeerClient } from './coordinate/peer.js';
 import type { Metrics } from './metrics.js';
-import { encodeAudioSpan, encodeVideoSpan, SpanError, type EncodedSpan, type SpanLimits } from './transcode/transcode.js';
-import { packageAudioInit, packageVideoInit } from './transcode/init-span.js';
+import { SpanError, type SpanLimits } from './transcode/transcode.js';
 import type { CircuitBreaker } from './coordinate/circuit-breaker.js';
 import type { EventBus } from './observe/events.js';
 import type { Logger } from './observe/log.js';
 import type { SessionRegistry } from './observe/sessions.js';
 import { isHardware, type EncoderSelector, type VideoEncoderName } from './transcode/encoders.js';
+import { RenditionEncoders } from './transcode/rendition-encoder.js';
 import { initFileOf, locate, sampleIndexStorageOf, segmentFileOf } from './store/segment-files.js';
 import { reportFailure } from './observe/failure-report.js';
 import { isOutOfSpace, saysSomethingAboutTheMedia } from './transcode/failure-kinds.js';
@@ -30,9 +29,7 @@ import type { DegradeDecision } from './coordinate/degrade.js';
 import type { RenditionHealth } from './coordinate/rendition-health.js';
 import type { SpeedTier } from './transcode/x264-tiers.js';
 import type { Heads } from './coordinate/heads.js';
-import { originHeads } from './coordinate/video-heads.js';
-
-/** The peer protocol lives in coordinate/peer.ts; re-exported for the HTTP route that answers peers. */
+import { originHeads } from './coordinate/origin-heads.js';
 
 /**
  * Makes segments on first request: transcode → package → validate → store,
@@ -135,17 +132,19 @@ export class Origin {
   readonly counters: OriginCounters = { spansEncoded: 0, initsEncoded: 0, encodeFailures: 0 };
   private readonly segments: SegmentStore;
   private readonly peers: PeerClient;
+  private readonly renditionEncoders: RenditionEncoders;
 
-  /** Encode runs in linear play (coordinate/heads.ts). */
+  /** Encode runs in linear play (coordinate/heads.ts): `heads.start` makes a head. */
   readonly heads: Heads;
 
   constructor(private readonly parts: OriginParts) {
     this.segments = parts.segments;
     this.waiters = new Waiters((key) => parts.queue.demote(key));
+    this.renditionEncoders = new RenditionEncoders(parts.segments, parts.encoders, parts.protector);
     this.peers = new PeerClient(parts.segments, { logger: parts.logger, ...(parts.peerQuery ? { query: parts.peerQuery } : {}) });
     this.heads = originHeads(parts, this.flights, {
       initFor: (content, found, reason) => this.initFor(content, found, reason),
-      encoderOf: async (content, found) => (await this.videoEncoderFor(content, found)).encoder,
+      encoderOf: async (content, found) => (await this.renditionEncoders.of(content, found)).encoder,
       inQueue: (key, options, work) => this.inQueue(key, { ...options, reason: 'prefetch' }, work),
       span: (request, options) => this.obtain(request, locate(this.segments, request, parts.protector), { ...options, reason: 'prefetch' }),
     });
@@ -200,11 +199,6 @@ export class Origin {
       wanted: () => queue.isWanted(file.key),
     };
     return coordinator.obtain(file.key, how).finally(() => queue.release(file.key)).then((body) => this.remakeIfDegraded(request, body));
-  }
-
-  /** A head from `first` over up to `count` segments: one promise per segment, or undefined (make them one by one). */
-  startHead(first: SegmentRequest & { number: number }, count: number, options: { signal?: AbortSignal; client?: string } = {}): Promise<Buffer>[] | undefined {
-    return this.heads.start(first, count, options);
   }
 
   /** A degraded segment's normal encode is queued once its flight is over (so it is a flight of its own). */
@@ -265,7 +259,7 @@ export class Origin {
       if (stored) return stored;
       const produced = await this.produceOrReport(content, found, 'init', reason, log);
       // Another writer started the rendition on another encoder a moment ago: its init is the rendition's.
-      if (produced.encoder && (await this.segments.recordEncoder(initFile, produced.encoder)) !== produced.encoder) continue;
+      if (!(await this.renditionEncoders.fix(content, found, produced.encoder))) continue;
       const { created, init } = await this.segments.createInit(initFile, produced.init);
       if (created) {
         await this.parts.coordinator.announce(`${hash}/${found.kind}/${found.rendition.id}/init.mp4`);
@@ -320,7 +314,7 @@ export class Origin {
     const { degraded } = this.parts;
     // The HDR-keeping HEVC rendition has one speed (libx265's).
     if (!degraded || found.kind !== 'video' || found.rendition.hevc || reason === 'prefetch') return { tier: 'normal' };
-    const { encoder } = await this.videoEncoderFor(content, found);
+    const { encoder } = await this.renditionEncoders.of(content, found);
     const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
     return degraded.decide(ref, reason, encoder, content.plan.videoSegments[index]!.duration / content.plan.timescale);
   }
@@ -332,21 +326,16 @@ export class Origin {
    */
   private async encodeSegment(content: Content, found: Rendition, index: number, reason: TaskReason, log: Logger, tier: SpeedTier, requestId?: string): Promise<Buffer | undefined> {
     let produced = await this.produceOrReport(content, found, index, reason, log, tier);
-    if (!(await this.fixEncoder(content, found, produced))) {
+    if (!(await this.renditionEncoders.fix(content, found, produced.encoder))) {
       // Another writer started the rendition on another encoder a moment ago: this segment must come from that one.
       produced = await this.produceOrReport(content, found, index, reason, log, tier);
-      if (!(await this.fixEncoder(content, found, produced))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
+      if (!(await this.renditionEncoders.fix(content, found, produced.encoder))) throw new EncodeError("the rendition's encoder changed while this segment was made", '');
     }
     const init = await this.initFor(content, found, reason, requestId);
     // What proves an init made from a few frames right: every segment's decoder configuration is the init's, byte for byte.
     if (sameSampleDescription(init, produced.init)) return produced.segment;
     if (tier === 'fast') return undefined;
     throw new EncodeError('encoder output does not match the rendition init segment', '');
-  }
-
-  /** Makes this encode's encoder the rendition's unless it has one (recorded beside its init); false when it has another. */
-  private async fixEncoder(content: Content, found: Rendition, produced: Produced): Promise<boolean> {
-    return !produced.encoder || (await this.segments.recordEncoder(initFileOf(this.segments, content, found, this.parts.protector), produced.encoder)) === produced.encoder;
   }
 
   /** produce(), with the breaker told, and a failure reported (event, kept log, unplayable content). */
@@ -390,22 +379,6 @@ export class Origin {
   }
 
   /**
-   * The encoder a video rendition's segments must use: the one recorded
-   * beside its init segment, or, for a rendition not started yet, the one in
-   * use now.
-   */
-  private async videoEncoderFor(content: Content, found: Rendition): Promise<{ encoder: VideoEncoderName; fixed: boolean }> {
-    // The HDR-keeping HEVC rendition is libx265's whatever the ladder uses: never a hardware failure or fallback.
-    if (found.kind === 'video' && found.rendition.hevc) return { encoder: 'libx264', fixed: true };
-    const init = initFileOf(this.segments, content, found, this.parts.protector);
-    const recorded = await this.segments.encoderOf(init);
-    if (recorded) return { encoder: recorded as VideoEncoderName, fixed: true };
-    // Renditions started before encoders were recorded were made with libx264.
-    if (await this.segments.read(init)) return { encoder: 'libx264', fixed: true };
-    return { encoder: this.parts.encoders.current, fixed: false };
-  }
-
-  /**
    * Up to MAX_ATTEMPTS tries at a segment. A hardware encoder that fails on a
    * rendition not started yet hands over to libx264 (a full set of tries); a
    * full disk makes room from the least recently used segments.
@@ -417,7 +390,7 @@ export class Origin {
     // Whether every try on the last encoder failed for a reason in the content.
     let contentFault = true;
     const { encoders } = this.parts;
-    let { encoder, fixed } = found.kind === 'video' ? await this.videoEncoderFor(content, found) : { encoder: undefined, fixed: true };
+    let { encoder, fixed } = found.kind === 'video' ? await this.renditionEncoders.of(content, found) : { encoder: undefined, fixed: true };
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       let workDir: string | undefined;
       const trail = { log: '' };
@@ -467,17 +440,10 @@ export class Origin {
 
   /** One try at an init segment: encode a few frames as the rendition's segments are, package them, and check the init. */
   private async encodeInitOnce(content: Content, found: Rendition, how: { workDir: string; encoder: VideoEncoderName | undefined; trail: { log: string } }): Promise<Produced> {
-    const { plan } = content;
-    const { workDir, encoder, trail } = how;
-    const { limits } = this.parts;
+    const { encoder, trail } = how;
     this.parts.metrics.initEncodes.inc({ kind: found.kind });
     const encryption = await spanEncryption(this.parts.protector, content, found, 'init');
-    const packaged =
-      found.kind === 'video'
-        ? await packageVideoInit(content.absolutePath, plan, found.rendition, workDir, encoder ? { encoder } : {}, limits, encryption)
-        : await packageAudioInit(found.rendition, workDir, limits, encryption);
-    trail.log += packaged.log;
-    const init = canonicalizeInit(packaged.init, initFields(plan, found));
+    const init = await makeInitSegment({ sourcePath: content.absolutePath, plan: content.plan, found, ...how, limits: this.parts.limits, encryption });
     const initProblem = this.segments.problem(initFileOf(this.segments, content, found, this.parts.protector), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.initsEncoded++;
@@ -494,9 +460,8 @@ export class Origin {
     how: { workDir: string; encoder: VideoEncoderName | undefined; attempt: number; trail: { log: string }; tier: SpeedTier },
   ): Promise<Produced> {
     const { plan } = content;
-    const { workDir, encoder, attempt, trail, tier } = how;
-    const video = found.kind === 'video';
-    const planned = video ? plan.videoSegments[index]! : found.rendition.segments[index]!;
+    const { encoder, trail, tier } = how;
+    const planned = found.kind === 'video' ? plan.videoSegments[index]! : found.rendition.segments[index]!;
     this.parts.metrics.transcodes.inc({ kind: found.kind, reason });
     const ref = { content: content.metadata.hash, kind: found.kind, rendition: found.rendition.id, segment: index + 1 };
     const startSeconds = planned.start / plan.timescale;
@@ -505,18 +470,17 @@ export class Origin {
       ...this.parts.limits,
       onProgress: ({ outSeconds, speed }) => this.parts.events.emit({ type: 'ProgressUpdate', ...ref, mediaSeconds: Math.max(0, outSeconds - startSeconds), speed }),
     };
-    const span: EncodedSpan = video
-      ? // A retry seeks further back, in case the demuxer's seek landed after the cut.
-        await encodeVideoSpan(content.absolutePath, plan, found.rendition, plan.videoSegments[index]!, workDir, { encoder, speed: tier, ...(attempt > 1 ? { extraSeekBackSeconds: 30 } : {}) }, limits)
-      : await encodeAudioSpan(content.absolutePath, plan, found.rendition, found.rendition.segments[index]!, workDir, limits, sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex, this.parts.logger));
-    trail.log += span.log;
-    const packaged = await packageSpan(span.tsPath, found.kind, workDir, limits, await spanEncryption(this.parts.protector, content, found, index + 1));
-    trail.log += packaged.log;
-    const fragment = video ? retimeVideoFragment(packaged.segment, planned.start + planned.duration) : packaged.segment;
-    const segment = Buffer.from(setSequenceNumber(fragment, index + 1));
-    const segmentProblem = fragmentProblem(segment, segmentFileOf(this.segments, content, found, index + 1).expect);
-    if (segmentProblem) throw new EncodeError(`segment ${index + 1} does not match the plan: ${segmentProblem}`, trail.log);
-    const init = canonicalizeInit(packaged.init, initFields(plan, found));
+    const { init, segment } = await makeSpanSegment({
+      ...how,
+      sourcePath: content.absolutePath,
+      plan,
+      found,
+      index,
+      limits,
+      encryption: await spanEncryption(this.parts.protector, content, found, index + 1),
+      expect: segmentFileOf(this.segments, content, found, index + 1).expect,
+      indexStorage: found.kind === 'audio' ? sampleIndexStorageOf(this.segments, content.metadata.hash, found.rendition.trackIndex, this.parts.logger) : undefined,
+    });
     const initProblem = this.segments.problem(initFileOf(this.segments, content, found, this.parts.protector), init);
     if (initProblem) throw new EncodeError(`the encoder's init segment does not fit the manifests: ${initProblem}`, trail.log);
     this.counters.spansEncoded++;
@@ -524,7 +488,7 @@ export class Origin {
     const encodeMs = performance.now() - started;
     const mediaSeconds = planned.duration / plan.timescale;
     this.parts.events.emit({ type: 'TranscodeCompleted', ...ref, encoder: encoder ?? 'aac', encodeMs, mediaSeconds, speed: mediaSeconds / (encodeMs / 1000) });
-    if (video && tier === 'normal') this.parts.degraded?.recordNormalSpeed(ref, mediaSeconds / (encodeMs / 1000));
+    if (found.kind === 'video' && tier === 'normal') this.parts.degraded?.recordNormalSpeed(ref, mediaSeconds / (encodeMs / 1000));
     this.parts.sessions.addLog(ref.content, ref.kind, ref.rendition, ref.segment, trail.log);
     return { init, segment, ...(encoder ? { encoder } : {}) };
   }

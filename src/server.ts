@@ -169,7 +169,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       metrics.prefetchScheduled.inc();
       void scheduled.then((dropped) => dropped && metrics.prefetchDropped.inc());
     },
-    ({ content, kind, renditionId, number }, count, signal, client) => origin.startHead({ content, kind, renditionId, number }, count, { signal, client }),
+    ({ content, kind, renditionId, number }, count, signal, client) => origin.heads.start({ content, kind, renditionId, number }, count, { signal, client }),
   );
   const thumbnails = new ThumbnailOrigin({
     images: new ImageStore(segments, jpegProblem, logger),

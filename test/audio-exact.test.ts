@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { setSequenceNumber } from '../src/package/fmp4.js';
 import { packageSpans } from '../src/package/package.js';
 import { makePlan, type Plan } from '../src/plan/plan.js';
 import { probeSource } from '../src/probe/index.js';
-import { encodeAudioRun, encodeAudioRunContinuous } from '../src/transcode/audio-run.js';
+import { encodeAudioRun } from '../src/transcode/audio-run.js';
 import { parseM3u8, parseMpd } from './support/conformance.js';
 import { lanes } from './support/lanes.js';
 import { exec, ffprobeJson, mediaFolder } from './support/media.js';
@@ -28,10 +28,7 @@ import { encoderWith, testServer } from './support/server.js';
  *
  * The origin makes each segment alone (a span); a run makes several at once
  * (transcode/audio-run.ts). Run-made segments must be the span-made ones byte
- * for byte, so a stream mixing them is sample-exact too; a continuous run (one
- * encoder for the run) makes other bytes, and a stream mixing its segments
- * with span-made ones must be sample-exact all the same (three source kinds:
- * the runs share the spans' decode and placement code).
+ * for byte, so a stream mixing them is sample-exact too.
  */
 
 const RATE = 48_000;
@@ -199,15 +196,11 @@ function expectSampleExact(label: string, source: Decoded, output: Decoded, dura
   expect(Math.abs(outputOffset - sourceOffset), `${label}: A/V offset ${outputOffset.toFixed(6)} s vs the source's ${sourceOffset.toFixed(6)} s`).toBeLessThanOrEqual(1 / RATE);
 }
 
-/** Every audio segment of a source made by runs that start at the given segment indexes, as the origin stores them. */
-async function makeByRuns(source: string, plan: Plan, cuts: number[], encode: typeof encodeAudioRun = encodeAudioRun): Promise<Buffer[]> {
+/** Every audio segment of a source made by one run, as the origin stores them. */
+async function makeByRun(source: string, plan: Plan): Promise<Buffer[]> {
   const audio = plan.audio[0]!;
-  const made: Buffer[] = [];
-  for (const [from, to] of [0, ...cuts].map((c, i, all) => [c, all[i + 1]] as const)) {
-    const encoded = await encode(source, plan, audio, audio.segments.slice(from, to), await mkdtemp(path.join(work, 'run-')));
-    for (const packaged of await packageSpans(encoded.spans, 'audio')) made.push(Buffer.from(setSequenceNumber(packaged.segment, made.length + 1)));
-  }
-  return made;
+  const encoded = await encodeAudioRun(source, plan, audio, audio.segments, await mkdtemp(path.join(work, 'run-')));
+  return (await packageSpans(encoded.spans, 'audio')).map((packaged, i) => Buffer.from(setSequenceNumber(packaged.segment, i + 1)));
 }
 
 /** The plan the origin makes for a source: the server's segment duration (its audio depends on nothing else the test changes). */
@@ -243,7 +236,7 @@ describe('sample-exact audio', () => {
     // The same segments from one run: the bytes the origin served (made one by one), so any mix of run- and span-made
     // segments is the stream just found sample-exact.
     const served = await servedSegments(audioUri, audioList);
-    const runMade = await makeByRuns(source, await originPlan(source), []);
+    const runMade = await makeByRun(source, await originPlan(source));
     expect(runMade.map((b, i) => (b.equals(served.segments[i]!) ? 'same' : `segment ${i + 1} differs`))).toEqual(served.segments.map(() => 'same'));
 
     const mpd = `${server.url}/vod/${kind.file}/manifest.mpd`;
@@ -252,30 +245,4 @@ describe('sample-exact audio', () => {
     const dashDurations = dashAudio.segments.map((s: { duration: number }) => s.duration);
     expectSampleExact('DASH', src, await decoded(mpd, mpd, path.join(work, `${kind.file}.dash.f32`)), dashDurations);
   }));
-});
-
-/**
- * A continuous run encodes its segments with one encoder: other bytes than span-made segments, on the same grid. The
- * three kinds whose placement differs most: a fine clock resampled (AAC in MP4, 44.1 kHz), a millisecond clock with
- * a pre-skip (Opus in Matroska), audio before video on an offset timeline (AC-3 in MPEG-TS).
- */
-describe('continuous audio runs', () => {
-  it.each(KINDS.filter((k) => ['aac.mp4', 'opus.mkv', 'ac3.ts'].includes(k.file)))('$name: mixed with span-made segments, sample-exact at every join', async (kind) => {
-    const source = path.join(work, kind.file);
-    const src = await decoded(source, source, path.join(work, `${kind.file}.src.f32`));
-    const master = `${server.url}/vod/${kind.file}/master.m3u8`;
-    const hls = parseM3u8(await (await fetch(master)).text());
-    const audioUri = new URL((Object.values(hls.mediaGroups.AUDIO.aac) as any[])[0].uri, master).href;
-    const videoUri = new URL(hls.playlists[0].uri, master).href;
-    const audioList = parseM3u8(await (await fetch(audioUri)).text());
-    const durations = audioList.segments.map((s: { duration: number }) => s.duration);
-    const served = await servedSegments(audioUri, audioList);
-    // Runs [1, 2] and [3 … last]; segment 1 from the first, 2 from the origin, the rest from the second: joins
-    // run → span, span → run and inside a run.
-    const continuous = await makeByRuns(source, await originPlan(source), [2], encodeAudioRunContinuous);
-    expect(continuous.length).toBe(served.segments.length);
-    const mixedPath = path.join(work, `${kind.file}.mixed.mp4`);
-    await writeFile(mixedPath, Buffer.concat([served.init, ...served.segments.map((s, i) => (i === 1 ? s : continuous[i]!))]));
-    expectSampleExact('continuous runs and a span', src, await decoded(mixedPath, videoUri, path.join(work, `${kind.file}.mixed.f32`)), durations);
-  });
 });

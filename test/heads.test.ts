@@ -10,7 +10,9 @@
  * frame's number as a barcode) and plays in hls.js; a head stops before a
  * segment that exists, after the segment it is on when its player seeks
  * away, and when the queue pre-empts it for a player's start, storing no
- * part of what it had not finished.
+ * part of what it had not finished. Audio: prefetch in linear play makes
+ * every audio segment once, by runs, with the bytes a span makes for the
+ * same URL (the stop conditions are the scheduler's, shared with video).
  */
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -52,6 +54,8 @@ const config = (runSegments: number, profiles: (typeof P240)[]): Partial<Streami
 
 let media: string;
 let sourceFile: string;
+/** Video and AAC audio, for audio heads. */
+let avFile: string;
 /** Runs (240p and 180p) and spans (240p): the same cuts, so the same segments. */
 let runs: TestServer;
 let spans: TestServer;
@@ -64,8 +68,8 @@ const ready: number[] = [];
 /** The span origin's init and segments, made while the run origin makes its runs. */
 let spanFiles: Promise<Buffer[]>;
 
-async function register(server: TestServer): Promise<{ hash: string; info: any }> {
-  const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: 'coded.mp4' }) })).json();
+async function register(server: TestServer, file = 'coded.mp4'): Promise<{ hash: string; info: any }> {
+  const registered = await (await fetch(`${server.url}/api/v1/content`, { method: 'POST', body: JSON.stringify({ path: file }) })).json();
   return { hash: registered.hash, info: await (await fetch(`${server.url}${registered.urls.info}`)).json() };
 }
 
@@ -101,7 +105,17 @@ beforeAll(async () => {
       ],
     ],
   });
-  media = await mediaFolder({ 'coded.mp4': sourceFile });
+  avFile = await cachedMedia({
+    file: 'heads-av-320x240-aac48k.mp4',
+    steps: [
+      (output) => [
+        '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=${SECONDS}`,
+        '-f', 'lavfi', '-i', `anoisesrc=color=pink:seed=3:amplitude=0.3:sample_rate=48000:duration=${SECONDS},aformat=channel_layouts=stereo`,
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', output,
+      ],
+    ],
+  });
+  media = await mediaFolder({ 'coded.mp4': sourceFile, 'av.mp4': avFile });
   [runs, spans] = await Promise.all([testServer(media, config(8, [P240, P180])), testServer(media, config(1, [P240]))]);
   const [r, s] = await Promise.all([register(runs), register(spans)]);
   hash = r.hash;
@@ -138,7 +152,7 @@ describe('heads', () => {
     await get(runs, ids.runs240, 'segment_4.m4s');
     expect(runs.origin.counters.spansEncoded).toBe(1);
 
-    const first = runs.origin.startHead(at(ids.runs240, 1), 8)!;
+    const first = runs.origin.heads.start(at(ids.runs240, 1), 8)!;
     // It stops before segment 4, which exists.
     expect(first).toHaveLength(3);
     // When segment 1 is handed over, the run's encoder still holds its worker and segment 2 is not stored yet.
@@ -146,7 +160,7 @@ describe('heads', () => {
     await Promise.all(first);
     expect(await whenFirst).toEqual({ running: 1, second: false });
 
-    const second = runs.origin.startHead(at(ids.runs240, 5), 8)!;
+    const second = runs.origin.heads.start(at(ids.runs240, 5), 8)!;
     expect(second).toHaveLength(segmentCount - 4);
     await Promise.all(second);
     expect(runs.origin.heads.counters).toEqual({ heads: 2, segments: segmentCount - 1 });
@@ -221,7 +235,7 @@ describe('heads', () => {
   it('a head stops after the segment it is on when its player seeks away: the rest are dropped, none stored', async () => {
     const seek = new AbortController();
     const before = runs.origin.heads.counters.segments;
-    const head = runs.origin.startHead(at(ids.runs180, 1), 8, { signal: seek.signal, client: 'player' })!;
+    const head = runs.origin.heads.start(at(ids.runs180, 1), 8, { signal: seek.signal, client: 'player' })!;
     expect(head).toHaveLength(segmentCount);
     // The player seeks away as segment 1 is handed over (the encoder has more in hand by then).
     void head[0]!.then(() => seek.abort());
@@ -239,7 +253,7 @@ describe('heads', () => {
     // A player waits for segment 2: the head runs at its priority, in the one player worker a start can pre-empt.
     const key = `${hash}/video/${ids.runs180}/segment_2.m4s`;
     runs.queue.raise(key, PRIORITY.request);
-    const head = runs.origin.startHead(at(ids.runs180, 2), 8)!;
+    const head = runs.origin.heads.start(at(ids.runs180, 2), 8)!;
     expect(head).toHaveLength(segmentCount - 1);
     // A start is queued (as the origin queues a player's) when segment 2 is handed over: the head holds the only worker.
     let start: Promise<string> | undefined;
@@ -258,30 +272,79 @@ describe('heads', () => {
 });
 
 describe('prefetch in linear play', () => {
+  let prefetching: TestServer;
+  beforeAll(async () => {
+    prefetching = await testServer(media, { ...config(8, [P180]), prefetch: { enabled: true, startup_segments: 3, ahead_segments: 5, seek_segments: 2 } });
+  });
+  afterAll(async () => {
+    await prefetching?.close();
+    if (prefetching) await rm(prefetching.cacheDir, { recursive: true, force: true });
+  });
+
   it('a player starting linear play gets its rendition made by heads, every segment once', async () => {
-    const prefetching = await testServer(media, { ...config(8, [P180]), prefetch: { enabled: true, startup_segments: 3, ahead_segments: 5, seek_segments: 2 } });
-    try {
-      const { info } = await register(prefetching);
-      const rendition = idOf(info, 180);
-      const player = { 'X-Playback-Session-Id': 'heads-player' };
-      for (const file of ['init.mp4', 'segment_1.m4s']) {
-        expect((await fetch(`${prefetching.url}/api/v1/content/${hash}/video/${rendition}/${file}`, { headers: player })).status).toBe(200);
-      }
-      const played = await prefetching.library.get(hash);
-      const storedAll = () => Array.from({ length: segmentCount }, (_, i) => prefetching.origin.isStored({ content: played, kind: 'video', renditionId: rendition, number: i + 1 })).every(Boolean);
-      // Prefetch's own pace (bounded by the test's timeout).
-      while (!storedAll()) await new Promise((r) => setTimeout(r, 50));
-      // The init's request starts a head over start-up's segments 1-3 (segment 1's request joins it and raises it:
-      // where renice is not allowed, that pre-empts it and 1-3 are made as spans); segment 1's starts one over 4-8.
-      // Every segment is made once.
-      const { heads, segments } = prefetching.origin.heads.counters;
-      expect(segments + prefetching.origin.counters.spansEncoded).toBe(segmentCount);
-      expect(segments).toBeGreaterThanOrEqual(segmentCount - 3);
-      expect(heads).toBeGreaterThanOrEqual(1);
-    } finally {
-      await prefetching.close();
-      await rm(prefetching.cacheDir, { recursive: true, force: true });
+    const { info } = await register(prefetching);
+    const rendition = idOf(info, 180);
+    const player = { 'X-Playback-Session-Id': 'heads-player' };
+    for (const file of ['init.mp4', 'segment_1.m4s']) {
+      expect((await fetch(`${prefetching.url}/api/v1/content/${hash}/video/${rendition}/${file}`, { headers: player })).status).toBe(200);
     }
+    const played = await prefetching.library.get(hash);
+    const storedAll = () => Array.from({ length: segmentCount }, (_, i) => prefetching.origin.isStored({ content: played, kind: 'video', renditionId: rendition, number: i + 1 })).every(Boolean);
+    // Prefetch's own pace (bounded by the test's timeout).
+    while (!storedAll()) await new Promise((r) => setTimeout(r, 50));
+    // The init's request starts a head over start-up's segments 1-3 (segment 1's request joins it and raises it:
+    // where renice is not allowed, that pre-empts it and 1-3 are made as spans); segment 1's starts one over 4-8.
+    // Every segment is made once.
+    const { heads, segments } = prefetching.origin.heads.counters;
+    expect(segments + prefetching.origin.counters.spansEncoded).toBe(segmentCount);
+    expect(segments).toBeGreaterThanOrEqual(segmentCount - 3);
+    expect(heads).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('a player in linear play gets its audio made by heads, every segment once, the bytes a span makes for the same URL', async () => {
+    const { hash: av } = await register(prefetching, 'av.mp4');
+    const played = await prefetching.library.get(av);
+    const audio = played.plan.audio[0]!;
+    const count = audio.segments.length;
+    expect(count).toBeGreaterThanOrEqual(6);
+    const made: number[] = [];
+    prefetching.events.subscribe((event) => {
+      if (event.type === 'SegmentReady' && event.content === av && event.kind === 'audio') made.push(event.segment);
+    });
+    const before = { ...prefetching.origin.heads.counters, spans: prefetching.origin.counters.spansEncoded };
+    const url = (server: TestServer, file: string) => `${server.url}/api/v1/content/${av}/audio/${audio.id}/${file}`;
+    const player = { 'X-Playback-Session-Id': 'heads-audio-player' };
+    const play = async (file: string) => {
+      const response = await fetch(url(prefetching, file), { headers: player });
+      expect(response.status, file).toBe(200);
+      return Buffer.from(await response.arrayBuffer());
+    };
+    const storedUpTo = async (last: number) => {
+      const stored = () => Array.from({ length: last }, (_, i) => prefetching.origin.isStored({ content: played, kind: 'audio', renditionId: audio.id, number: i + 1 })).every(Boolean);
+      // Prefetch's own pace (bounded by the test's timeout).
+      while (!stored()) await new Promise((r) => setTimeout(r, 20));
+    };
+    // The player asks for each segment once prefetch has it: a request for a segment a head is making raises the head,
+    // which pre-empts it where renice is not allowed (the scheduler's rule, tested above for video).
+    const served = [await play('init.mp4')];
+    // The init's request starts a head over start-up's segments 1-3, segment 1's one over 4-8.
+    await storedUpTo(3);
+    served.push(await play('segment_1.m4s'));
+    await storedUpTo(count);
+    for (let n = 2; n <= count; n++) served.push(await play(`segment_${n}.m4s`));
+    expect(made).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(prefetching.origin.counters.spansEncoded).toBe(before.spans);
+    expect(prefetching.origin.heads.counters).toEqual({ heads: before.heads + 2, segments: before.segments + count });
+
+    // The same URLs from the origin that made no audio yet, each segment as a span (prefetch off, cold requests).
+    await register(runs, 'av.mp4');
+    const spansBefore = runs.origin.counters.spansEncoded;
+    for (const [i, file] of ['init.mp4', ...Array.from({ length: count }, (_, n) => `segment_${n + 1}.m4s`)].entries()) {
+      const response = await fetch(url(runs, file));
+      expect(response.status, file).toBe(200);
+      expect(Buffer.from(await response.arrayBuffer()).equals(served[i]!), `${file}: run-made = span-made`).toBe(true);
+    }
+    expect(runs.origin.counters.spansEncoded).toBe(spansBefore + count);
   }, 60_000);
 
 

@@ -1,9 +1,8 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AUDIO_SAMPLE_RATE, type AudioRendition, type AudioSegment, type Plan } from '../plan/plan.js';
-import { run } from '../process/runner.js';
+import { run, type RunOptions } from '../process/runner.js';
 import {
-  audioContinuousEncodeArgs,
   audioDecodeArgs,
   audioEncodeArgs,
   audioSeekSeconds,
@@ -54,7 +53,8 @@ export async function encodeAudioRun(
   audio: AudioRendition,
   segments: readonly AudioSegment[],
   workDir: string,
-  limits: SpanLimits = {},
+  /** `signal` stops the run's processes (a StoppedError). */
+  limits: SpanLimits & Pick<RunOptions, 'signal'> = {},
   /** Where the track's sample index is kept between runs (coarse clocks only). */
   indexStorage?: SampleIndexStorage,
 ): Promise<EncodedAudioRun> {
@@ -76,39 +76,6 @@ export async function encodeAudioRun(
   }
   const encoded = await run('ffmpeg', audioEncodeArgs(audio, jobs), limits);
   const spans = jobs.map(({ segment, tsPath }, i) => ({ segment, tsPath, dir: dirs[i]! }));
-  await expectWritten(spans, decoded.log + encoded.log);
-  return { spans, log: decoded.log + encoded.log };
-}
-
-/**
- * Consecutive segments with one decode and one AAC encode for the whole run
- * (two ffmpeg processes, about the CPU of one pass): every kept frame is on
- * the same global grid as a span-made one, so joins between segments from
- * runs and spans stay sample-exact (test/audio-exact), but a segment's bytes
- * depend on the run that made it (the encoder's state at its first frame):
- * not byte-identical to the span-made segment of the same URL.
- */
-export async function encodeAudioRunContinuous(
-  sourcePath: string,
-  plan: Plan,
-  audio: AudioRendition,
-  segments: readonly AudioSegment[],
-  workDir: string,
-  limits: SpanLimits = {},
-  indexStorage?: SampleIndexStorage,
-): Promise<EncodedAudioRun> {
-  if (segments.length === 0) return { spans: [], log: '' };
-  if (segments.some((s, i) => i > 0 && s.index !== segments[i - 1]!.index + 1)) throw new Error('a continuous audio run needs consecutive segments');
-  const first = audioSpanSamples(audio, segments[0]!);
-  const span: AudioSpanSamples = { ...first, endSample: audioSpanSamples(audio, segments.at(-1)!).endSample };
-  const dirs = segments.map((segment) => path.join(workDir, `audio-${segment.index + 1}`));
-  await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
-  const decode: AudioDecodeOutput = { span, pcmPath: path.join(workDir, 'run-decoded.f32'), framesPath: path.join(workDir, 'run-frames.crc') };
-  const decoded = await run('ffmpeg', audioDecodeArgs(sourcePath, plan, audio, [decode]), limits);
-  const pcmPath = path.join(workDir, 'run-span.f32');
-  await writeFile(pcmPath, await spanPcm(sourcePath, plan, audio, decode, decoded.log, indexStorage));
-  const encoded = await run('ffmpeg', audioContinuousEncodeArgs(audio, { segments, span, pcmPath, tsPattern: path.join(workDir.replaceAll('%', '%%'), 'audio-%d', 'audio.ts') }), limits);
-  const spans = segments.map((segment, i) => ({ segment, tsPath: path.join(dirs[i]!, 'audio.ts'), dir: dirs[i]! }));
   await expectWritten(spans, decoded.log + encoded.log);
   return { spans, log: decoded.log + encoded.log };
 }
