@@ -94,6 +94,8 @@ export interface OriginParts {
   renditions?: RenditionHealth;
   /** Most segments one encoder process makes in linear play (encoder.run_segments; 1 or unset: none). */
   runSegments?: number;
+  /** Video in runs too (encoder.video_runs): other bytes than a span's for the same segment. */
+  videoRuns?: boolean;
 }
 
 export interface GetOptions {

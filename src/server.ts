@@ -151,6 +151,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     encoders,
     limits: { stallTimeoutMs: streaming.encoder.stall_timeout_seconds * 1000 },
     runSegments: streaming.encoder.run_segments,
+    videoRuns: streaming.encoder.video_runs,
     renditions,
     degraded,
     ...(protector ? { protector } : {}),

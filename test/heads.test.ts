@@ -49,7 +49,7 @@ const config = (runSegments: number, profiles: (typeof P240)[]): Partial<Streami
   ...NO_PREFETCH,
   segment_duration: 1.5,
   profiles,
-  encoder: encoderWith({ preset: 'ultrafast', workers: 1, run_segments: runSegments }),
+  encoder: encoderWith({ preset: 'ultrafast', workers: 1, run_segments: runSegments, video_runs: true }),
 });
 
 let media: string;

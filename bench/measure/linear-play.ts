@@ -43,7 +43,8 @@ export interface LinearPlayResults {
 export function runSegmentsConfig(n: number): StreamingConfig | string {
   let parsed: StreamingConfig;
   try {
-    parsed = parseStreamingYaml(JSON.stringify({ streaming: { encoder: { run_segments: n, degrade: { enabled: false } } } }), 'bench');
+    // Video runs are opt-in (encoder.video_runs: their bytes are not a span's); the heads trial measures them on.
+    parsed = parseStreamingYaml(JSON.stringify({ streaming: { encoder: { run_segments: n, video_runs: n > 1, degrade: { enabled: false } } } }), 'bench');
   } catch (err) {
     // The schema is strict: an unknown key is a ConfigError.
     if (err instanceof ConfigError) return `heads not available (the config does not accept encoder.run_segments: ${err.message.split('\n')[0]})`;

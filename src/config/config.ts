@@ -68,10 +68,17 @@ const streamingSchema = z
         /** FFmpeg reporting no progress for this long is killed (and the encode retried). */
         stall_timeout_seconds: z.number().min(0.5).max(600).default(20),
         /**
-         * In linear play one encoder process makes up to this many consecutive segments of a rendition (a head,
-         * coordinate/heads.ts; libx264 video only for now); 1: every segment is its own encode.
+         * In linear play one run makes up to this many consecutive segments of a rendition (a head,
+         * coordinate/heads.ts); 1: every segment is its own encode. Audio runs make the span-made bytes.
          */
         run_segments: z.number().int().min(1).max(64).default(8),
+        /**
+         * Video in runs too (libx264): one x264 process over the run, so a run-made segment is interchangeable
+         * with a span-made one but not the same bytes. Off by default: then a URL's bytes are the same on every
+         * instance and after an eviction. Turn on for one instance, or instances sharing the Redis registry,
+         * that accept other bytes after a re-make.
+         */
+        video_runs: z.boolean().default(false),
         /** Hardware H.264 encoder: auto (the first that works), none (libx264), or one by name. */
         hwaccel: z.enum(['auto', 'none', 'nvenc', 'qsv', 'vaapi', 'videotoolbox']).default('auto'),
         /** Prefetch encodes at once, in slots of their own at the lowest CPU priority (0: as many as workers). */
@@ -94,7 +101,7 @@ const streamingSchema = z
           .default({ enabled: true, queue_length: 4, min_speed: 1 }),
       })
       .strict()
-      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, run_segments: 8, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19, degrade: { enabled: true, queue_length: 4, min_speed: 1 } }),
+      .default({ preset: 'veryfast', threads: 0, workers: 0, max_queue: 64, max_wait_seconds: 15, stall_timeout_seconds: 20, run_segments: 8, video_runs: false, hwaccel: 'auto', prefetch_workers: 0, prefetch_nice: 19, degrade: { enabled: true, queue_length: 4, min_speed: 1 } }),
     prefetch: z
       .object({
         enabled: z.boolean().default(true),

@@ -65,11 +65,12 @@ export function headHost(
 
 /** The origin's heads: video and audio runs, made with its init, encoder, queue and single-span path. */
 export function originHeads(
-  parts: HostParts & { limits: SpanLimits; runSegments?: number },
+  parts: HostParts & { limits: SpanLimits; runSegments?: number; videoRuns?: boolean },
   flights: SingleFlight<Buffer>,
   origin: Pick<VideoRunDeps, 'initFor' | 'encoderOf'> & Parameters<typeof headHost>[2],
 ): Heads {
-  const video = videoRunMaker({ ...parts, initFor: origin.initFor, encoderOf: origin.encoderOf });
+  // Video runs make other bytes than a span (x264 state crosses the cuts): only where configured (encoder.video_runs).
+  const video = parts.videoRuns ? { video: videoRunMaker({ ...parts, initFor: origin.initFor, encoderOf: origin.encoderOf }) } : {};
   const audio = audioRunMaker({ ...parts, initFor: origin.initFor });
-  return new Heads(headHost(parts, flights, origin), { video, audio }, parts.runSegments ?? 1);
+  return new Heads(headHost(parts, flights, origin), { ...video, audio }, parts.runSegments ?? 1);
 }
