@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames, expectSameVideo, type Frame } from './support/conformance.js';
-import { FRAME_CODE, frameCodeFilter } from './support/corpus.js';
+import { frameCodeFilter } from './support/corpus.js';
+import { frameNumbers } from './support/frame-code.js';
 import { exec, mediaFolder } from './support/media.js';
 import { metricValue, scrape } from './support/metrics.js';
 import { encoderWith, NO_PREFETCH, testServer, type TestServer } from './support/server.js';
@@ -40,23 +41,6 @@ async function codedSource(dir: string): Promise<string> {
   return file;
 }
 
-/** The frame numbers a decode of `file` shows, one per decoded frame, read from the barcode. */
-async function frameNumbers(file: string): Promise<number[]> {
-  const { width, block, bits } = FRAME_CODE;
-  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-i', file, '-vf', `crop=${width}:${block}:0:0`, '-pix_fmt', 'gray', '-f', 'rawvideo', '-'], {
-    encoding: 'buffer',
-    maxBuffer: 1 << 26,
-  });
-  const raw = stdout as unknown as Buffer;
-  const frameBytes = width * block;
-  const numbers: number[] = [];
-  for (let offset = 0; offset + frameBytes <= raw.length; offset += frameBytes) {
-    let n = 0;
-    for (let k = 0; k < bits; k++) if (raw[offset + (block / 2) * width + k * block + block / 2]! > 128) n |= 1 << k;
-    numbers.push(n);
-  }
-  return numbers;
-}
 
 async function get(url: string): Promise<{ body: Buffer; cacheControl: string }> {
   const response = await fetch(url);

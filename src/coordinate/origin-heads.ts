@@ -5,12 +5,11 @@ import type { Protector } from '../package/drm/protector.js';
 import type { SegmentStore } from '../store/segment-store.js';
 import { locate, segmentFileOf } from '../store/segment-files.js';
 import type { SpanLimits } from '../transcode/transcode.js';
-import { audioRunMaker } from './audio-heads.js';
 import type { Coordinator } from './cluster.js';
 import type { EncodeQueue, TaskReason } from './encode-queue.js';
 import { Heads, type HeadHost, type HeadOptions, type HeadSegment } from './heads.js';
 import type { SingleFlight } from './single-flight.js';
-import { videoRunMaker, type VideoRunDeps } from './video-heads.js';
+import { audioRunMaker, videoRunMaker, type RunMakerDeps } from './run-makers.js';
 
 /**
  * The origin's side of heads (coordinate/heads.ts): its store, flights,
@@ -67,10 +66,10 @@ export function headHost(
 export function originHeads(
   parts: HostParts & { limits: SpanLimits; runSegments?: number; videoRuns?: boolean },
   flights: SingleFlight<Buffer>,
-  origin: Pick<VideoRunDeps, 'initFor' | 'encoderOf'> & Parameters<typeof headHost>[2],
+  origin: Pick<RunMakerDeps, 'initFor' | 'encoderOf'> & Parameters<typeof headHost>[2],
 ): Heads {
   // Video runs make other bytes than a span (x264 state crosses the cuts): only where configured (encoder.video_runs).
   const video = parts.videoRuns ? { video: videoRunMaker({ ...parts, initFor: origin.initFor, encoderOf: origin.encoderOf }) } : {};
-  const audio = audioRunMaker({ ...parts, initFor: origin.initFor });
+  const audio = audioRunMaker({ ...parts, initFor: origin.initFor, encoderOf: origin.encoderOf });
   return new Heads(headHost(parts, flights, origin), { ...video, audio }, parts.runSegments ?? 1);
 }

@@ -1,7 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { Content } from '../library/media-library.js';
 import type { Metrics } from '../metrics.js';
-import type { Prefetcher } from '../prefetch/prefetcher.js';
+import type { Prefetcher, PrefetchRequest } from '../prefetch/prefetcher.js';
 import type { MediaKind } from '../store/content-store.js';
 import type { CachedBody } from './body-cache.js';
 import { StartTracker } from './start-tracker.js';
@@ -29,15 +28,8 @@ export interface WarmEntry extends CachedBody {
   segmentCount: number;
 }
 
-/** A memory hit, for the books. */
-export interface WarmHit {
-  client: string;
-  content: Content;
-  kind: MediaKind;
-  renditionId: string;
-  /** 1-based segment number, or 0 for the init segment. */
-  number: number;
-  segmentCount: number;
+/** A memory hit, for the books: what prefetch hears of any request, and how long the answer took. */
+export interface WarmHit extends PrefetchRequest {
   /** From the request's arrival to its response being written. */
   seconds: number;
 }

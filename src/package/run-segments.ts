@@ -20,7 +20,7 @@ import { fragmentProblem, sameSampleDescription, type FragmentExpectation } from
  * spans, with their retries).
  */
 
-interface RunJob {
+export interface RunParts {
   sourcePath: string;
   plan: Plan;
   /** 0-based indexes of the planned segments, consecutive. */
@@ -37,12 +37,12 @@ interface RunJob {
   made: (position: number, segment: Buffer) => Promise<void>;
 }
 
-export interface VideoRunJob extends RunJob {
+export interface VideoRunJob extends RunParts {
   rendition: VideoRendition;
   options: VideoEncodeOptions;
 }
 
-export interface AudioRunJob extends RunJob {
+export interface AudioRunJob extends RunParts {
   rendition: AudioRendition;
   /** Where the track's sample index is kept (coarse clocks only). */
   indexStorage?: SampleIndexStorage;
@@ -89,7 +89,7 @@ export async function makeAudioRun(job: AudioRunJob): Promise<void> {
 }
 
 /** A segment numbered and checked as a span's is: against the plan and the rendition's init. */
-function checked(job: RunJob, index: number, packaged: PackagedSpan, fragment: Uint8Array): Buffer {
+function checked(job: RunParts, index: number, packaged: PackagedSpan, fragment: Uint8Array): Buffer {
   const segment = Buffer.from(setSequenceNumber(fragment, index + 1));
   const problem = fragmentProblem(segment, job.expect(index));
   if (problem) throw new EncodeError(`run segment ${index + 1} does not match the plan: ${problem}`, packaged.log);
