@@ -76,7 +76,7 @@ export default class LongestFirstSequencer extends BaseSequencer {
 /**
  * Run after every other file, so that they play beside nothing but the short tail: level-switch's strict no-stall,
  * no-skip checks on six pages at once failed twice in the idle suite this session (a stall, a frame skip) beside
- * other files' cold encodes, and passed alone, and next to a CPU hog where every file runs slower together.
+X
  * Order only: no check changes.
  */
 const RUN_LAST = new Set(['test/level-switch.test.ts']);
