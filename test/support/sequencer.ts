@@ -75,8 +75,8 @@ export default class LongestFirstSequencer extends BaseSequencer {
 
 /**
  * Run after every other file, so that they play beside nothing but the short tail: level-switch's strict no-stall,
- * no-skip checks on six pages at once failed twice in the idle suite this session (a stall, a frame skip) beside
-X
+ * no-skip checks on six pages at once failed in both idle suite runs at the end of session 6 (a stall, a frame skip)
+ * beside other files' cold encodes; run alone it passed 5 of 6 times, and it passed next to a CPU hog.
  * Order only: no check changes.
  */
 const RUN_LAST = new Set(['test/level-switch.test.ts']);
