@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config/config.js';
 import { launchChromium, servePlayerPages, until } from './support/browser.js';
 import { corpusSource } from './support/conformance.js';
-import { BROADCAST_H264_TS_12S, FRAME_CODE } from './support/corpus.js';
+import { BROADCAST_H264_TS, FRAME_CODE } from './support/corpus.js';
 import { mediaFolder } from './support/media.js';
 import { EVERY_PLAYER, expectFramesChecked, expectNoSkip, expectNoStall, warm, withPlayer, type PlayerKind } from './support/player-run.js';
 import { encoderWith, testServer } from './support/server.js';
@@ -35,7 +35,7 @@ let pages: Awaited<ReturnType<typeof servePlayerPages>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  media = await mediaFolder({ 'broadcast.ts': await corpusSource(BROADCAST_H264_TS_12S) });
+  media = await mediaFolder({ 'broadcast.ts': await corpusSource(BROADCAST_H264_TS) });
   pages = await servePlayerPages();
   browser = await launchChromium();
 });

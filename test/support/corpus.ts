@@ -184,8 +184,3 @@ function broadcastTs(seconds: number): CorpusItem {
 /** 30 s, so a player can switch renditions six times while it plays. */
 export const BROADCAST_H264_TS: CorpusItem = broadcastTs(30);
 
-/**
- * The same stream, 12 s: for players that play its first 8 s (test/mpegts-no-skip.test.ts), so warming an origin
- * encodes 12 s, not 30.
- */
-export const BROADCAST_H264_TS_12S: CorpusItem = broadcastTs(12);
